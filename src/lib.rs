@@ -1,0 +1,2 @@
+//! libmsrp: an MSRP (RFC 4975) endpoint stack.
+pub mod protocol;
