@@ -1,0 +1,543 @@
+//! The chunk model (the seed's `MSRPData`): a request or a response with its
+//! transaction id, headers in order, payload and continuation flag, and its
+//! encoding (RFC 4975 §7, §9).
+
+use bytes::Bytes;
+use std::fmt;
+
+use super::headers::{ByteRange, FailureReport, Header, HeaderError, Status, SuccessReport};
+use super::ids;
+use super::uri::Uri;
+
+/// The continuation flag that ends a chunk's end-line (RFC 4975 §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Continuation {
+    /// `$`: last chunk of the message.
+    End,
+    /// `+`: more chunks follow.
+    More,
+    /// `#`: the message is aborted.
+    Abort,
+}
+
+impl Continuation {
+    pub fn as_byte(self) -> u8 {
+        match self {
+            Continuation::End => b'$',
+            Continuation::More => b'+',
+            Continuation::Abort => b'#',
+        }
+    }
+
+    pub fn from_byte(b: u8) -> Option<Continuation> {
+        match b {
+            b'$' => Some(Continuation::End),
+            b'+' => Some(Continuation::More),
+            b'#' => Some(Continuation::Abort),
+            _ => None,
+        }
+    }
+}
+
+/// A request method. RFC 4975 defines SEND and REPORT, RFC 4976 AUTH, RFC 7701
+/// NICKNAME; any other upper-case token is kept as `Other`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Method {
+    Send,
+    Report,
+    Auth,
+    Nickname,
+    Other(String),
+}
+
+impl Method {
+    /// Parses `1*UPALPHA`. Lower case is tolerated on input (and normalised);
+    /// this library only ever sends upper case.
+    pub fn parse(text: &str) -> Option<Method> {
+        if text.is_empty() || text.len() > 32 || !text.bytes().all(|b| b.is_ascii_alphabetic()) {
+            return None;
+        }
+        let upper = text.to_ascii_uppercase();
+        Some(match upper.as_str() {
+            "SEND" => Method::Send,
+            "REPORT" => Method::Report,
+            "AUTH" => Method::Auth,
+            "NICKNAME" => Method::Nickname,
+            _ => Method::Other(upper),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Method::Send => "SEND",
+            Method::Report => "REPORT",
+            Method::Auth => "AUTH",
+            Method::Nickname => "NICKNAME",
+            Method::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a chunk is a request or a response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChunkKind {
+    Request { method: Method },
+    Response { code: u16, comment: Option<String> },
+}
+
+/// One MSRP chunk: a request (possibly one piece of a larger message) or a
+/// response. Cheap to clone: the payload is reference-counted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    pub transaction_id: String,
+    pub kind: ChunkKind,
+    /// Headers in the order they were added or received.
+    pub headers: Vec<Header>,
+    /// The payload of this chunk.
+    pub data: Bytes,
+    pub continuation: Continuation,
+    /// For a chunk produced by [`super::parser::Parser`] in segment mode, the
+    /// 1-based segment number of a "virtual chunk" (the seed's `segment`);
+    /// 0 for a whole chunk.
+    pub segment: u32,
+}
+
+/// Why [`Chunk::verify_headers`] rejects a chunk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifyError {
+    MissingToPath,
+    MissingFromPath,
+    /// A header that may appear once appears more than once.
+    Duplicate(&'static str),
+    /// A request with a body but no Content-Type.
+    MissingContentType,
+    /// Byte-Range says one length, the payload has another.
+    ByteRangeMismatch { declared: u64, actual: u64 },
+    Header(HeaderError),
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerifyError::MissingToPath => f.write_str("missing To-Path header"),
+            VerifyError::MissingFromPath => f.write_str("missing From-Path header"),
+            VerifyError::Duplicate(n) => write!(f, "duplicate {n} header"),
+            VerifyError::MissingContentType => f.write_str("body without Content-Type"),
+            VerifyError::ByteRangeMismatch { declared, actual } => {
+                write!(f, "Byte-Range declares {declared} octets but the chunk carries {actual}")
+            }
+            VerifyError::Header(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+/// The canonical reason phrase for a status code (RFC 4975 §10, RFC 4976).
+pub fn reason_phrase(code: u16) -> &'static str {
+    match code {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        408 => "Request Timeout",
+        413 => "Message Too Large",
+        415 => "Unsupported Media Type",
+        423 => "Interval Out-of-Bounds",
+        481 => "Session Does Not Exist",
+        501 => "Not Implemented",
+        506 => "Session Already Bound",
+        _ => "",
+    }
+}
+
+macro_rules! header_getter {
+    ($(#[$doc:meta])* $name:ident, $variant:ident, $ty:ty) => {
+        $(#[$doc])*
+        pub fn $name(&self) -> Option<&$ty> {
+            self.headers.iter().find_map(|h| match h {
+                Header::$variant(v) => Some(v),
+                _ => None,
+            })
+        }
+    };
+}
+
+impl Chunk {
+    /// A request with no headers and no payload.
+    pub fn request(transaction_id: impl Into<String>, method: Method) -> Chunk {
+        Chunk {
+            transaction_id: transaction_id.into(),
+            kind: ChunkKind::Request { method },
+            headers: Vec::new(),
+            data: Bytes::new(),
+            continuation: Continuation::End,
+            segment: 0,
+        }
+    }
+
+    /// A response with no headers.
+    pub fn response(transaction_id: impl Into<String>, code: u16, comment: Option<String>) -> Chunk {
+        Chunk {
+            transaction_id: transaction_id.into(),
+            kind: ChunkKind::Response { code, comment },
+            headers: Vec::new(),
+            data: Bytes::new(),
+            continuation: Continuation::End,
+            segment: 0,
+        }
+    }
+
+    /// The method, for a request.
+    pub fn method(&self) -> Option<&Method> {
+        match &self.kind {
+            ChunkKind::Request { method } => Some(method),
+            ChunkKind::Response { .. } => None,
+        }
+    }
+
+    /// The status code, for a response.
+    pub fn code(&self) -> Option<u16> {
+        match &self.kind {
+            ChunkKind::Response { code, .. } => Some(*code),
+            ChunkKind::Request { .. } => None,
+        }
+    }
+
+    /// The comment of a response's start line.
+    pub fn comment(&self) -> Option<&str> {
+        match &self.kind {
+            ChunkKind::Response { comment, .. } => comment.as_deref(),
+            ChunkKind::Request { .. } => None,
+        }
+    }
+
+    pub fn is_request(&self) -> bool {
+        matches!(self.kind, ChunkKind::Request { .. })
+    }
+
+    /// Adds a header, replacing one of the same name (extension headers are
+    /// always appended).
+    pub fn add_header(&mut self, header: Header) {
+        if !matches!(header, Header::Extension { .. }) {
+            if let Some(slot) = self.headers.iter_mut().find(|h| h.same_name(header.name())) {
+                *slot = header;
+                return;
+            }
+        }
+        self.headers.push(header);
+    }
+
+    /// Removes every header with this name.
+    pub fn remove_header(&mut self, name: &str) {
+        self.headers.retain(|h| !h.same_name(name));
+    }
+
+    /// The first header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&Header> {
+        self.headers.iter().find(|h| h.same_name(name))
+    }
+
+    header_getter!(to_path, ToPath, Vec<Uri>);
+    header_getter!(from_path, FromPath, Vec<Uri>);
+    header_getter!(use_path, UsePath, Vec<Uri>);
+    header_getter!(
+        /// The Message-ID header value.
+        message_id_header, MessageId, String
+    );
+    header_getter!(byte_range_header, ByteRange, ByteRange);
+    header_getter!(status, Status, Status);
+    header_getter!(content_type_header, ContentType, String);
+
+    /// The message id, if the chunk has one.
+    pub fn message_id(&self) -> Option<&str> {
+        self.message_id_header().map(String::as_str)
+    }
+
+    /// The Content-Type, if the chunk has one.
+    pub fn content_type(&self) -> Option<&str> {
+        self.content_type_header().map(String::as_str)
+    }
+
+    /// The Byte-Range, or the implied one when absent (RFC 4975 §7.1.1: a
+    /// missing Byte-Range means the whole message is in this chunk, `1-*/*`).
+    pub fn byte_range(&self) -> ByteRange {
+        self.byte_range_header().copied().unwrap_or(ByteRange { start: 1, end: None, total: None })
+    }
+
+    /// The Failure-Report value, explicit or implied (`yes` when absent).
+    pub fn failure_report(&self) -> FailureReport {
+        self.headers
+            .iter()
+            .find_map(|h| match h {
+                Header::FailureReport(v) => Some(*v),
+                _ => None,
+            })
+            .unwrap_or(FailureReport::Yes)
+    }
+
+    /// The Success-Report value, explicit or implied (`no` when absent).
+    pub fn success_report(&self) -> SuccessReport {
+        self.headers
+            .iter()
+            .find_map(|h| match h {
+                Header::SuccessReport(v) => Some(*v),
+                _ => None,
+            })
+            .unwrap_or(SuccessReport::No)
+    }
+
+    /// `Expires` value, if present.
+    pub fn expires(&self) -> Option<u32> {
+        self.headers.iter().find_map(|h| match h {
+            Header::Expires(v) => Some(*v),
+            _ => None,
+        })
+    }
+
+    /// The size of this chunk's payload in octets.
+    pub fn size(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Whether the chunk carries a body section (Content-Type and payload).
+    /// A bodiless SEND (no Content-Type, no payload) is not the same as one
+    /// with an empty body (RFC 4975 §7.1).
+    pub fn has_body(&self) -> bool {
+        !self.data.is_empty() || self.content_type_header().is_some()
+    }
+
+    /// Checks what RFC 4975 §7.1 requires of every chunk: To-Path and
+    /// From-Path present exactly once, single-valued headers not repeated,
+    /// a Content-Type with any body, and a Byte-Range that agrees with the
+    /// payload where its end is known (for whole chunks, not virtual segments).
+    pub fn verify_headers(&self) -> Result<(), VerifyError> {
+        let mut seen = [0u8; 8];
+        for h in &self.headers {
+            let idx = match h {
+                Header::ToPath(_) => 0,
+                Header::FromPath(_) => 1,
+                Header::MessageId(_) => 2,
+                Header::ByteRange(_) => 3,
+                Header::ContentType(_) => 4,
+                Header::SuccessReport(_) => 5,
+                Header::FailureReport(_) => 6,
+                Header::Status(_) => 7,
+                _ => continue,
+            };
+            seen[idx] += 1;
+            if seen[idx] > 1 {
+                let name = ["To-Path", "From-Path", "Message-ID", "Byte-Range", "Content-Type", "Success-Report", "Failure-Report", "Status"][idx];
+                return Err(VerifyError::Duplicate(name));
+            }
+        }
+        if seen[0] == 0 {
+            return Err(VerifyError::MissingToPath);
+        }
+        if seen[1] == 0 {
+            return Err(VerifyError::MissingFromPath);
+        }
+        if self.is_request() && !self.data.is_empty() && seen[4] == 0 {
+            return Err(VerifyError::MissingContentType);
+        }
+        if self.segment == 0 && self.continuation != Continuation::Abort {
+            if let Some(declared) = self.byte_range_header().and_then(|r| r.len()) {
+                let actual = self.data.len() as u64;
+                if declared != actual {
+                    return Err(VerifyError::ByteRangeMismatch { declared, actual });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Headers in encoding order (RFC 4975 §9): To-Path, From-Path, the
+    /// others as added, MIME headers, Content-Type last.
+    fn ordered_headers(&self) -> Vec<&Header> {
+        let mut hs: Vec<&Header> = self.headers.iter().collect();
+        hs.sort_by_key(|h| h.rank()); // stable: keeps insertion order within a rank
+        hs
+    }
+
+    /// Appends the start line and headers (and, when the chunk has a body,
+    /// the blank line that precedes it) to `out`: everything before the payload.
+    pub fn encode_start_into(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"MSRP ");
+        out.extend_from_slice(self.transaction_id.as_bytes());
+        match &self.kind {
+            ChunkKind::Request { method } => {
+                out.push(b' ');
+                out.extend_from_slice(method.as_str().as_bytes());
+            }
+            ChunkKind::Response { code, comment } => {
+                out.extend_from_slice(format!(" {code:03}").as_bytes());
+                if let Some(c) = comment {
+                    out.push(b' ');
+                    out.extend_from_slice(c.as_bytes());
+                }
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+        for h in self.ordered_headers() {
+            h.encode_into(out);
+        }
+        if self.has_body() {
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+
+    /// The start line and headers (the seed's `encode_start`).
+    pub fn encode_start(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256);
+        self.encode_start_into(&mut out);
+        out
+    }
+
+    /// The end-line for this chunk with the given flag, preceded by the CRLF
+    /// that closes a body when there is one (the seed's `encode_end`).
+    pub fn encode_end(&self, continuation: Continuation) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.transaction_id.len() + 12);
+        if self.has_body() {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"-------");
+        out.extend_from_slice(self.transaction_id.as_bytes());
+        out.push(continuation.as_byte());
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+
+    /// The whole chunk on the wire.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = self.encode_start();
+        out.extend_from_slice(&self.data);
+        out.extend_from_slice(&self.encode_end(self.continuation));
+        out
+    }
+
+    /// Whether the end-line of this chunk's transaction id occurs inside its
+    /// payload (which would end the chunk early on the wire).
+    pub fn payload_contains_end_line(&self) -> bool {
+        let mut needle = Vec::with_capacity(self.transaction_id.len() + 7);
+        needle.extend_from_slice(b"-------");
+        needle.extend_from_slice(self.transaction_id.as_bytes());
+        memchr::memmem::find(&self.data, &needle).is_some()
+    }
+
+    /// Picks new random transaction ids until the end-line cannot occur in the
+    /// payload (RFC 4975 §7.1: the sender chooses the id so). Only changes the
+    /// id when it collides.
+    pub fn ensure_safe_transaction_id(&mut self) {
+        while self.payload_contains_end_line() {
+            self.transaction_id = ids::transaction_id();
+        }
+    }
+
+    /// Sets the Status header of a REPORT.
+    pub fn set_status(&mut self, code: u16, comment: Option<String>) {
+        self.add_header(Header::Status(Status { code, comment }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uri(s: &str) -> Uri {
+        Uri::parse(s).unwrap()
+    }
+
+    #[test]
+    fn encodes_in_rfc_order() {
+        let mut c = Chunk::request("a786hjs2", Method::Send);
+        c.add_header(Header::ContentType("text/plain".into()));
+        c.add_header(Header::MessageId("87652491".into()));
+        c.add_header(Header::FromPath(vec![uri("msrp://alicepc.example.com:7777/iau39soe2843z;tcp")]));
+        c.add_header(Header::ToPath(vec![uri("msrp://biloxi.example.com:12763/kjhd37s2s20w2a;tcp")]));
+        c.add_header(Header::ByteRange(ByteRange::new(1, Some(25), Some(25)).unwrap()));
+        c.data = Bytes::from_static(b"Hey Bob, are you there?\r\n");
+        let text = String::from_utf8(c.encode()).unwrap();
+        assert_eq!(
+            text,
+            "MSRP a786hjs2 SEND\r\n\
+             To-Path: msrp://biloxi.example.com:12763/kjhd37s2s20w2a;tcp\r\n\
+             From-Path: msrp://alicepc.example.com:7777/iau39soe2843z;tcp\r\n\
+             Message-ID: 87652491\r\n\
+             Byte-Range: 1-25/25\r\n\
+             Content-Type: text/plain\r\n\
+             \r\n\
+             Hey Bob, are you there?\r\n\
+             \r\n\
+             -------a786hjs2$\r\n"
+        );
+        c.verify_headers().unwrap();
+    }
+
+    #[test]
+    fn bodiless_send_differs_from_empty_body() {
+        let mut c = Chunk::request("abcd1234", Method::Send);
+        c.add_header(Header::ToPath(vec![uri("msrp://b:1/x;tcp")]));
+        c.add_header(Header::FromPath(vec![uri("msrp://a:1/y;tcp")]));
+        c.add_header(Header::ByteRange(ByteRange::new(1, Some(0), Some(0)).unwrap()));
+        let bodiless = c.encode();
+        assert!(bodiless.ends_with(b"Byte-Range: 1-0/0\r\n-------abcd1234$\r\n"));
+        c.add_header(Header::ContentType("text/plain".into()));
+        let empty = c.encode();
+        assert!(empty.ends_with(b"Content-Type: text/plain\r\n\r\n\r\n-------abcd1234$\r\n"));
+        assert_ne!(bodiless, empty);
+    }
+
+    #[test]
+    fn implied_report_values() {
+        let mut c = Chunk::request("abcd", Method::Send);
+        assert_eq!(c.failure_report(), FailureReport::Yes);
+        assert_eq!(c.success_report(), SuccessReport::No);
+        c.add_header(Header::FailureReport(FailureReport::Partial));
+        c.add_header(Header::SuccessReport(SuccessReport::Yes));
+        assert_eq!(c.failure_report(), FailureReport::Partial);
+        assert_eq!(c.success_report(), SuccessReport::Yes);
+        assert_eq!(c.byte_range(), ByteRange { start: 1, end: None, total: None });
+    }
+
+    #[test]
+    fn verify_headers_rules() {
+        let mut c = Chunk::request("abcd", Method::Send);
+        assert_eq!(c.verify_headers(), Err(VerifyError::MissingToPath));
+        c.add_header(Header::ToPath(vec![uri("msrp://b:1/x;tcp")]));
+        assert_eq!(c.verify_headers(), Err(VerifyError::MissingFromPath));
+        c.add_header(Header::FromPath(vec![uri("msrp://a:1/y;tcp")]));
+        c.verify_headers().unwrap();
+        c.data = Bytes::from_static(b"hi");
+        assert_eq!(c.verify_headers(), Err(VerifyError::MissingContentType));
+        c.add_header(Header::ContentType("text/plain".into()));
+        c.add_header(Header::ByteRange(ByteRange::new(1, Some(5), Some(5)).unwrap()));
+        assert_eq!(c.verify_headers(), Err(VerifyError::ByteRangeMismatch { declared: 5, actual: 2 }));
+        c.headers.push(Header::ToPath(vec![uri("msrp://b:1/x;tcp")]));
+        assert_eq!(c.verify_headers(), Err(VerifyError::Duplicate("To-Path")));
+    }
+
+    #[test]
+    fn safe_transaction_id() {
+        let mut c = Chunk::request("abcd", Method::Send);
+        c.data = Bytes::from_static(b"x\r\n-------abcd$\r\n");
+        assert!(c.payload_contains_end_line());
+        c.ensure_safe_transaction_id();
+        assert_ne!(c.transaction_id, "abcd");
+        assert!(!c.payload_contains_end_line());
+    }
+
+    #[test]
+    fn methods() {
+        assert_eq!(Method::parse("send"), Some(Method::Send));
+        assert_eq!(Method::parse("FOO"), Some(Method::Other("FOO".into())));
+        assert_eq!(Method::parse("SE ND"), None);
+        assert_eq!(Method::parse(""), None);
+        assert_eq!(Method::parse("SEND1"), None);
+    }
+}

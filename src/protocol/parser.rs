@@ -1,0 +1,592 @@
+//! The streaming chunk parser: fed arbitrary byte slices (one byte at a time
+//! gives the same chunks as everything at once), it finds the end-line
+//! `-------<transaction-id>[$+#]` that ends a chunk even when the payload holds
+//! look-alike lines, hands payload out as zero-copy `Bytes` slices of the input
+//! buffer, and never buffers without bound (RFC 4975 §7, §9).
+//!
+//! Two levels:
+//! - [`Parser::next_event`] yields [`Event::Head`], [`Event::Data`] pieces and
+//!   [`Event::End`]: for streaming consumers (files, relays).
+//! - [`ChunkReader::read_chunk`] assembles whole chunks, or with a size hint the
+//!   seed's "virtual chunks" (segments with an adjusted Byte-Range and `+`).
+
+use bytes::{Bytes, BytesMut};
+use memchr::memmem::Finder;
+use std::fmt;
+
+use super::chunk::{Chunk, ChunkKind, Continuation, Method};
+use super::headers::{is_ident, ByteRange, Header, HeaderLimits};
+
+/// Parser limits. Defaults are safe for a process holding thousands of sessions.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Longest start line, CRLF included.
+    pub max_start_line: usize,
+    /// Longest header line, CRLF included.
+    pub max_header_line: usize,
+    /// Most headers in one chunk.
+    pub max_headers: usize,
+    /// Most octets in the start line and headers together.
+    pub max_header_block: usize,
+    /// Most URIs in one path header.
+    pub max_path_uris: usize,
+    /// Most payload octets in a chunk that declares no length (no Byte-Range,
+    /// or an end and total of `*`).
+    pub max_undeclared_chunk: u64,
+    /// Most empty lines tolerated between chunks.
+    pub max_blank_lines: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_start_line: 1024,
+            max_header_line: 8192,
+            max_headers: 64,
+            max_header_block: 65536,
+            max_path_uris: 32,
+            max_undeclared_chunk: 64 << 20,
+            max_blank_lines: 16,
+        }
+    }
+}
+
+/// Which rule a malformed input broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ParseErrorKind {
+    StartLineTooLong,
+    InvalidStartLine,
+    InvalidTransactionId,
+    InvalidMethod,
+    InvalidStatusCode,
+    HeaderLineTooLong,
+    TooManyHeaders,
+    HeaderBlockTooLarge,
+    InvalidHeaderLine,
+    InvalidHeaderValue,
+    DuplicateHeader,
+    MissingToPath,
+    MissingFromPath,
+    /// More payload than the Byte-Range declares.
+    ByteRangeExceeded,
+    /// Payload ended before the declared Byte-Range length.
+    ByteRangeShort,
+    /// A chunk with no declared length grew past `max_undeclared_chunk`.
+    ChunkTooLarge,
+    TooManyBlankLines,
+}
+
+/// A malformed input. When `fatal` is false the parser has resynchronised
+/// (it skips the rest of the bad chunk) and can be fed on; when `head` is
+/// present, the chunk's start line, To-Path and From-Path were read, so a
+/// request can still be answered with 400 (RFC 4975 §7.2; never a REPORT).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub kind: ParseErrorKind,
+    pub detail: String,
+    pub transaction_id: Option<String>,
+    pub head: Option<Box<Chunk>>,
+    pub fatal: bool,
+}
+
+impl ParseError {
+    fn fatal(kind: ParseErrorKind, detail: impl Into<String>) -> ParseError {
+        ParseError { kind, detail: detail.into(), transaction_id: None, head: None, fatal: true }
+    }
+
+    /// Whether a 400 response can be sent for this error.
+    pub fn can_answer(&self) -> bool {
+        !self.fatal && self.head.as_ref().is_some_and(|h| matches!(h.method(), Some(m) if *m != Method::Report))
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {}", self.kind, self.detail)?;
+        if let Some(t) = &self.transaction_id {
+            write!(f, " (transaction {t})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// What the parser found next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A chunk's start line and headers; `data` is empty. Payload follows.
+    Head(Chunk),
+    /// A piece of the current chunk's payload (a zero-copy slice of the input).
+    Data(Bytes),
+    /// The current chunk ended with this flag.
+    End(Continuation),
+}
+
+#[derive(Debug)]
+enum State {
+    StartLine { blank_lines: usize },
+    Headers(Box<PendingHead>),
+    Body(Box<BodyState>),
+}
+
+#[derive(Debug)]
+struct PendingHead {
+    chunk: Chunk,
+    header_bytes: usize,
+    error: Option<(ParseErrorKind, String)>,
+}
+
+#[derive(Debug)]
+struct BodyState {
+    /// `\r\n-------<tid>` for a body; the CRLF-less form for a bodiless chunk is
+    /// handled in the header state.
+    finder: Finder<'static>,
+    /// Payload octets handed out so far.
+    seen: u64,
+    /// Declared payload length, when the Byte-Range end is known.
+    declared: Option<u64>,
+    /// Most payload the Byte-Range allows: the declared length, or what is
+    /// left of a known total when the end is `*`.
+    allowed: Option<u64>,
+    /// Discarding the payload of a chunk already reported as an error.
+    skipping: bool,
+    transaction_id: String,
+}
+
+/// The streaming parser. Feed it by appending to a `BytesMut` and calling
+/// [`Parser::next_event`] until it returns `Ok(None)` (needs more input).
+#[derive(Debug)]
+pub struct Parser {
+    limits: Limits,
+    header_limits: HeaderLimits,
+    state: State,
+    /// The end of a bodiless chunk, reported right after its head.
+    pending_end: Option<Continuation>,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Parser::new(Limits::default())
+    }
+}
+
+fn find_crlf(buf: &[u8], limit: usize) -> Result<Option<usize>, ()> {
+    // Returns the index of '\n' of the first line ending, Err on a bare '\n'.
+    match memchr::memchr(b'\n', &buf[..buf.len().min(limit)]) {
+        Some(i) if i > 0 && buf[i - 1] == b'\r' => Ok(Some(i)),
+        Some(_) => Err(()),
+        None => Ok(None),
+    }
+}
+
+impl Parser {
+    pub fn new(limits: Limits) -> Parser {
+        Parser { limits, header_limits: HeaderLimits { max_path_uris: limits.max_path_uris }, state: State::StartLine { blank_lines: 0 }, pending_end: None }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Whether the parser is between chunks (nothing partially read).
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, State::StartLine { .. }) && self.pending_end.is_none()
+    }
+
+    /// Consumes what it can from the front of `buf` and returns the next event,
+    /// `Ok(None)` when more input is needed. After a non-fatal error, keep
+    /// calling; after a fatal one, the connection cannot be resynchronised.
+    pub fn next_event(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ParseError> {
+        if let Some(flag) = self.pending_end.take() {
+            return Ok(Some(Event::End(flag)));
+        }
+        loop {
+            match &mut self.state {
+                State::StartLine { blank_lines } => {
+                    let limit = self.limits.max_start_line;
+                    let nl = match find_crlf(buf, limit) {
+                        Ok(Some(nl)) => nl,
+                        Ok(None) => {
+                            if buf.len() >= limit {
+                                return Err(ParseError::fatal(ParseErrorKind::StartLineTooLong, format!("no CRLF within {limit} octets")));
+                            }
+                            return Ok(None);
+                        }
+                        Err(()) => return Err(ParseError::fatal(ParseErrorKind::InvalidStartLine, "bare LF in start line")),
+                    };
+                    let line = buf.split_to(nl + 1);
+                    let line = &line[..nl - 1];
+                    if line.is_empty() {
+                        *blank_lines += 1;
+                        if *blank_lines > self.limits.max_blank_lines {
+                            return Err(ParseError::fatal(ParseErrorKind::TooManyBlankLines, "too many empty lines between chunks"));
+                        }
+                        continue;
+                    }
+                    let chunk = parse_start_line(line)?;
+                    let header_bytes = nl + 1;
+                    self.state = State::Headers(Box::new(PendingHead { chunk, header_bytes, error: None }));
+                }
+                State::Headers(head) => {
+                    let limit = self.limits.max_header_line;
+                    let nl = match find_crlf(buf, limit) {
+                        Ok(Some(nl)) => nl,
+                        Ok(None) => {
+                            if buf.len() >= limit {
+                                return Err(self.fatal_in_head(ParseErrorKind::HeaderLineTooLong, format!("no CRLF within {limit} octets")));
+                            }
+                            return Ok(None);
+                        }
+                        Err(()) => return Err(self.fatal_in_head(ParseErrorKind::InvalidHeaderLine, "bare LF in header line")),
+                    };
+                    head.header_bytes += nl + 1;
+                    if head.header_bytes > self.limits.max_header_block {
+                        let max = self.limits.max_header_block;
+                        return Err(self.fatal_in_head(ParseErrorKind::HeaderBlockTooLarge, format!("headers exceed {max} octets")));
+                    }
+                    let line = buf.split_to(nl + 1);
+                    let line = &line[..nl - 1];
+                    let tid = head.chunk.transaction_id.as_bytes();
+                    if line.len() == 8 + tid.len() && line.starts_with(b"-------") && &line[7..7 + tid.len()] == tid {
+                        // End-line right after the headers: a chunk without a body.
+                        let flag = line[line.len() - 1];
+                        let Some(flag) = Continuation::from_byte(flag) else {
+                            return Err(self.fatal_in_head(ParseErrorKind::InvalidHeaderLine, "bad continuation flag"));
+                        };
+                        let head = self.take_head();
+                        let chunk = check_head(head, false)?;
+                        self.pending_end = Some(flag);
+                        return Ok(Some(Event::Head(chunk)));
+                    }
+                    if line.is_empty() {
+                        // Blank line: the body follows.
+                        let head = self.take_head();
+                        return match check_head(head, true) {
+                            Ok(chunk) => {
+                                let range = chunk.byte_range_header().copied();
+                                self.state = State::Body(Box::new(BodyState::new(&chunk.transaction_id, range, false)));
+                                Ok(Some(Event::Head(chunk)))
+                            }
+                            Err(mut e) => {
+                                let tid = e.transaction_id.clone().unwrap_or_default();
+                                self.state = State::Body(Box::new(BodyState::new(&tid, None, true)));
+                                e.fatal = false;
+                                Err(e)
+                            }
+                        };
+                    }
+                    if head.chunk.headers.len() >= self.limits.max_headers {
+                        let max = self.limits.max_headers;
+                        return Err(self.fatal_in_head(ParseErrorKind::TooManyHeaders, format!("more than {max} headers")));
+                    }
+                    match parse_header_line(line, &self.header_limits) {
+                        Ok(h) => head.chunk.headers.push(h),
+                        Err((kind, detail)) => {
+                            if head.error.is_none() {
+                                head.error = Some((kind, detail));
+                            }
+                        }
+                    }
+                }
+                State::Body(body) => {
+                    let needle_len = body.finder.needle().len();
+                    let mut from = 0;
+                    let found = loop {
+                        match body.finder.find(&buf[from..]) {
+                            Some(p) => {
+                                let p = from + p;
+                                let after = p + needle_len;
+                                if buf.len() < after + 3 {
+                                    break Some((p, false)); // maybe an end-line: wait for more input
+                                }
+                                if Continuation::from_byte(buf[after]).is_some() && &buf[after + 1..after + 3] == b"\r\n" {
+                                    break Some((p, true));
+                                }
+                                from = p + 1; // a look-alike line inside the payload
+                            }
+                            None => break None,
+                        }
+                    };
+                    let (emit, complete) = match found {
+                        Some((p, complete)) => (p, complete),
+                        // Hold back what could be the start of an end-line.
+                        None => (buf.len().saturating_sub(needle_len + 2), false),
+                    };
+                    if emit > 0 {
+                        let n = emit as u64;
+                        body.seen += n;
+                        let data = buf.split_to(emit).freeze();
+                        if let Some(allowed) = body.allowed {
+                            if body.seen > allowed && !body.skipping {
+                                body.skipping = true;
+                                let tid = body.transaction_id.clone();
+                                return Err(ParseError {
+                                    kind: ParseErrorKind::ByteRangeExceeded,
+                                    detail: format!("payload exceeds the {allowed} octets its Byte-Range allows"),
+                                    transaction_id: Some(tid),
+                                    head: None,
+                                    fatal: false,
+                                });
+                            }
+                        } else if body.seen > self.limits.max_undeclared_chunk {
+                            let max = self.limits.max_undeclared_chunk;
+                            return Err(ParseError::fatal(ParseErrorKind::ChunkTooLarge, format!("chunk of undeclared length exceeds {max} octets")));
+                        }
+                        if !body.skipping {
+                            return Ok(Some(Event::Data(data)));
+                        }
+                        continue;
+                    }
+                    if !complete {
+                        return Ok(None);
+                    }
+                    // buf starts with "\r\n-------<tid><flag>\r\n"
+                    let flag = Continuation::from_byte(buf[needle_len]).expect("checked above");
+                    let _ = buf.split_to(needle_len + 3);
+                    let skipping = body.skipping;
+                    let short = body.declared.filter(|d| body.seen < *d && flag != Continuation::Abort);
+                    let tid = body.transaction_id.clone();
+                    let seen = body.seen;
+                    self.state = State::StartLine { blank_lines: 0 };
+                    if skipping {
+                        continue;
+                    }
+                    if let Some(declared) = short {
+                        return Err(ParseError {
+                            kind: ParseErrorKind::ByteRangeShort,
+                            detail: format!("chunk carries {seen} octets but its Byte-Range declares {declared}"),
+                            transaction_id: Some(tid),
+                            head: None,
+                            fatal: false,
+                        });
+                    }
+                    return Ok(Some(Event::End(flag)));
+                }
+            }
+        }
+    }
+
+    fn take_head(&mut self) -> PendingHead {
+        match std::mem::replace(&mut self.state, State::StartLine { blank_lines: 0 }) {
+            State::Headers(h) => *h,
+            _ => unreachable!("take_head outside the header state"),
+        }
+    }
+
+    fn fatal_in_head(&mut self, kind: ParseErrorKind, detail: impl Into<String>) -> ParseError {
+        let tid = match &self.state {
+            State::Headers(h) => Some(h.chunk.transaction_id.clone()),
+            _ => None,
+        };
+        ParseError { kind, detail: detail.into(), transaction_id: tid, head: None, fatal: true }
+    }
+}
+
+impl BodyState {
+    fn new(transaction_id: &str, range: Option<ByteRange>, skipping: bool) -> BodyState {
+        let mut needle = Vec::with_capacity(transaction_id.len() + 9);
+        needle.extend_from_slice(b"\r\n-------");
+        needle.extend_from_slice(transaction_id.as_bytes());
+        let declared = range.and_then(|r| r.len());
+        let allowed = declared.or_else(|| range.and_then(|r| r.total.map(|t| (t + 1).saturating_sub(r.start))));
+        BodyState { finder: Finder::new(&needle).into_owned(), seen: 0, declared, allowed, skipping, transaction_id: transaction_id.to_string() }
+    }
+}
+
+/// Validates a completed head: no header errors, To-Path and From-Path present
+/// once. A bodiless chunk's Byte-Range must not declare octets it lacks.
+fn check_head(head: PendingHead, has_body: bool) -> Result<Chunk, ParseError> {
+    let PendingHead { chunk, error, .. } = head;
+    let tid = chunk.transaction_id.clone();
+    let has_paths = chunk.to_path().is_some() && chunk.from_path().is_some();
+    let fail = |kind, detail: String, chunk: Chunk| ParseError {
+        kind,
+        detail,
+        transaction_id: Some(tid.clone()),
+        head: if has_paths { Some(Box::new(chunk)) } else { None },
+        fatal: false,
+    };
+    if let Some((kind, detail)) = error {
+        return Err(fail(kind, detail, chunk));
+    }
+    if chunk.to_path().is_none() {
+        return Err(fail(ParseErrorKind::MissingToPath, "no To-Path header".into(), chunk));
+    }
+    if chunk.from_path().is_none() {
+        return Err(fail(ParseErrorKind::MissingFromPath, "no From-Path header".into(), chunk));
+    }
+    if let Err(super::chunk::VerifyError::Duplicate(name)) = chunk.verify_headers() {
+        return Err(fail(ParseErrorKind::DuplicateHeader, format!("duplicate {name} header"), chunk));
+    }
+    if !has_body {
+        if let Some(len) = chunk.byte_range_header().and_then(ByteRange::len) {
+            if len != 0 {
+                return Err(fail(ParseErrorKind::ByteRangeShort, format!("chunk has no body but its Byte-Range declares {len} octets"), chunk));
+            }
+        }
+    }
+    Ok(chunk)
+}
+
+fn parse_start_line(line: &[u8]) -> Result<Chunk, ParseError> {
+    let bad = |kind, detail: &str| ParseError::fatal(kind, detail.to_string());
+    let rest = line.strip_prefix(b"MSRP ").ok_or_else(|| bad(ParseErrorKind::InvalidStartLine, "start line does not begin with \"MSRP \""))?;
+    let sp = memchr::memchr(b' ', rest).ok_or_else(|| bad(ParseErrorKind::InvalidStartLine, "start line has no method or status"))?;
+    let tid = std::str::from_utf8(&rest[..sp]).map_err(|_| bad(ParseErrorKind::InvalidTransactionId, "transaction id is not text"))?;
+    if !is_ident(tid) {
+        return Err(ParseError::fatal(ParseErrorKind::InvalidTransactionId, format!("transaction id {tid:?} is not 4-32 ident characters")));
+    }
+    let rest = &rest[sp + 1..];
+    let kind = if rest.first().is_some_and(u8::is_ascii_digit) {
+        if rest.len() < 3 || !rest[..3].iter().all(u8::is_ascii_digit) || (rest.len() > 3 && rest[3] != b' ') {
+            return Err(ParseError::fatal(ParseErrorKind::InvalidStatusCode, "status code is not three digits"));
+        }
+        let code = (rest[0] - b'0') as u16 * 100 + (rest[1] - b'0') as u16 * 10 + (rest[2] - b'0') as u16;
+        let comment = if rest.len() > 4 {
+            let c = std::str::from_utf8(&rest[4..]).map_err(|_| bad(ParseErrorKind::InvalidStartLine, "comment is not UTF-8"))?;
+            Some(c.to_string())
+        } else {
+            None
+        };
+        ChunkKind::Response { code, comment }
+    } else {
+        let m = std::str::from_utf8(rest).ok().and_then(Method::parse).ok_or_else(|| bad(ParseErrorKind::InvalidMethod, "method is not 1*UPALPHA"))?;
+        ChunkKind::Request { method: m }
+    };
+    let mut chunk = match kind {
+        ChunkKind::Request { method } => Chunk::request(tid, method),
+        ChunkKind::Response { code, comment } => Chunk::response(tid, code, comment),
+    };
+    chunk.headers.reserve(6);
+    Ok(chunk)
+}
+
+fn parse_header_line(line: &[u8], limits: &HeaderLimits) -> Result<Header, (ParseErrorKind, String)> {
+    let line = std::str::from_utf8(line).map_err(|_| (ParseErrorKind::InvalidHeaderLine, "header line is not UTF-8".to_string()))?;
+    let (name, value) = line.split_once(':').ok_or_else(|| (ParseErrorKind::InvalidHeaderLine, format!("no ':' in header line {:?}", truncate(line))))?;
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.!%*+`'~".contains(&b)) {
+        return Err((ParseErrorKind::InvalidHeaderLine, format!("bad header name {:?}", truncate(name))));
+    }
+    if value.bytes().any(|b| b == 0 || b == b'\r') {
+        return Err((ParseErrorKind::InvalidHeaderValue, format!("control character in {name} header")));
+    }
+    Header::parse_with_limits(name, value, limits).map_err(|e| (ParseErrorKind::InvalidHeaderValue, e.to_string()))
+}
+
+fn truncate(s: &str) -> &str {
+    let mut end = s.len().min(80);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Assembles parser events into chunks: whole chunks, or with a size hint the
+/// seed's "virtual chunks" — segments of one chunk, each with a Byte-Range that
+/// matches the octets it carries, continuation `+` except the last, and a
+/// `segment` number starting at 1.
+#[derive(Debug, Default)]
+pub struct ChunkReader {
+    parser: Parser,
+    head: Option<Chunk>,
+    pieces: Vec<Bytes>,
+    piece_bytes: usize,
+    /// Offset in the chunk's payload of the current segment's first octet.
+    segment_offset: u64,
+    segment: u32,
+}
+
+impl ChunkReader {
+    pub fn new(limits: Limits) -> ChunkReader {
+        ChunkReader { parser: Parser::new(limits), ..Default::default() }
+    }
+
+    /// The underlying parser.
+    pub fn parser(&self) -> &Parser {
+        &self.parser
+    }
+
+    /// Whether nothing of a chunk is partially read.
+    pub fn is_idle(&self) -> bool {
+        self.head.is_none() && self.parser.is_idle()
+    }
+
+    /// Returns the next whole chunk (`size = None`) or segment, `Ok(None)` when
+    /// more input is needed. With `Some(size)`, a segment is returned once at
+    /// least `size` payload octets are available (`Some(0)`: whatever arrived).
+    pub fn read_chunk(&mut self, buf: &mut BytesMut, size: Option<usize>) -> Result<Option<Chunk>, ParseError> {
+        loop {
+            let event = match self.parser.next_event(buf) {
+                Ok(Some(e)) => e,
+                Ok(None) => {
+                    // Out of input mid-chunk: hand out a segment when asked to.
+                    if let (Some(size), Some(_)) = (size, &self.head) {
+                        if self.piece_bytes > 0 && self.piece_bytes >= size {
+                            return Ok(Some(self.take_segment(Continuation::More, false)));
+                        }
+                    }
+                    return Ok(None);
+                }
+                Err(e) => {
+                    self.head = None;
+                    self.pieces.clear();
+                    self.piece_bytes = 0;
+                    return Err(e);
+                }
+            };
+            match event {
+                Event::Head(chunk) => {
+                    self.head = Some(chunk);
+                    self.segment_offset = 0;
+                    self.segment = 0;
+                }
+                Event::Data(d) => {
+                    self.piece_bytes += d.len();
+                    self.pieces.push(d);
+                }
+                Event::End(flag) => {
+                    let last = self.segment > 0;
+                    return Ok(Some(self.take_segment(flag, !last)));
+                }
+            }
+        }
+    }
+
+    fn take_segment(&mut self, flag: Continuation, whole: bool) -> Chunk {
+        let data = match self.pieces.len() {
+            0 => Bytes::new(),
+            1 => self.pieces.pop().expect("one piece"),
+            _ => {
+                let mut all = BytesMut::with_capacity(self.piece_bytes);
+                for p in self.pieces.drain(..) {
+                    all.extend_from_slice(&p);
+                }
+                all.freeze()
+            }
+        };
+        self.pieces.clear();
+        self.piece_bytes = 0;
+        if whole {
+            let mut chunk = self.head.take().expect("a head before the end");
+            chunk.data = data;
+            chunk.continuation = flag;
+            return chunk;
+        }
+        let head = self.head.as_ref().expect("a head before data");
+        let mut chunk = head.clone();
+        let range = head.byte_range();
+        self.segment += 1;
+        let start = range.start + self.segment_offset;
+        let len = data.len() as u64;
+        self.segment_offset += len;
+        chunk.add_header(Header::ByteRange(ByteRange { start, end: Some(start + len - 1), total: range.total }));
+        chunk.data = data;
+        chunk.continuation = flag;
+        chunk.segment = self.segment;
+        if flag != Continuation::More {
+            self.head = None;
+        }
+        chunk
+    }
+}
