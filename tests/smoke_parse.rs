@@ -3,7 +3,7 @@ use msrp::protocol::*;
 
 #[test]
 fn parse_whole_and_bytewise() {
-    let wire = b"MSRP a786hjs2 SEND\r\nTo-Path: msrp://b:1/x;tcp\r\nFrom-Path: msrp://a:1/y;tcp\r\nMessage-ID: 87652491\r\nByte-Range: 1-32/32\r\nContent-Type: text/plain\r\n\r\nHey\r\n-------a786hjs2 look-alike!!\r\n-------a786hjs2$\r\nMSRP a786hjs2 200 OK\r\nTo-Path: msrp://a:1/y;tcp\r\nFrom-Path: msrp://b:1/x;tcp\r\n-------a786hjs2$\r\n";
+    let wire = b"MSRP a786hjs2 SEND\r\nTo-Path: msrp://b:1/x;tcp\r\nFrom-Path: msrp://a:1/y;tcp\r\nMessage-ID: 87652491\r\nByte-Range: 1-33/33\r\nContent-Type: text/plain\r\n\r\nHey\r\n-------a786hjs2 look-alike!!\r\n-------a786hjs2$\r\nMSRP a786hjs2 200 OK\r\nTo-Path: msrp://a:1/y;tcp\r\nFrom-Path: msrp://b:1/x;tcp\r\n-------a786hjs2$\r\n";
     let mut r = ChunkReader::default();
     let mut buf = BytesMut::from(&wire[..]);
     let c = r.read_chunk(&mut buf, None).unwrap().unwrap();
