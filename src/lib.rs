@@ -1,2 +1,11 @@
-//! libmsrp: an MSRP (RFC 4975) endpoint stack.
+//! libmsrp: an MSRP (RFC 4975) endpoint stack with a C ABI.
+//!
+//! Layers, bottom to top: [`protocol`] (bytes only), [`transport`] (one
+//! connection, TCP or TLS), [`connect`] (establishing and binding
+//! connections, directly or through relays), [`session`] (messages, files,
+//! reports), and `ffi` (the C surface).
+
+pub mod connect;
+pub mod log;
 pub mod protocol;
+pub mod transport;

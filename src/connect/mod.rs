@@ -1,0 +1,210 @@
+//! The connect layer (the seed's `msrplib.connect`): establishing and binding
+//! connections. [`ConnectorDirect`] (active side), [`AcceptorDirect`] (passive
+//! side with its own listener), [`Server`] (one listening socket shared by many
+//! sessions, routing by session id) and, for relays, the relay module.
+//!
+//! Connection reuse (RFC 4975 §5.4) is not done: every session gets its own
+//! connection. A second connection trying to bind a session that is already
+//! bound is answered 506.
+
+pub mod direct;
+pub mod server;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use rustls::RootCertStore;
+use tokio::net::TcpStream;
+
+use crate::log::{default_logger, Level, SharedLogger};
+use crate::msrp_log;
+use crate::protocol::{ChunkReader, Header, Limits, Uri};
+use crate::transport::tls::{self, PeerVerification, TlsError, TlsIdentity};
+use crate::transport::{ChunkParams, MsrpError, PathMatching, Stream, Transport, TransportError, TransportInfo};
+
+pub use direct::{AcceptorDirect, ConnectorDirect};
+pub use server::Server;
+
+/// The default time allowed for connecting and binding.
+pub const DEFAULT_BIND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why establishing or binding a connection failed.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// A path or URI that cannot be used (no port, wrong scheme, empty).
+    InvalidPath(String),
+    /// TCP-level failure (refused, unreachable, reset).
+    Io(io::Error),
+    /// TLS failure, including a certificate fingerprint mismatch.
+    Tls(TlsError),
+    /// Nothing bound within the timeout.
+    Timeout,
+    /// The peer answered the binding with an error.
+    Rejected(MsrpError),
+    /// The peer or the connection misbehaved during binding.
+    Protocol(String),
+    /// `prepare` was not called, or `cleanup` was.
+    NotPrepared,
+    /// Cancelled by cleanup or free.
+    Cancelled,
+    /// A relay refused authentication (403, or 401 again), with its words.
+    Authentication(MsrpError),
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectError::InvalidPath(s) => write!(f, "invalid path: {s}"),
+            ConnectError::Io(e) => write!(f, "connection failed: {e}"),
+            ConnectError::Tls(e) => write!(f, "TLS failed: {e}"),
+            ConnectError::Timeout => f.write_str("timed out"),
+            ConnectError::Rejected(e) => write!(f, "binding rejected: {e}"),
+            ConnectError::Protocol(s) => write!(f, "protocol error: {s}"),
+            ConnectError::NotPrepared => f.write_str("prepare was not called (or cleanup was)"),
+            ConnectError::Cancelled => f.write_str("cancelled"),
+            ConnectError::Authentication(e) => write!(f, "relay authentication failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+impl From<io::Error> for ConnectError {
+    fn from(e: io::Error) -> Self {
+        ConnectError::Io(e)
+    }
+}
+
+impl From<TlsError> for ConnectError {
+    fn from(e: TlsError) -> Self {
+        ConnectError::Tls(e)
+    }
+}
+
+impl From<TransportError> for ConnectError {
+    fn from(e: TransportError) -> Self {
+        match e {
+            TransportError::Io(e) => ConnectError::Io(e),
+            other => ConnectError::Protocol(other.to_string()),
+        }
+    }
+}
+
+/// Settings shared by connectors, acceptors and servers.
+#[derive(Clone)]
+pub struct EndpointConfig {
+    pub logger: SharedLogger,
+    /// This endpoint's certificate and key (required to accept msrps; presented
+    /// as a client certificate when connecting).
+    pub identity: Option<TlsIdentity>,
+    /// Trust anchors for the peer's certificate (besides, or instead of, the
+    /// fingerprint from SDP).
+    pub trust_anchors: Option<Arc<RootCertStore>>,
+    pub limits: Limits,
+    pub matching: PathMatching,
+    /// Time allowed for connecting and binding when the caller gives none.
+    pub bind_timeout: Duration,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        EndpointConfig {
+            logger: default_logger(),
+            identity: None,
+            trust_anchors: None,
+            limits: Limits::default(),
+            matching: PathMatching::Uri,
+            bind_timeout: DEFAULT_BIND_TIMEOUT,
+        }
+    }
+}
+
+impl fmt::Debug for EndpointConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EndpointConfig").field("identity", &self.identity.is_some()).field("bind_timeout", &self.bind_timeout).finish()
+    }
+}
+
+impl EndpointConfig {
+    /// How to verify a peer that gave `fingerprint` in its SDP.
+    pub fn peer_verification(&self, fingerprint: Option<tls::Fingerprint>) -> PeerVerification {
+        PeerVerification::new(self.trust_anchors.clone(), fingerprint)
+    }
+}
+
+/// Checks a full path from SDP: at least one URI, every hop with a port and
+/// the tcp transport (RFC 7977's ws is parsed but not served).
+pub fn check_remote_path(path: &[Uri]) -> Result<(), ConnectError> {
+    if path.is_empty() {
+        return Err(ConnectError::InvalidPath("empty path".into()));
+    }
+    for u in path {
+        if !u.transport.eq_ignore_ascii_case("tcp") {
+            return Err(ConnectError::InvalidPath(format!("{u}: transport {} is not supported", u.transport)));
+        }
+    }
+    if path[0].port.is_none() {
+        return Err(ConnectError::InvalidPath(format!("{}: no port (MSRP has no default port)", path[0])));
+    }
+    if path.last().is_some_and(|u| u.session_id.is_none()) {
+        return Err(ConnectError::InvalidPath(format!("{}: no session id", path[path.len() - 1])));
+    }
+    Ok(())
+}
+
+/// Opens TCP (and TLS for msrps) to the first hop of `path`.
+pub(crate) async fn open_stream(first_hop: &Uri, config: &EndpointConfig, verify: &PeerVerification) -> Result<Stream, ConnectError> {
+    let port = first_hop.port.ok_or_else(|| ConnectError::InvalidPath(format!("{first_hop}: no port")))?;
+    let host = first_hop.host.connect_name();
+    let tcp = TcpStream::connect((host.as_str(), port)).await?;
+    let _ = tcp.set_nodelay(true);
+    if !first_hop.secure {
+        return Ok(Stream::Tcp(tcp));
+    }
+    let client = tls::client_config(config.identity.as_ref(), verify)?;
+    let s = tls::connect(tcp, client, &host).await?;
+    Ok(Stream::TlsClient(Box::new(s)))
+}
+
+/// The active side's binding (RFC 4975 §5.4, the seed's ConnectorDirect):
+/// sends a bodiless SEND and waits for its response. Requests that arrive
+/// before the response are kept for the session.
+pub(crate) async fn bind_outgoing(stream: Stream, info: TransportInfo) -> Result<Transport, ConnectError> {
+    let logger = info.logger.clone();
+    let limits = info.limits;
+    let mut transport = Transport::new(stream, info, BytesMut::new(), ChunkReader::new(limits), VecDeque::new());
+    let mut bind = transport.make_chunk(ChunkParams::default());
+    // A bodiless SEND carries Byte-Range 1-0/0 (RFC 4975 §7.1).
+    bind.add_header(Header::ByteRange(crate::protocol::ByteRange { start: 1, end: Some(0), total: Some(0) }));
+    transport.write_chunk(&bind).await?;
+    let mut early = VecDeque::new();
+    loop {
+        let chunk = match transport.read_chunk(None).await {
+            Ok(c) => c,
+            Err(TransportError::Parse(e)) if !e.fatal => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if chunk.is_request() {
+            early.push_back(chunk);
+            if early.len() > 64 {
+                return Err(ConnectError::Protocol("peer sent too many requests before answering the binding".into()));
+            }
+            continue;
+        }
+        if chunk.transaction_id != bind.transaction_id {
+            continue;
+        }
+        let code = chunk.code().unwrap_or(0);
+        if code != 200 {
+            let comment = chunk.comment().unwrap_or("").to_string();
+            msrp_log!(logger, Level::Warn, "binding rejected by peer: {code} {comment}");
+            return Err(ConnectError::Rejected(MsrpError::new(code, comment)));
+        }
+        transport.reader.push_pending(early);
+        return Ok(transport);
+    }
+}

@@ -1,0 +1,530 @@
+//! One bound MSRP connection (the seed's `MSRPTransport`): framed reading
+//! through the streaming parser, writing through the encoder, `make_chunk`,
+//! `write_response` (RFC 4975 §7.2), and `check_incoming_send_chunk`.
+//!
+//! A [`Transport`] can be used whole (seed style: read and write from one
+//! task) or split into a [`TransportReader`] and a [`TransportWriter`] that
+//! run concurrently (the session layer does this). Backpressure is natural:
+//! the reader reads only when asked, the writer waits for the socket.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+
+use super::stream::Stream;
+use super::tls::Fingerprint;
+use crate::log::{ConnectionInfo, Level, SharedLogger};
+use crate::msrp_log;
+use crate::protocol::{ids, ByteRange, Chunk, ChunkReader, Continuation, Event, Header, Limits, Method, ParseError, Uri};
+
+/// Smallest read reservation; the read size doubles while reads fill it.
+const MIN_READ: usize = 8 * 1024;
+/// Largest read reservation.
+const MAX_READ: usize = 256 * 1024;
+/// An idle read buffer larger than this is released.
+const KEEP_IDLE_BUFFER: usize = 16 * 1024;
+
+static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+
+/// An MSRP error answer: a status code and its comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MsrpError {
+    pub code: u16,
+    pub comment: String,
+}
+
+impl MsrpError {
+    pub fn new(code: u16, comment: impl Into<String>) -> MsrpError {
+        MsrpError { code, comment: comment.into() }
+    }
+}
+
+impl fmt::Display for MsrpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.code, self.comment)
+    }
+}
+
+impl std::error::Error for MsrpError {}
+
+/// What ended or broke a read.
+#[derive(Debug)]
+pub enum TransportError {
+    /// The peer closed the connection between chunks.
+    Closed,
+    /// The peer closed the connection in the middle of a chunk.
+    ClosedMidChunk,
+    /// The input was malformed. When the error is not fatal, the connection
+    /// can go on (a 400 may be answered when [`ParseError::can_answer`]).
+    Parse(ParseError),
+    Io(io::Error),
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransportError::Closed => f.write_str("connection closed by peer"),
+            TransportError::ClosedMidChunk => f.write_str("connection closed by peer in the middle of a chunk"),
+            TransportError::Parse(e) => write!(f, "malformed input: {e}"),
+            TransportError::Io(e) => write!(f, "connection error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for TransportError {}
+
+impl From<io::Error> for TransportError {
+    fn from(e: io::Error) -> Self {
+        TransportError::Io(e)
+    }
+}
+
+impl TransportError {
+    /// Whether the connection cannot be used any more.
+    pub fn is_fatal(&self) -> bool {
+        !matches!(self, TransportError::Parse(e) if !e.fatal)
+    }
+}
+
+/// How strictly incoming requests are matched to this session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PathMatching {
+    /// RFC 4975 §6.1 URI comparison of the To-Path against the local URI and
+    /// the last From-Path URI against the remote endpoint's URI.
+    #[default]
+    Uri,
+    /// Session ids only: for middleboxes that rewrite addresses (the
+    /// session-matching practice behind RFC 6714's CEMA).
+    SessionId,
+}
+
+/// What a bound connection knows about its session. Shared by the reader
+/// and the writer halves.
+#[derive(Debug)]
+pub struct TransportInfo {
+    /// Process-unique connection number (for logs).
+    pub id: u64,
+    /// This endpoint's URI (last of the full local path).
+    pub local_uri: Uri,
+    /// The full local path as put in SDP (relays first, then the local URI).
+    pub local_path: Vec<Uri>,
+    /// The full remote path from the peer's SDP.
+    pub remote_path: Vec<Uri>,
+    /// The To-Path of outgoing requests: this side's relays (Use-Path), then
+    /// the remote path (RFC 4976 §5.1).
+    pub to_path: Vec<Uri>,
+    /// Whether incoming From-Path may hold relays the remote path does not
+    /// name (true through relays): then only its last URI is compared.
+    pub via_relay: bool,
+    pub matching: PathMatching,
+    pub peer_addr: Option<SocketAddr>,
+    pub local_addr: Option<SocketAddr>,
+    pub peer_fingerprint: Option<Fingerprint>,
+    pub tls: bool,
+    pub limits: Limits,
+    pub logger: SharedLogger,
+    peer_text: String,
+    local_text: String,
+}
+
+/// Parameters for the seed's `make_chunk`.
+#[derive(Debug, Clone, Default)]
+pub struct ChunkParams {
+    /// Random when `None`.
+    pub transaction_id: Option<String>,
+    /// `None` (and no `code`) means SEND.
+    pub method: Option<Method>,
+    /// A response code: builds a response instead of a request.
+    pub code: Option<u16>,
+    pub comment: Option<String>,
+    pub data: Bytes,
+    /// Content-Type for a chunk with data (`text/plain` when data is given and this is `None`).
+    pub content_type: Option<String>,
+    /// `None`: `$` when the chunk ends the message, else `+`.
+    pub continuation: Option<Continuation>,
+    /// 1-based start of this chunk in the message (default 1).
+    pub start: Option<u64>,
+    /// Inclusive end; computed from start and data when `None`.
+    pub end: Option<u64>,
+    /// Total message length; as if this chunk ended the message when `None`.
+    pub length: Option<u64>,
+    /// Random when `None` (requests only).
+    pub message_id: Option<String>,
+}
+
+impl TransportInfo {
+    /// Builds the shared state of a bound connection.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        local_path: Vec<Uri>,
+        remote_path: Vec<Uri>,
+        use_path: Vec<Uri>,
+        matching: PathMatching,
+        stream: &Stream,
+        limits: Limits,
+        logger: SharedLogger,
+    ) -> TransportInfo {
+        let local_uri = local_path.last().cloned().expect("a local path has at least the local URI");
+        let via_relay = !use_path.is_empty() || local_path.len() > 1 || remote_path.len() > 1;
+        let mut to_path = use_path;
+        to_path.extend(remote_path.iter().cloned());
+        let peer_addr = stream.peer_addr().ok();
+        let local_addr = stream.local_addr().ok();
+        TransportInfo {
+            id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
+            local_text: local_uri.to_string(),
+            peer_text: peer_addr.map(|a| a.to_string()).unwrap_or_default(),
+            local_uri,
+            local_path,
+            remote_path,
+            to_path,
+            via_relay,
+            matching,
+            peer_addr,
+            local_addr,
+            peer_fingerprint: stream.peer_fingerprint(),
+            tls: stream.is_tls(),
+            limits,
+            logger,
+        }
+    }
+
+    /// Who to name in log lines.
+    pub fn connection_info(&self) -> ConnectionInfo<'_> {
+        ConnectionInfo { id: self.id, local: &self.local_text, peer: &self.peer_text }
+    }
+
+    /// The remote endpoint's URI (last of the remote path).
+    pub fn remote_uri(&self) -> &Uri {
+        self.remote_path.last().expect("a remote path has at least one URI")
+    }
+
+    /// The seed's `make_chunk`: a request (SEND unless told) or a response
+    /// with To-Path/From-Path from this connection's state, Byte-Range from
+    /// start/end/length, and a Message-ID generated when absent.
+    pub fn make_chunk(&self, p: ChunkParams) -> Chunk {
+        let tid = p.transaction_id.unwrap_or_else(ids::transaction_id);
+        let mut chunk = match p.code {
+            Some(code) => Chunk::response(tid, code, p.comment),
+            None => Chunk::request(tid, p.method.unwrap_or(Method::Send)),
+        };
+        chunk.add_header(Header::ToPath(self.to_path.clone()));
+        chunk.add_header(Header::FromPath(vec![self.local_uri.clone()]));
+        if chunk.is_request() {
+            chunk.add_header(Header::MessageId(p.message_id.unwrap_or_else(ids::message_id)));
+            let start = p.start.unwrap_or(1).max(1);
+            let len = p.data.len() as u64;
+            let end = p.end.unwrap_or(start + len - 1);
+            let total = p.length.unwrap_or(end);
+            let range = ByteRange { start, end: Some(end), total: Some(total) };
+            chunk.add_header(Header::ByteRange(range));
+            chunk.continuation = p.continuation.unwrap_or(if end >= total { Continuation::End } else { Continuation::More });
+            if !p.data.is_empty() || p.content_type.is_some() {
+                chunk.add_header(Header::ContentType(p.content_type.unwrap_or_else(|| "text/plain".to_string())));
+            }
+        }
+        chunk.data = p.data;
+        chunk.ensure_safe_transaction_id();
+        chunk
+    }
+
+    /// A response to `request` (RFC 4975 §7.2): To-Path is the leftmost URI
+    /// of the request's From-Path (the previous hop), From-Path this
+    /// endpoint's URI. `None` for requests that get no response (REPORT,
+    /// Failure-Report: no; Failure-Report: partial with a 200).
+    pub fn make_response(&self, request: &Chunk, code: u16, comment: Option<&str>) -> Option<Chunk> {
+        use crate::protocol::FailureReport;
+        if request.method() == Some(&Method::Report) || !request.is_request() {
+            return None; // §7.1.2: REPORTs are never answered
+        }
+        match request.failure_report() {
+            FailureReport::No => return None,
+            FailureReport::Partial if code == 200 => return None,
+            _ => {}
+        }
+        Some(make_response_to(request, &self.local_uri, code, comment))
+    }
+
+    /// Checks an incoming request's paths against this session (the seed's
+    /// `check_incoming_SEND_chunk`): `Ok` or the error to answer.
+    pub fn check_incoming_send_chunk(&self, chunk: &Chunk) -> Result<(), MsrpError> {
+        let to = chunk.to_path().ok_or_else(|| MsrpError::new(400, "missing To-Path"))?;
+        let from = chunk.from_path().ok_or_else(|| MsrpError::new(400, "missing From-Path"))?;
+        // By the time a request reaches its endpoint, relays have removed
+        // themselves: the To-Path is this endpoint's URI alone (RFC 4976 §6.2).
+        let to_ok = to.len() == 1 && self.uri_matches(&to[0], &self.local_uri);
+        if !to_ok {
+            return Err(MsrpError::new(481, "To-Path is not this session"));
+        }
+        let from_ok = if self.via_relay {
+            from.last().is_some_and(|u| self.uri_matches(u, self.remote_uri()))
+        } else {
+            from.len() == self.remote_path.len() && from.iter().zip(&self.remote_path).all(|(a, b)| self.uri_matches(a, b))
+        };
+        if !from_ok {
+            return Err(MsrpError::new(481, "From-Path is not this session's peer"));
+        }
+        Ok(())
+    }
+
+    fn uri_matches(&self, a: &Uri, b: &Uri) -> bool {
+        match self.matching {
+            PathMatching::Uri => a == b,
+            PathMatching::SessionId => a.same_session_id(b),
+        }
+    }
+}
+
+/// A response to `request` from an endpoint with URI `local` (RFC 4975 §7.2).
+pub fn make_response_to(request: &Chunk, local: &Uri, code: u16, comment: Option<&str>) -> Chunk {
+    let comment = comment.map(str::to_string).or_else(|| {
+        let r = crate::protocol::reason_phrase(code);
+        (!r.is_empty()).then(|| r.to_string())
+    });
+    let mut resp = Chunk::response(request.transaction_id.clone(), code, comment);
+    let prev_hop = request.from_path().and_then(|p| p.first().cloned());
+    if let Some(hop) = prev_hop {
+        resp.add_header(Header::ToPath(vec![hop]));
+    }
+    resp.add_header(Header::FromPath(vec![local.clone()]));
+    resp
+}
+
+/// The reading half of a connection.
+pub struct TransportReader {
+    info: Arc<TransportInfo>,
+    io: ReadHalf<Stream>,
+    buf: BytesMut,
+    chunks: ChunkReader,
+    pending: VecDeque<Chunk>,
+    read_size: usize,
+    eof: bool,
+}
+
+/// The writing half of a connection.
+pub struct TransportWriter {
+    info: Arc<TransportInfo>,
+    io: WriteHalf<Stream>,
+    out: Vec<u8>,
+    closed: bool,
+}
+
+/// A bound MSRP connection.
+pub struct Transport {
+    pub reader: TransportReader,
+    pub writer: TransportWriter,
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport").field("info", &self.reader.info).finish()
+    }
+}
+
+impl Transport {
+    /// Wraps a connected stream. `leftover` is input already read from it
+    /// (during binding) and `pending` chunks already parsed but not consumed.
+    pub fn new(stream: Stream, info: TransportInfo, leftover: BytesMut, parser: ChunkReader, pending: VecDeque<Chunk>) -> Transport {
+        let info = Arc::new(info);
+        let (r, w) = tokio::io::split(stream);
+        Transport {
+            reader: TransportReader { info: info.clone(), io: r, buf: leftover, chunks: parser, pending, read_size: MIN_READ, eof: false },
+            writer: TransportWriter { info, io: w, out: Vec::new(), closed: false },
+        }
+    }
+
+    pub fn info(&self) -> &Arc<TransportInfo> {
+        &self.reader.info
+    }
+
+    /// See [`TransportInfo::make_chunk`].
+    pub fn make_chunk(&self, p: ChunkParams) -> Chunk {
+        self.reader.info.make_chunk(p)
+    }
+
+    /// See [`TransportInfo::check_incoming_send_chunk`].
+    pub fn check_incoming_send_chunk(&self, chunk: &Chunk) -> Result<(), MsrpError> {
+        self.reader.info.check_incoming_send_chunk(chunk)
+    }
+
+    /// Reads the next chunk (or, with `size`, a virtual segment).
+    pub async fn read_chunk(&mut self, size: Option<usize>) -> Result<Chunk, TransportError> {
+        self.reader.read_chunk(size).await
+    }
+
+    /// Writes one chunk and waits until it is handed to the socket.
+    pub async fn write_chunk(&mut self, chunk: &Chunk) -> io::Result<()> {
+        self.writer.write_chunk(chunk).await
+    }
+
+    /// Writes the response to `request` when one is due (RFC 4975 §7.2).
+    pub async fn write_response(&mut self, request: &Chunk, code: u16, comment: Option<&str>) -> io::Result<()> {
+        self.writer.write_response(request, code, comment).await
+    }
+
+    /// Splits into halves that can be used from two tasks.
+    pub fn into_split(self) -> (TransportReader, TransportWriter) {
+        (self.reader, self.writer)
+    }
+
+    /// Closes the connection (TLS close_notify, then FIN).
+    pub async fn close(mut self) {
+        self.writer.close().await;
+    }
+}
+
+impl TransportReader {
+    pub fn info(&self) -> &Arc<TransportInfo> {
+        &self.info
+    }
+
+    async fn fill(&mut self) -> Result<(), TransportError> {
+        if self.eof {
+            return Err(if self.chunks.is_idle() && self.buf.is_empty() { TransportError::Closed } else { TransportError::ClosedMidChunk });
+        }
+        if self.buf.is_empty() && self.buf.capacity() > KEEP_IDLE_BUFFER {
+            self.buf = BytesMut::new();
+        }
+        self.buf.reserve(self.read_size);
+        let n = self.io.read_buf(&mut self.buf).await?;
+        if n == 0 {
+            self.eof = true;
+            return Err(if self.chunks.is_idle() && self.buf.is_empty() { TransportError::Closed } else { TransportError::ClosedMidChunk });
+        }
+        if n >= self.read_size && self.read_size < MAX_READ {
+            self.read_size *= 2;
+        } else if n < self.read_size / 4 && self.read_size > MIN_READ {
+            self.read_size /= 2;
+        }
+        Ok(())
+    }
+
+    /// Reads the next chunk (the seed's `read_chunk(size)`): a whole chunk,
+    /// or with `size` a "virtual" segment once at least `size` payload octets
+    /// have arrived (`Some(0)`: whatever has arrived).
+    pub async fn read_chunk(&mut self, size: Option<usize>) -> Result<Chunk, TransportError> {
+        if let Some(c) = self.pending.pop_front() {
+            return Ok(c);
+        }
+        loop {
+            match self.chunks.read_chunk(&mut self.buf, size) {
+                Ok(Some(chunk)) => {
+                    self.log_received(&chunk);
+                    return Ok(chunk);
+                }
+                Ok(None) => self.fill().await?,
+                Err(e) => {
+                    msrp_log!(self.info.logger, Level::Warn, "connection {}: {}", self.info.id, e);
+                    return Err(TransportError::Parse(e));
+                }
+            }
+        }
+    }
+
+    /// Streaming read: the next parser event (head, payload piece, end). Do
+    /// not mix with [`TransportReader::read_chunk`] inside one chunk.
+    pub async fn read_event(&mut self, parser: &mut crate::protocol::Parser) -> Result<Event, TransportError> {
+        loop {
+            match parser.next_event(&mut self.buf) {
+                Ok(Some(e)) => return Ok(e),
+                Ok(None) => self.fill().await?,
+                Err(e) => return Err(TransportError::Parse(e)),
+            }
+        }
+    }
+
+    /// Queues chunks to be returned by the next reads before any new input.
+    pub fn push_pending(&mut self, chunks: VecDeque<Chunk>) {
+        self.pending.extend(chunks);
+    }
+
+    fn log_received(&self, chunk: &Chunk) {
+        let logger = &self.info.logger;
+        if logger.wants_wire() {
+            let conn = self.info.connection_info();
+            logger.received_new_chunk(&chunk.encode_start(), conn, chunk);
+            if !chunk.data.is_empty() {
+                logger.received_chunk_data(&chunk.data, conn, &chunk.transaction_id);
+            }
+            logger.received_chunk_end(&chunk.encode_end(chunk.continuation), conn, &chunk.transaction_id);
+        }
+    }
+}
+
+impl TransportWriter {
+    pub fn info(&self) -> &Arc<TransportInfo> {
+        &self.info
+    }
+
+    /// Appends a chunk's encoding to the output buffer without writing it;
+    /// [`TransportWriter::flush`] writes the buffer. The payload is copied
+    /// once into the buffer so that many small chunks go out in one write.
+    pub fn buffer_chunk(&mut self, chunk: &Chunk) {
+        let start = self.out.len();
+        chunk.encode_start_into(&mut self.out);
+        let head_end = self.out.len();
+        self.out.extend_from_slice(&chunk.data);
+        let end = chunk.encode_end(chunk.continuation);
+        self.out.extend_from_slice(&end);
+        let logger = &self.info.logger;
+        if logger.wants_wire() {
+            let conn = self.info.connection_info();
+            logger.sent_new_chunk(&self.out[start..head_end], conn, chunk);
+            if !chunk.data.is_empty() {
+                logger.sent_chunk_data(&chunk.data, conn, &chunk.transaction_id);
+            }
+            logger.sent_chunk_end(&end, conn, &chunk.transaction_id);
+        }
+    }
+
+    /// Octets buffered and not yet written.
+    pub fn buffered(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Writes everything buffered and flushes the stream.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Err(io::Error::new(io::ErrorKind::NotConnected, "connection closed"));
+        }
+        if !self.out.is_empty() {
+            let r = self.io.write_all(&self.out).await;
+            if self.out.capacity() > 4 * MAX_READ {
+                self.out = Vec::new();
+            } else {
+                self.out.clear();
+            }
+            r?;
+        }
+        self.io.flush().await
+    }
+
+    /// Writes one chunk and waits until the socket took it.
+    pub async fn write_chunk(&mut self, chunk: &Chunk) -> io::Result<()> {
+        self.buffer_chunk(chunk);
+        self.flush().await
+    }
+
+    /// Writes the response to `request` when one is due (RFC 4975 §7.2).
+    pub async fn write_response(&mut self, request: &Chunk, code: u16, comment: Option<&str>) -> io::Result<()> {
+        match self.info.make_response(request, code, comment) {
+            Some(r) => self.write_chunk(&r).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Closes the connection for writing (TLS close_notify, then FIN).
+    pub async fn close(&mut self) {
+        if !self.closed {
+            let _ = self.flush().await;
+            let _ = self.io.shutdown().await;
+            self.closed = true;
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! The transport layer: one MSRP connection over TCP or TLS (the seed's
+//! `msrplib.transport`): the stream, framed reading and writing of chunks,
+//! `make_chunk`, responses, and the binding checks.
+
+pub mod connection;
+pub mod stream;
+pub mod tls;
+
+pub use connection::{make_response_to, ChunkParams, MsrpError, PathMatching, Transport, TransportError, TransportInfo, TransportReader, TransportWriter};
+pub use stream::Stream;
+pub use tls::{Fingerprint, PeerVerification, TlsError, TlsIdentity};
