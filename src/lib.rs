@@ -6,6 +6,7 @@
 //! reports), and `ffi` (the C surface).
 
 pub mod connect;
+pub mod ffi;
 pub mod log;
 pub mod protocol;
 pub mod transport;

@@ -1,0 +1,167 @@
+//! `msrp_endpoint_config_t`: what connectors, acceptors and servers are made
+//! with — the endpoint's own certificate and key, trust anchors for peers,
+//! the logger, timeouts.
+
+use std::ffi::c_char;
+use std::path::Path;
+
+use super::handle::{box_from_ptr, box_into_ptr, out, slice_arg, str_arg, string_into_ptr, try_mut, try_ref, Castable, OwnershipBox};
+use super::logger::{msrp_logger_t, CLogger, UserData};
+use super::result::{fail, msrp_result_t, Result, MSRP_RESULT_NOT_FOUND};
+use super::runtime::timeout_ms;
+use crate::connect::EndpointConfig;
+use crate::transport::{PeerVerification, PathMatching, TlsIdentity};
+
+/// Settings for `msrp_connector_*_new`, `msrp_acceptor_*_new` and
+/// `msrp_server_new`, which copy them: one config can make many handles and
+/// be freed right after.
+///
+/// Made by `msrp_endpoint_config_new`, freed by `msrp_endpoint_config_free`.
+/// Not thread-safe while being changed: set it up from one thread; reading
+/// it (making handles) from several threads at once is safe.
+pub struct msrp_endpoint_config_t {
+    _private: [u8; 0],
+}
+
+impl Castable for msrp_endpoint_config_t {
+    type Ownership = OwnershipBox;
+    type RustType = EndpointConfig;
+}
+
+/// The config behind a possibly NULL pointer (NULL: defaults).
+pub(crate) fn config_or_default(cfg: *const msrp_endpoint_config_t) -> Result<EndpointConfig> {
+    if cfg.is_null() {
+        Ok(EndpointConfig::default())
+    } else {
+        try_ref(cfg).cloned()
+    }
+}
+
+/// Makes a config with the defaults: no certificate, no trust anchors, the
+/// default logger (stderr at the level named by the environment variable
+/// `MSRP_LOG`: error, warn, info, debug, trace; default warn), a 30 second
+/// bind timeout, RFC 4975 URI matching. Writes it to `*out`.
+#[unsafe(no_mangle)]
+pub extern "C" fn msrp_endpoint_config_new(out_cfg: *mut *mut msrp_endpoint_config_t) -> msrp_result_t {
+    ffi_boundary! { result:
+        let out_cfg = out(out_cfg, "out")?;
+        out_cfg.write(box_into_ptr(EndpointConfig::default()));
+        Ok(())
+    }
+}
+
+/// Frees a config (handles made from it are not affected). NULL is a no-op.
+#[unsafe(no_mangle)]
+pub extern "C" fn msrp_endpoint_config_free(cfg: *mut msrp_endpoint_config_t) {
+    ffi_boundary! {
+        // SAFETY: the caller passes a config from msrp_endpoint_config_new, once.
+        drop(unsafe { box_from_ptr(cfg) });
+    }
+}
+
+/// Sets the endpoint's certificate chain and private key from PEM files
+/// (`cert_file`: one or more CERTIFICATE sections, end-entity first;
+/// `key_file`: PKCS#8, PKCS#1 RSA or SEC1 EC, unencrypted). Needed to accept
+/// `msrps` connections; presented as client certificate when connecting.
+/// Fails with `MSRP_RESULT_IO` (unreadable file) or `MSRP_RESULT_TLS`
+/// (malformed, or the key does not match), leaving the config unchanged.
+#[unsafe(no_mangle)]
+pub extern "C" fn msrp_endpoint_config_set_identity_files(cfg: *mut msrp_endpoint_config_t, cert_file: *const c_char, key_file: *const c_char) -> msrp_result_t {
+    ffi_boundary! { result:
+        let cfg = try_mut(cfg)?;
+        let identity = TlsIdentity::from_pem_files(Path::new(str_arg(cert_file, "cert_file")?), Path::new(str_arg(key_file, "key_file")?))?;
+        cfg.identity = Some(identity);
+        Ok(())
+    }
+}
+
+/// Like `msrp_endpoint_config_set_identity_files`, from PEM text in memory
+/// (`cert_pem`/`cert_len`, `key_pem`/`key_len`; not NUL-terminated).
+#[unsafe(no_mangle)]
+pub extern "C" fn msrp_endpoint_config_set_identity_pem(
+    cfg: *mut msrp_endpoint_config_t,
+    cert_pem: *const u8,
+    cert_len: usize,
+    key_pem: *const u8,
+    key_len: usize,
+) -> msrp_result_t {
+    ffi_boundary! { result:
+        let cfg = try_mut(cfg)?;
+        let identity = TlsIdentity::from_pem(slice_arg(cert_pem, cert_len, "cert_pem")?, slice_arg(key_pem, key_len, "key_pem")?)?;
+        cfg.identity = Some(identity);
+        Ok(())
+    }
+}
+
+/// Sets the trust anchors (CA certificates, PEM file with one or more
+/// CERTIFICATE sections) that a peer's or relay's certificate may chain to,
+/// besides or instead of the fingerprint from SDP.
+#[unsafe(no_mangle)]
+pub extern "C" fn msrp_endpoint_config_set_trust_anchors_file(cfg: *mut msrp_endpoint_config_t, ca_file: *const c_char) -> msrp_result_t {
+    ffi_boundary! { result:
+        let cfg = try_mut(cfg)?;
+        let anchors = PeerVerification::trust_anchors_from_file(Path::new(str_arg(ca_file, "ca_file")?))?;
+        cfg.trust_anchors = Some(anchors);
+        Ok(())
+    }
+}
+
+/// Sets the logger (see `msrp_logger_t`; the struct is copied, and its
+/// `user_data` is consumed even when the call fails). NULL restores the
+/// default stderr logger.
+#[unsafe(no_mangle)]
+pub extern "C" fn msrp_endpoint_config_set_logger(cfg: *mut msrp_endpoint_config_t, logger: *const msrp_logger_t) -> msrp_result_t {
+    ffi_boundary! { result:
+        // SAFETY: NULL or a logger struct readable for the call.
+        let hooks = unsafe { logger.as_ref() };
+        let cfg = match try_mut(cfg) {
+            Ok(c) => c,
+            Err(e) => {
+                drop(hooks.map(|h| UserData::new(h.user_data, h.user_data_free)));
+                return Err(e);
+            }
+        };
+        cfg.logger = match hooks {
+            Some(h) => CLogger::new(h),
+            None => crate::log::default_logger(),
+        };
+        Ok(())
+    }
+}
+
+/// Sets the time allowed for connecting and binding when `complete` is given
+/// a timeout of 0 (`timeout_ms` 0 restores the default, 30 seconds).
+#[unsafe(no_mangle)]
+pub extern "C" fn msrp_endpoint_config_set_bind_timeout(cfg: *mut msrp_endpoint_config_t, timeout_ms_value: u32) -> msrp_result_t {
+    ffi_boundary! { result:
+        try_mut(cfg)?.bind_timeout = timeout_ms(timeout_ms_value).unwrap_or(crate::connect::DEFAULT_BIND_TIMEOUT);
+        Ok(())
+    }
+}
+
+/// Matches incoming chunks to sessions by session id alone instead of the
+/// RFC 4975 §6.1 URI comparison, for middleboxes that rewrite addresses
+/// (the practice behind RFC 6714). Off by default.
+#[unsafe(no_mangle)]
+pub extern "C" fn msrp_endpoint_config_set_session_id_matching(cfg: *mut msrp_endpoint_config_t, enabled: bool) -> msrp_result_t {
+    ffi_boundary! { result:
+        try_mut(cfg)?.matching = if enabled { PathMatching::SessionId } else { PathMatching::Uri };
+        Ok(())
+    }
+}
+
+/// Writes the SHA-256 fingerprint of the config's certificate to `*out`, as
+/// upper-case colon-separated hex pairs (`AB:CD:...`; prefix `"sha-256 "` for
+/// SDP `a=fingerprint`). Free with `msrp_string_free`.
+/// `MSRP_RESULT_NOT_FOUND` when no certificate is set.
+#[unsafe(no_mangle)]
+pub extern "C" fn msrp_endpoint_config_fingerprint(cfg: *const msrp_endpoint_config_t, out_text: *mut *mut c_char) -> msrp_result_t {
+    ffi_boundary! { result:
+        let out_text = out(out_text, "out")?;
+        let Some(identity) = &try_ref(cfg)?.identity else {
+            return fail(MSRP_RESULT_NOT_FOUND, "the config has no certificate");
+        };
+        out_text.write(string_into_ptr(identity.fingerprint().to_string())?);
+        Ok(())
+    }
+}
