@@ -8,4 +8,5 @@
 pub mod connect;
 pub mod log;
 pub mod protocol;
+pub mod session;
 pub mod transport;

@@ -346,7 +346,7 @@ impl Chunk {
         if self.is_request() && !self.data.is_empty() && seen[4] == 0 {
             return Err(VerifyError::MissingContentType);
         }
-        if self.segment == 0 && self.continuation != Continuation::Abort {
+        if self.segment == 0 && self.continuation != Continuation::Abort && self.method() == Some(&Method::Send) {
             if let Some(declared) = self.byte_range_header().and_then(|r| r.len()) {
                 let actual = self.data.len() as u64;
                 if declared != actual {

@@ -264,7 +264,7 @@ impl Parser {
                         let head = self.take_head();
                         return match check_head(head, true) {
                             Ok(chunk) => {
-                                let range = chunk.byte_range_header().copied();
+                                let range = if chunk.method() == Some(&Method::Send) { chunk.byte_range_header().copied() } else { None };
                                 self.state = State::Body(Box::new(BodyState::new(&chunk.transaction_id, range, false)));
                                 Ok(Some(Event::Head(chunk)))
                             }
@@ -419,7 +419,8 @@ fn check_head(head: PendingHead, has_body: bool) -> Result<Chunk, ParseError> {
     if let Err(super::chunk::VerifyError::Duplicate(name)) = chunk.verify_headers() {
         return Err(fail(ParseErrorKind::DuplicateHeader, format!("duplicate {name} header"), chunk));
     }
-    if !has_body {
+    // A REPORT's Byte-Range names octets of the reported message, not its own payload.
+    if !has_body && chunk.method() == Some(&Method::Send) {
         if let Some(len) = chunk.byte_range_header().and_then(ByteRange::len) {
             if len != 0 {
                 return Err(fail(ParseErrorKind::ByteRangeShort, format!("chunk has no body but its Byte-Range declares {len} octets"), chunk));

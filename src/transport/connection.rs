@@ -483,6 +483,11 @@ impl TransportWriter {
         }
     }
 
+    /// Appends raw octets (a piece of a chunk being written in slices).
+    pub fn buffer_raw(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+
     /// Octets buffered and not yet written.
     pub fn buffered(&self) -> usize {
         self.out.len()
