@@ -1,2 +1,3 @@
 //! libmsrp: an MSRP (RFC 4975) endpoint stack.
+pub mod ffi;
 pub mod protocol;
