@@ -110,7 +110,11 @@ impl IncomingState {
             headers: first.headers.clone(),
             total,
             received: RangeSet::default(),
-            body: if streaming { None } else { Some(BytesMut::new()) },
+            body: if streaming {
+                None
+            } else {
+                Some(BytesMut::new())
+            },
             end_seen: None,
             success_report: first.success_report() == crate::protocol::SuccessReport::Yes,
             progress_reported: 0,
@@ -127,8 +131,11 @@ impl IncomingState {
     pub fn add(&mut self, chunk: &Chunk, max_in_memory: u64) -> Result<Vec<Reassembled>, String> {
         let range = chunk.byte_range();
         if chunk.continuation == Continuation::Abort {
-            self.received.insert(range.start, range.start + chunk.data.len() as u64 - 1);
-            return Ok(vec![Reassembled::Aborted { bytes: self.received.covered() }]);
+            self.received
+                .insert(range.start, range.start + chunk.data.len() as u64 - 1);
+            return Ok(vec![Reassembled::Aborted {
+                bytes: self.received.covered(),
+            }]);
         }
         if self.content_type.is_empty() {
             if let Some(ct) = chunk.content_type() {
@@ -137,7 +144,9 @@ impl IncomingState {
         }
         if let (Some(a), Some(b)) = (self.total, range.total) {
             if a != b {
-                return Err(format!("Byte-Range total {b} differs from the message's {a}"));
+                return Err(format!(
+                    "Byte-Range total {b} differs from the message's {a}"
+                ));
             }
         }
         if self.total.is_none() {
@@ -148,7 +157,9 @@ impl IncomingState {
         let end = start + len - 1; // start >= 1, so this is start - 1 for an empty chunk
         if let Some(total) = self.total {
             if end > total {
-                return Err(format!("chunk ends at {end}, beyond the message total {total}"));
+                return Err(format!(
+                    "chunk ends at {end}, beyond the message total {total}"
+                ));
             }
         }
         let mut out = Vec::new();
@@ -163,9 +174,15 @@ impl IncomingState {
                     // Switch to streaming: hand out what is held, then pieces.
                     let held = self.body.take().expect("memory mode").freeze();
                     if !held.is_empty() {
-                        out.push(Reassembled::Data { offset: 0, data: held });
+                        out.push(Reassembled::Data {
+                            offset: 0,
+                            data: held,
+                        });
                     }
-                    out.push(Reassembled::Data { offset: start - 1, data: chunk.data.clone() });
+                    out.push(Reassembled::Data {
+                        offset: start - 1,
+                        data: chunk.data.clone(),
+                    });
                 } else {
                     if buf.len() < needed {
                         buf.resize(needed, 0);
@@ -173,7 +190,10 @@ impl IncomingState {
                     buf[(start - 1) as usize..needed].copy_from_slice(&chunk.data);
                 }
             } else {
-                out.push(Reassembled::Data { offset: start - 1, data: chunk.data.clone() });
+                out.push(Reassembled::Data {
+                    offset: start - 1,
+                    data: chunk.data.clone(),
+                });
             }
         }
         if chunk.continuation == Continuation::End {
@@ -207,7 +227,11 @@ mod tests {
         let mut c = Chunk::request("abcd", Method::Send);
         c.add_header(Header::MessageId("m1234".into()));
         c.add_header(Header::ContentType("text/plain".into()));
-        c.add_header(Header::ByteRange(ByteRange { start, end: Some(start + data.len() as u64 - 1), total }));
+        c.add_header(Header::ByteRange(ByteRange {
+            start,
+            end: Some(start + data.len() as u64 - 1),
+            total,
+        }));
         c.data = Bytes::copy_from_slice(data);
         c.continuation = flag;
         c
@@ -229,11 +253,17 @@ mod tests {
     fn out_of_order_reassembly() {
         let last = chunk(6, b"world", Some(10), Continuation::End);
         let mut s = IncomingState::new(&last, 1 << 20);
-        assert!(matches!(s.add(&last, 1 << 20).unwrap()[0], Reassembled::Partial));
+        assert!(matches!(
+            s.add(&last, 1 << 20).unwrap()[0],
+            Reassembled::Partial
+        ));
         let first = chunk(1, b"hello", Some(10), Continuation::More);
         let r = s.add(&first, 1 << 20).unwrap();
         match &r[0] {
-            Reassembled::Complete { body: Some(b), bytes } => {
+            Reassembled::Complete {
+                body: Some(b),
+                bytes,
+            } => {
                 assert_eq!(&b[..], b"helloworld");
                 assert_eq!(*bytes, 10);
             }
@@ -250,7 +280,13 @@ mod tests {
         let r = s.add(&b, 6).unwrap();
         assert!(matches!(&r[0], Reassembled::Data { offset: 0, data } if &data[..] == b"abcd"));
         assert!(matches!(&r[1], Reassembled::Data { offset: 4, data } if &data[..] == b"efgh"));
-        assert!(matches!(&r[2], Reassembled::Complete { body: None, bytes: 8 }));
+        assert!(matches!(
+            &r[2],
+            Reassembled::Complete {
+                body: None,
+                bytes: 8
+            }
+        ));
     }
 
     #[test]
@@ -258,7 +294,11 @@ mod tests {
         let a = chunk(1, b"abcd", Some(4), Continuation::More);
         let mut s = IncomingState::new(&a, 100);
         s.add(&a, 100).unwrap();
-        assert!(s.add(&chunk(3, b"xyz", Some(4), Continuation::End), 100).is_err());
-        assert!(s.add(&chunk(1, b"x", Some(5), Continuation::End), 100).is_err());
+        assert!(s
+            .add(&chunk(3, b"xyz", Some(4), Continuation::End), 100)
+            .is_err());
+        assert!(s
+            .add(&chunk(1, b"x", Some(5), Continuation::End), 100)
+            .is_err());
     }
 }

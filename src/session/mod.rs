@@ -86,7 +86,12 @@ impl Default for SessionConfig {
 /// Whether `content_type` matches one of `accept_types` (`*` matches all,
 /// `type/*` a whole type; parameters are ignored; case-insensitive).
 pub fn content_type_accepted(accept_types: &[String], content_type: &str) -> bool {
-    let ct = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let ct = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let (major, _) = ct.split_once('/').unwrap_or((&ct, ""));
     accept_types.iter().any(|t| {
         let t = t.trim().to_ascii_lowercase();
@@ -210,21 +215,51 @@ pub enum SessionEvent {
     /// A whole incoming message.
     Message(IncomingMessage),
     /// A piece of a large incoming message (offset is 0-based).
-    MessageData { message_id: String, content_type: String, offset: u64, data: Bytes, total: Option<u64> },
+    MessageData {
+        message_id: String,
+        content_type: String,
+        offset: u64,
+        data: Bytes,
+        total: Option<u64>,
+    },
     /// The end of a large message delivered as `MessageData`.
-    MessageComplete { message_id: String, content_type: String, bytes: u64 },
+    MessageComplete {
+        message_id: String,
+        content_type: String,
+        bytes: u64,
+    },
     /// An incoming message ended with `#`.
     Aborted { message_id: String, bytes: u64 },
     /// The response to a chunk sent with `send_chunk(.., true)`.
-    ChunkResponse { transaction_id: String, response: Chunk },
+    ChunkResponse {
+        transaction_id: String,
+        response: Chunk,
+    },
     /// An outgoing message is done: the first non-2xx code, else 200.
-    Sent { message_id: String, code: u16, bytes_acknowledged: u64 },
+    Sent {
+        message_id: String,
+        code: u16,
+        bytes_acknowledged: u64,
+    },
     /// A REPORT for an outgoing message.
-    Report { message_id: String, code: u16, comment: Option<String>, byte_range: ByteRange },
+    Report {
+        message_id: String,
+        code: u16,
+        comment: Option<String>,
+        byte_range: ByteRange,
+    },
     /// Progress of a message (outgoing: octets acknowledged; incoming: received).
-    Progress { message_id: String, outgoing: bool, bytes: u64, total: Option<u64> },
+    Progress {
+        message_id: String,
+        outgoing: bool,
+        bytes: u64,
+        total: Option<u64>,
+    },
     /// The session ended. No event follows.
-    Closed { reason: CloseReason, unfinished: Vec<Unfinished> },
+    Closed {
+        reason: CloseReason,
+        unfinished: Vec<Unfinished>,
+    },
 }
 
 /// Why a session call failed.
@@ -234,7 +269,10 @@ pub enum SessionError {
     Closed,
     InvalidArgument(String),
     /// A transaction got a non-2xx answer (received, or 408 generated locally).
-    Transaction { code: u16, response: Box<Chunk> },
+    Transaction {
+        code: u16,
+        response: Box<Chunk>,
+    },
     Io(io::Error),
 }
 
@@ -243,7 +281,11 @@ impl fmt::Display for SessionError {
         match self {
             SessionError::Closed => f.write_str("session is closed"),
             SessionError::InvalidArgument(s) => write!(f, "invalid argument: {s}"),
-            SessionError::Transaction { code, response } => write!(f, "transaction failed: {code} {}", response.comment().unwrap_or("")),
+            SessionError::Transaction { code, response } => write!(
+                f,
+                "transaction failed: {code} {}",
+                response.comment().unwrap_or("")
+            ),
             SessionError::Io(e) => write!(f, "I/O error: {e}"),
         }
     }
@@ -255,7 +297,11 @@ impl std::error::Error for SessionError {}
 #[derive(Debug)]
 pub(crate) enum PendingKind {
     /// A chunk of an outgoing message: octets `[start, end]` in its numbering.
-    Message { message_id: String, start: u64, end: u64 },
+    Message {
+        message_id: String,
+        start: u64,
+        end: u64,
+    },
     /// `send_chunk` with notification.
     Notify,
     /// `send_chunk` without notification.
@@ -330,7 +376,9 @@ pub struct Session {
 
 impl fmt::Debug for Session {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Session").field("local", &self.inner.info.local_uri.to_string()).finish()
+        f.debug_struct("Session")
+            .field("local", &self.inner.info.local_uri.to_string())
+            .finish()
     }
 }
 
@@ -341,11 +389,21 @@ impl Session {
     /// Starts a session over a bound transport. Must be called within a Tokio
     /// runtime. Events arrive on the returned receiver until
     /// [`SessionEvent::Closed`].
-    pub fn new(transport: Transport, config: SessionConfig) -> (Session, mpsc::Receiver<SessionEvent>) {
+    pub fn new(
+        transport: Transport,
+        config: SessionConfig,
+    ) -> (Session, mpsc::Receiver<SessionEvent>) {
         let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let info = transport.info().clone();
-        let inner = Arc::new(Inner { shared: Mutex::new(Shared::default()), deadline_added: Notify::new(), commands: cmd_tx, events: events_tx, config, info });
+        let inner = Arc::new(Inner {
+            shared: Mutex::new(Shared::default()),
+            deadline_added: Notify::new(),
+            commands: cmd_tx,
+            events: events_tx,
+            config,
+            info,
+        });
         let (read_half, write_half) = transport.into_split();
         let writer_task = tokio::spawn(writer::run(inner.clone(), write_half, cmd_rx));
         tokio::spawn(reader::run(inner.clone(), read_half, writer_task));
@@ -366,7 +424,10 @@ impl Session {
         if self.inner.shared.lock().expect("session state").closing {
             return Err(SessionError::Closed);
         }
-        self.inner.commands.send(c).map_err(|_| SessionError::Closed)
+        self.inner
+            .commands
+            .send(c)
+            .map_err(|_| SessionError::Closed)
     }
 
     /// Sends a request chunk as it is (the seed's `send_chunk`). With
@@ -375,9 +436,15 @@ impl Session {
     /// arrives as [`SessionEvent::ChunkResponse`].
     pub fn send_chunk(&self, chunk: Chunk, notify_response: bool) -> Result<(), SessionError> {
         if !chunk.is_request() {
-            return Err(SessionError::InvalidArgument("send_chunk takes a request".into()));
+            return Err(SessionError::InvalidArgument(
+                "send_chunk takes a request".into(),
+            ));
         }
-        let kind = if notify_response { PendingKind::Notify } else { PendingKind::Silent };
+        let kind = if notify_response {
+            PendingKind::Notify
+        } else {
+            PendingKind::Silent
+        };
         self.command(writer::Command::Raw(chunk, kind))
     }
 
@@ -386,7 +453,9 @@ impl Session {
     /// Failure-Report `no`, or [`SessionError::Transaction`] with the code.
     pub async fn deliver_chunk(&self, chunk: Chunk) -> Result<Option<Chunk>, SessionError> {
         if !chunk.is_request() {
-            return Err(SessionError::InvalidArgument("deliver_chunk takes a request".into()));
+            return Err(SessionError::InvalidArgument(
+                "deliver_chunk takes a request".into(),
+            ));
         }
         if chunk.failure_report() == FailureReport::No {
             self.command(writer::Command::Raw(chunk, PendingKind::Silent))?;
@@ -397,7 +466,10 @@ impl Session {
         let response = rx.await.map_err(|_| SessionError::Closed)?;
         match response.code() {
             Some(c) if (200..300).contains(&c) => Ok(Some(response)),
-            Some(c) => Err(SessionError::Transaction { code: c, response: Box::new(response) }),
+            Some(c) => Err(SessionError::Transaction {
+                code: c,
+                response: Box::new(response),
+            }),
             None => Err(SessionError::Closed),
         }
     }
@@ -407,7 +479,10 @@ impl Session {
     pub fn send_message(&self, msg: OutgoingMessage) -> Result<String, SessionError> {
         if let Some(max) = self.inner.config.max_outgoing_size {
             if msg.body.len() as u64 > max {
-                return Err(SessionError::InvalidArgument(format!("message of {} octets exceeds the peer's max-size {max}", msg.body.len())));
+                return Err(SessionError::InvalidArgument(format!(
+                    "message of {} octets exceeds the peer's max-size {max}",
+                    msg.body.len()
+                )));
             }
         }
         check_content_type(&msg.content_type)?;
@@ -445,7 +520,12 @@ impl Session {
             }
             shared.closing = true;
         }
-        if self.inner.commands.send(writer::Command::Shutdown { sync, done: tx }).is_ok() {
+        if self
+            .inner
+            .commands
+            .send(writer::Command::Shutdown { sync, done: tx })
+            .is_ok()
+        {
             let _ = rx.await;
         }
     }
@@ -473,36 +553,58 @@ impl Inner {
     /// Returns events to emit.
     fn complete_transaction(&self, tid: &str, response: Chunk) -> Vec<SessionEvent> {
         let mut shared = self.shared.lock().expect("session state");
-        let Some(p) = shared.pending.remove(tid) else { return Vec::new() };
+        let Some(p) = shared.pending.remove(tid) else {
+            return Vec::new();
+        };
         let code = response.code().unwrap_or(0);
         match p.kind {
             PendingKind::Silent => Vec::new(),
-            PendingKind::Notify => vec![SessionEvent::ChunkResponse { transaction_id: tid.to_string(), response }],
+            PendingKind::Notify => vec![SessionEvent::ChunkResponse {
+                transaction_id: tid.to_string(),
+                response,
+            }],
             PendingKind::Deliver(tx) => {
                 let _ = tx.send(response);
                 Vec::new()
             }
-            PendingKind::Message { message_id, start, end } => {
+            PendingKind::Message {
+                message_id,
+                start,
+                end,
+            } => {
                 let step = self.config.progress_step;
-                let Some(out) = shared.outgoing.get_mut(&message_id) else { return Vec::new() };
+                let Some(out) = shared.outgoing.get_mut(&message_id) else {
+                    return Vec::new();
+                };
                 out.outstanding = out.outstanding.saturating_sub(1);
                 let mut events = Vec::new();
                 if (200..300).contains(&code) {
                     out.acked.insert(start, end);
                     let acked = out.acknowledged();
-                    if acked >= out.progress_reported + step && acked < out.total.saturating_sub(out.first - 1) {
+                    if acked >= out.progress_reported + step
+                        && acked < out.total.saturating_sub(out.first - 1)
+                    {
                         out.progress_reported = acked;
-                        events.push(SessionEvent::Progress { message_id: message_id.clone(), outgoing: true, bytes: acked, total: Some(out.total) });
+                        events.push(SessionEvent::Progress {
+                            message_id: message_id.clone(),
+                            outgoing: true,
+                            bytes: acked,
+                            total: Some(out.total),
+                        });
                     }
                 } else if out.first_error.is_none() {
                     // §7.1.4 / 413: stop sending this message.
                     out.first_error = Some(code);
                     out.stopped = true;
                 }
-                if out.all_written && out.outstanding == 0 || (out.stopped && out.outstanding == 0) {
+                if (out.all_written || out.stopped) && out.outstanding == 0 {
                     let out = shared.outgoing.remove(&message_id).expect("present");
                     let bytes = out.acknowledged();
-                    events.push(SessionEvent::Sent { message_id, code: out.first_error.unwrap_or(200), bytes_acknowledged: bytes });
+                    events.push(SessionEvent::Sent {
+                        message_id,
+                        code: out.first_error.unwrap_or(200),
+                        bytes_acknowledged: bytes,
+                    });
                 }
                 events
             }
@@ -531,7 +633,11 @@ impl Inner {
         let mut events = Vec::new();
         for (tid, fr) in expired {
             let code = if fr == FailureReport::Yes { 408 } else { 200 };
-            let comment = if code == 408 { "Request Timeout (generated locally)" } else { "OK (no response expected)" };
+            let comment = if code == 408 {
+                "Request Timeout (generated locally)"
+            } else {
+                "OK (no response expected)"
+            };
             let response = Chunk::response(tid.clone(), code, Some(comment.to_string()));
             events.extend(self.complete_transaction(&tid, response));
         }
@@ -539,7 +645,12 @@ impl Inner {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        self.shared.lock().expect("session state").deadlines.peek().map(|r| r.0 .0)
+        self.shared
+            .lock()
+            .expect("session state")
+            .deadlines
+            .peek()
+            .map(|r| r.0 .0)
     }
 
     /// The unfinished list for the Closed event; marks the session closed.
@@ -554,7 +665,11 @@ impl Inner {
         let mut list: Vec<Unfinished> = shared
             .outgoing
             .drain()
-            .map(|(message_id, s)| Unfinished { bytes_acknowledged: s.acknowledged(), message_id, outgoing: true })
+            .map(|(message_id, s)| Unfinished {
+                bytes_acknowledged: s.acknowledged(),
+                message_id,
+                outgoing: true,
+            })
             .collect();
         list.sort_by(|a, b| a.message_id.cmp(&b.message_id));
         for (_, p) in shared.pending.drain() {
@@ -576,8 +691,14 @@ mod tests {
     fn accept_types_match() {
         let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert!(content_type_accepted(&t(&["*"]), "image/png"));
-        assert!(content_type_accepted(&t(&["text/plain"]), "Text/Plain; charset=utf-8"));
-        assert!(content_type_accepted(&t(&["message/cpim", "text/*"]), "text/html"));
+        assert!(content_type_accepted(
+            &t(&["text/plain"]),
+            "Text/Plain; charset=utf-8"
+        ));
+        assert!(content_type_accepted(
+            &t(&["message/cpim", "text/*"]),
+            "text/html"
+        ));
         assert!(!content_type_accepted(&t(&["text/*"]), "image/png"));
         assert!(!content_type_accepted(&t(&["text/plain"]), "text/plainx"));
         assert!(!content_type_accepted(&[], "text/plain"));

@@ -17,7 +17,11 @@ pub const INTERRUPTIBLE_OVER: usize = 2048;
 
 enum Body {
     Memory(Bytes),
-    File { source: Option<FileSource>, file: Option<tokio::fs::File>, base: u64 },
+    File {
+        source: Option<FileSource>,
+        file: Option<tokio::fs::File>,
+        base: u64,
+    },
 }
 
 /// One message being sent.
@@ -67,24 +71,33 @@ impl Source {
         let (base, first, total) = match f.range {
             Some((a, b)) => {
                 if a >= b || b > size {
-                    return Err(SessionError::InvalidArgument(format!("file range [{a}, {b}) does not fit a file of {size} octets")));
+                    return Err(SessionError::InvalidArgument(format!(
+                        "file range [{a}, {b}) does not fit a file of {size} octets"
+                    )));
                 }
                 (a, 1, b - a)
             }
             None => {
                 if f.position > size {
-                    return Err(SessionError::InvalidArgument(format!("position {} is beyond the file size {size}", f.position)));
+                    return Err(SessionError::InvalidArgument(format!(
+                        "position {} is beyond the file size {size}",
+                        f.position
+                    )));
                 }
                 (0, f.position + 1, size)
             }
         };
         if let Some(max) = max_size {
             if total > max {
-                return Err(SessionError::InvalidArgument(format!("file of {total} octets exceeds the peer's max-size {max}")));
+                return Err(SessionError::InvalidArgument(format!(
+                    "file of {total} octets exceeds the peer's max-size {max}"
+                )));
             }
         }
         if f.position > 0 && f.message_id.is_none() {
-            return Err(SessionError::InvalidArgument("resuming at a position needs the original message id".into()));
+            return Err(SessionError::InvalidArgument(
+                "resuming at a position needs the original message id".into(),
+            ));
         }
         Ok(Source {
             message_id: checked_message_id(f.message_id)?,
@@ -95,7 +108,11 @@ impl Source {
             next: first,
             first,
             total,
-            body: Body::File { source: Some(f.source), file: None, base },
+            body: Body::File {
+                source: Some(f.source),
+                file: None,
+                base,
+            },
             leftover: None,
             started: false,
         })
@@ -132,7 +149,10 @@ impl Source {
                 while buf.len() < n {
                     let got = f.read_buf(&mut buf).await?;
                     if got == 0 {
-                        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "file is shorter than its declared size"));
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            "file is shorter than its declared size",
+                        ));
                     }
                 }
                 buf.truncate(n);
@@ -155,12 +175,20 @@ impl Source {
             start: Some(start),
             end: Some(start + len - 1),
             length: Some(self.total),
-            continuation: Some(if last { Continuation::End } else { Continuation::More }),
+            continuation: Some(if last {
+                Continuation::End
+            } else {
+                Continuation::More
+            }),
             data,
             ..Default::default()
         });
         if len as usize > INTERRUPTIBLE_OVER {
-            chunk.add_header(Header::ByteRange(ByteRange { start, end: None, total: Some(self.total) }));
+            chunk.add_header(Header::ByteRange(ByteRange {
+                start,
+                end: None,
+                total: Some(self.total),
+            }));
         }
         if self.success_report {
             chunk.add_header(Header::SuccessReport(SuccessReport::Yes));
@@ -192,7 +220,11 @@ impl Source {
             continuation: Some(Continuation::Abort),
             ..Default::default()
         });
-        c.add_header(Header::ByteRange(ByteRange { start: self.next, end: None, total: Some(self.total) }));
+        c.add_header(Header::ByteRange(ByteRange {
+            start: self.next,
+            end: None,
+            total: Some(self.total),
+        }));
         c
     }
 }
@@ -200,7 +232,9 @@ impl Source {
 fn checked_message_id(id: Option<String>) -> Result<String, SessionError> {
     match id {
         Some(id) if crate::protocol::headers::is_ident(&id) => Ok(id),
-        Some(id) => Err(SessionError::InvalidArgument(format!("message id {id:?} is not 4-32 ident characters"))),
+        Some(id) => Err(SessionError::InvalidArgument(format!(
+            "message id {id:?} is not 4-32 ident characters"
+        ))),
         None => Ok(ids::message_id()),
     }
 }

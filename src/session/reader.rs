@@ -26,7 +26,11 @@ struct Reader {
 }
 
 pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinHandle<()>) {
-    let mut rd = Reader { inner: inner.clone(), incoming: HashMap::new(), refused: HashMap::new() };
+    let mut rd = Reader {
+        inner: inner.clone(),
+        incoming: HashMap::new(),
+        refused: HashMap::new(),
+    };
     let reason = loop {
         let deadline = inner.next_deadline();
         let read = tokio::select! {
@@ -57,15 +61,27 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
         // The writer ended the session (local shutdown) and reported it.
         return;
     }
-    msrp_log!(inner.info.logger, Level::Info, "session {}: {}", inner.info.local_uri, reason);
+    msrp_log!(
+        inner.info.logger,
+        Level::Info,
+        "session {}: {}",
+        inner.info.local_uri,
+        reason
+    );
     let unfinished: Vec<Unfinished> = rd
         .incoming
         .drain()
-        .map(|(id, s)| Unfinished { message_id: id, outgoing: false, bytes_acknowledged: s.received.covered() })
+        .map(|(id, s)| Unfinished {
+            message_id: id,
+            outgoing: false,
+            bytes_acknowledged: s.received.covered(),
+        })
         .collect();
     if let Some(unfinished) = inner.take_unfinished(unfinished) {
         writer.abort();
-        inner.emit(SessionEvent::Closed { reason, unfinished }).await;
+        inner
+            .emit(SessionEvent::Closed { reason, unfinished })
+            .await;
     }
 }
 
@@ -102,7 +118,9 @@ impl Reader {
         if self.inner.info.check_incoming_send_chunk(&chunk).is_err() {
             return;
         }
-        let (Some(id), Some(status)) = (chunk.message_id(), chunk.status()) else { return };
+        let (Some(id), Some(status)) = (chunk.message_id(), chunk.status()) else {
+            return;
+        };
         let id = id.to_string();
         if status.code != 200 {
             // §7.3.2: a failure REPORT means the message (or part) failed: stop sending it.
@@ -112,7 +130,12 @@ impl Reader {
                 out.first_error.get_or_insert(status.code);
             }
         }
-        let event = SessionEvent::Report { message_id: id, code: status.code, comment: status.comment.clone(), byte_range: chunk.byte_range() };
+        let event = SessionEvent::Report {
+            message_id: id,
+            code: status.code,
+            comment: status.comment.clone(),
+            byte_range: chunk.byte_range(),
+        };
         self.inner.emit(event).await;
     }
 
@@ -125,7 +148,10 @@ impl Reader {
             self.respond(&chunk, 400, Some("missing Message-ID"));
             return;
         };
-        if !chunk.has_body() && chunk.byte_range().total == Some(0) && !self.incoming.contains_key(&message_id) {
+        if !chunk.has_body()
+            && chunk.byte_range().total == Some(0)
+            && !self.incoming.contains_key(&message_id)
+        {
             // A bodiless SEND (binding or keepalive): just answered.
             self.respond(&chunk, 200, None);
             return;
@@ -156,13 +182,20 @@ impl Reader {
             self.inner.emit(SessionEvent::Chunk(chunk.clone())).await;
         }
         let max_mem = config.max_message_size;
-        let state = self.incoming.entry(message_id.clone()).or_insert_with(|| IncomingState::new(&chunk, max_mem));
+        let state = self
+            .incoming
+            .entry(message_id.clone())
+            .or_insert_with(|| IncomingState::new(&chunk, max_mem));
         let results = match state.add(&chunk, max_mem) {
             Ok(r) => r,
             Err(reason) => {
                 self.incoming.remove(&message_id);
                 self.refuse(&chunk, &message_id, 400);
-                msrp_log!(self.inner.info.logger, Level::Warn, "message {message_id}: {reason}");
+                msrp_log!(
+                    self.inner.info.logger,
+                    Level::Warn,
+                    "message {message_id}: {reason}"
+                );
                 return;
             }
         };
@@ -187,12 +220,23 @@ impl Reader {
             match r {
                 Reassembled::Partial => {}
                 Reassembled::Data { offset, data } => {
-                    let e = SessionEvent::MessageData { message_id: message_id.clone(), content_type: content_type.clone(), offset, data, total };
+                    let e = SessionEvent::MessageData {
+                        message_id: message_id.clone(),
+                        content_type: content_type.clone(),
+                        offset,
+                        data,
+                        total,
+                    };
                     self.inner.emit(e).await;
                 }
                 Reassembled::Aborted { bytes } => {
                     self.incoming.remove(&message_id);
-                    self.inner.emit(SessionEvent::Aborted { message_id: message_id.clone(), bytes }).await;
+                    self.inner
+                        .emit(SessionEvent::Aborted {
+                            message_id: message_id.clone(),
+                            bytes,
+                        })
+                        .await;
                 }
                 Reassembled::Complete { body, bytes } => {
                     let state = self.incoming.remove(&message_id).expect("present");
@@ -200,15 +244,31 @@ impl Reader {
                         self.send_report(&chunk, bytes);
                     }
                     let e = match body {
-                        Some(body) => SessionEvent::Message(IncomingMessage { message_id: message_id.clone(), content_type: content_type.clone(), headers: state.headers, body }),
-                        None => SessionEvent::MessageComplete { message_id: message_id.clone(), content_type: content_type.clone(), bytes },
+                        Some(body) => SessionEvent::Message(IncomingMessage {
+                            message_id: message_id.clone(),
+                            content_type: content_type.clone(),
+                            headers: state.headers,
+                            body,
+                        }),
+                        None => SessionEvent::MessageComplete {
+                            message_id: message_id.clone(),
+                            content_type: content_type.clone(),
+                            bytes,
+                        },
                     };
                     self.inner.emit(e).await;
                 }
             }
         }
         if report_progress && self.incoming.contains_key(&message_id) {
-            self.inner.emit(SessionEvent::Progress { message_id, outgoing: false, bytes: covered, total }).await;
+            self.inner
+                .emit(SessionEvent::Progress {
+                    message_id,
+                    outgoing: false,
+                    bytes: covered,
+                    total,
+                })
+                .await;
         }
     }
 
@@ -229,10 +289,21 @@ impl Reader {
     fn send_report(&self, chunk: &Chunk, bytes: u64) {
         let info = &self.inner.info;
         let mut report = Chunk::request(crate::protocol::ids::transaction_id(), Method::Report);
-        report.add_header(Header::ToPath(chunk.from_path().cloned().unwrap_or_else(|| info.to_path.clone())));
+        report.add_header(Header::ToPath(
+            chunk
+                .from_path()
+                .cloned()
+                .unwrap_or_else(|| info.to_path.clone()),
+        ));
         report.add_header(Header::FromPath(vec![info.local_uri.clone()]));
-        report.add_header(Header::MessageId(chunk.message_id().unwrap_or_default().to_string()));
-        report.add_header(Header::ByteRange(ByteRange { start: 1, end: Some(bytes), total: Some(bytes) }));
+        report.add_header(Header::MessageId(
+            chunk.message_id().unwrap_or_default().to_string(),
+        ));
+        report.add_header(Header::ByteRange(ByteRange {
+            start: 1,
+            end: Some(bytes),
+            total: Some(bytes),
+        }));
         report.set_status(200, Some("OK".to_string()));
         let _ = self.inner.commands.send(Command::Urgent(report));
     }

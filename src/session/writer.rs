@@ -29,7 +29,10 @@ pub(crate) enum Command {
     /// A message or file to send.
     Queue(Box<Source>),
     Cancel(String),
-    Shutdown { sync: bool, done: oneshot::Sender<()> },
+    Shutdown {
+        sync: bool,
+        done: oneshot::Sender<()>,
+    },
 }
 
 struct Writer {
@@ -46,7 +49,11 @@ struct Writer {
     other_waiters: Vec<oneshot::Sender<()>>,
 }
 
-pub(crate) async fn run(inner: Arc<Inner>, w: TransportWriter, mut rx: mpsc::UnboundedReceiver<Command>) {
+pub(crate) async fn run(
+    inner: Arc<Inner>,
+    w: TransportWriter,
+    mut rx: mpsc::UnboundedReceiver<Command>,
+) {
     let mut wr = Writer {
         inner,
         w,
@@ -65,7 +72,9 @@ pub(crate) async fn run(inner: Arc<Inner>, w: TransportWriter, mut rx: mpsc::Unb
     };
     wr.w.close().await;
     if let Some(unfinished) = wr.inner.take_unfinished(Vec::new()) {
-        wr.inner.emit(SessionEvent::Closed { reason, unfinished }).await;
+        wr.inner
+            .emit(SessionEvent::Closed { reason, unfinished })
+            .await;
     }
     if let Some((_, done)) = wr.shutdown.take() {
         let _ = done.send(());
@@ -125,7 +134,14 @@ impl Writer {
 
     fn register(&self, chunk: &Chunk, kind: PendingKind) {
         let mut shared = self.inner.shared.lock().expect("session state");
-        shared.pending.insert(chunk.transaction_id.clone(), Pending { kind, failure_report: chunk.failure_report(), deadline: None });
+        shared.pending.insert(
+            chunk.transaction_id.clone(),
+            Pending {
+                kind,
+                failure_report: chunk.failure_report(),
+                deadline: None,
+            },
+        );
     }
 
     /// Writes buffered output and starts the response timers of what it held.
@@ -148,20 +164,41 @@ impl Writer {
         }
         // Messages sent with Failure-Report: no are done once written.
         for id in std::mem::take(&mut self.finished_unanswered) {
-            let out = self.inner.shared.lock().expect("session state").outgoing.remove(&id);
+            let out = self
+                .inner
+                .shared
+                .lock()
+                .expect("session state")
+                .outgoing
+                .remove(&id);
             if let Some(out) = out {
                 let bytes = out.total.saturating_sub(out.first - 1);
-                self.inner.emit(SessionEvent::Sent { message_id: id, code: out.first_error.unwrap_or(200), bytes_acknowledged: bytes }).await;
+                self.inner
+                    .emit(SessionEvent::Sent {
+                        message_id: id,
+                        code: out.first_error.unwrap_or(200),
+                        bytes_acknowledged: bytes,
+                    })
+                    .await;
             }
         }
         Ok(())
     }
 
     fn stopped(&self, id: &str) -> bool {
-        self.inner.shared.lock().expect("session state").outgoing.get(id).is_none_or(|o| o.stopped)
+        self.inner
+            .shared
+            .lock()
+            .expect("session state")
+            .outgoing
+            .get(id)
+            .is_none_or(|o| o.stopped)
     }
 
-    async fn main_loop(&mut self, rx: &mut mpsc::UnboundedReceiver<Command>) -> std::io::Result<()> {
+    async fn main_loop(
+        &mut self,
+        rx: &mut mpsc::UnboundedReceiver<Command>,
+    ) -> std::io::Result<()> {
         loop {
             while let Ok(c) = rx.try_recv() {
                 self.accept(c);
@@ -172,7 +209,8 @@ impl Writer {
             if let Some(chunk) = self.urgent.pop_front() {
                 self.w.buffer_chunk(&chunk);
             } else if let Some((chunk, kind)) = self.raw.pop_front() {
-                let answered = !matches!(kind, PendingKind::Silent) || chunk.failure_report() != FailureReport::No;
+                let answered = !matches!(kind, PendingKind::Silent)
+                    || chunk.failure_report() != FailureReport::No;
                 if answered {
                     self.register(&chunk, kind);
                     self.written.push(chunk.transaction_id.clone());
@@ -183,12 +221,19 @@ impl Writer {
                     self.finish_stopped(&src.message_id);
                     continue;
                 }
-                let chunk = src.next_chunk(&self.inner.info, self.inner.config.chunk_size).await;
+                let chunk = src
+                    .next_chunk(&self.inner.info, self.inner.config.chunk_size)
+                    .await;
                 let chunk = match chunk {
                     Ok(c) => c,
                     Err(e) => {
                         // The file could not be read: abort what went out, report the error.
-                        crate::msrp_log!(self.inner.info.logger, crate::log::Level::Error, "message {}: {e}", src.message_id);
+                        crate::msrp_log!(
+                            self.inner.info.logger,
+                            crate::log::Level::Error,
+                            "message {}: {e}",
+                            src.message_id
+                        );
                         if src.next > src.first {
                             self.urgent.push_back(src.abort_chunk(&self.inner.info));
                         }
@@ -207,7 +252,14 @@ impl Writer {
             }
             if idle {
                 if let Some((true, _)) = &self.shutdown {
-                    if self.inner.shared.lock().expect("session state").pending.is_empty() {
+                    if self
+                        .inner
+                        .shared
+                        .lock()
+                        .expect("session state")
+                        .pending
+                        .is_empty()
+                    {
                         return Ok(());
                     }
                     tokio::select! {
@@ -233,7 +285,11 @@ impl Writer {
                 let out = shared.outgoing.remove(id).expect("present");
                 let bytes = out.acknowledged();
                 drop(shared);
-                let _ = self.inner.events.try_send(SessionEvent::Sent { message_id: id.to_string(), code: out.first_error.unwrap_or(0), bytes_acknowledged: bytes });
+                let _ = self.inner.events.try_send(SessionEvent::Sent {
+                    message_id: id.to_string(),
+                    code: out.first_error.unwrap_or(0),
+                    bytes_acknowledged: bytes,
+                });
             }
         }
     }
@@ -252,7 +308,12 @@ impl Writer {
     /// Writes one chunk of a message, registering its transaction. A long
     /// chunk (its Byte-Range end is `*`) is written in slices and cut short
     /// when urgent output arrives meanwhile (§7.1.1).
-    async fn write_message_chunk(&mut self, src: &mut Source, mut chunk: Chunk, rx: &mut mpsc::UnboundedReceiver<Command>) -> std::io::Result<()> {
+    async fn write_message_chunk(
+        &mut self,
+        src: &mut Source,
+        mut chunk: Chunk,
+        rx: &mut mpsc::UnboundedReceiver<Command>,
+    ) -> std::io::Result<()> {
         let start = chunk.byte_range().start;
         let data = chunk.data.clone();
         let mut sent = data.len();
@@ -283,7 +344,11 @@ impl Writer {
                     break;
                 }
             }
-            let flag = if cut { Continuation::More } else { chunk.continuation };
+            let flag = if cut {
+                Continuation::More
+            } else {
+                chunk.continuation
+            };
             self.w.buffer_raw(&chunk.encode_end(flag));
             if cut {
                 sent = offset;
@@ -307,7 +372,14 @@ impl Writer {
             }
         }
         if fr != FailureReport::No {
-            self.register(&chunk, PendingKind::Message { message_id: src.message_id.clone(), start, end });
+            self.register(
+                &chunk,
+                PendingKind::Message {
+                    message_id: src.message_id.clone(),
+                    start,
+                    end,
+                },
+            );
             self.written.push(chunk.transaction_id.clone());
         } else if done {
             self.finished_unanswered.push(src.message_id.clone());
