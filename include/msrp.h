@@ -12,30 +12,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/**
- * Default largest payload of an outgoing chunk: passes the relays people
- * run (Kamailio answers 413 to frames of 11,239 octets or more; OpenSIPS
- * drops frames over 64 KiB).
- */
-#define DEFAULT_CHUNK_SIZE 8192
-
-/**
- * Capacity of the event channel.
- */
-#define EVENT_QUEUE 256
-
-/**
- * Most separate ranges tolerated for one message (a peer sending a million
- * disjoint 1-octet pieces must not grow memory without bound).
- */
-#define MAX_RANGES 1024
-
-/**
- * Chunks with more payload than this carry `*` as their Byte-Range end so
- * they can be interrupted (RFC 4975 §7.1.1).
- */
-#define INTERRUPTIBLE_OVER 2048
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
