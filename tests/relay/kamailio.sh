@@ -5,7 +5,7 @@
 #
 #   kamailio.sh start  [--rundir DIR] [--tcp-port N] [--tls-port N]
 #                      [--user U] [--password P] [--realm R] [--watch-pid PID]
-#   kamailio.sh stop   [--rundir DIR]
+#   kamailio.sh stop   [--rundir DIR] [--fast]
 #   kamailio.sh status [--rundir DIR]
 #
 # The same settings can come from the environment: RELAY_RUNDIR,
@@ -23,6 +23,10 @@
 #   PASSWORD= REALM= PID= LOG=
 # Everything else goes to stderr. Exit 0 on success; on failure, exit 1
 # after printing the tail of RUNDIR/kamailio.log to stderr.
+#
+# `stop` sends SIGTERM and waits (Kamailio takes about 2 s to shut down),
+# then SIGKILLs the process group if needed; `stop --fast` SIGKILLs the
+# group at once (nothing is persisted, so nothing is lost).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -43,6 +47,7 @@ RUSER=${RELAY_USER:-alice}
 PASSWORD=${RELAY_PASSWORD:-secret}
 REALM=${RELAY_REALM:-relay.test}
 WATCH_PID=${RELAY_WATCH_PID:-}
+FAST=0
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -53,6 +58,7 @@ while [ $# -gt 0 ]; do
 	--password) PASSWORD=$2; shift 2 ;;
 	--realm) REALM=$2; shift 2 ;;
 	--watch-pid) WATCH_PID=$2; shift 2 ;;
+	--fast) FAST=1; shift ;;
 	-h|--help) usage ;;
 	*) die "unknown argument: $1" ;;
 	esac
@@ -89,7 +95,14 @@ s.close()
 EOF
 }
 
-pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+# Alive and not a zombie (an orphaned kamailio may wait a while for init
+# to reap it).
+pid_alive() {
+	[ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null || return 1
+	local st
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ "$st" != Z ]
+}
 
 # Kamailio writes kamailio.pid itself (-P); launcher.pid is the pid that
 # this script started, in case kamailio died before writing its own.
@@ -135,8 +148,13 @@ do_stop() {
 		rm -f "$RUNDIR/kamailio.pid" "$RUNDIR/launcher.pid"
 		return 0
 	fi
-	# The main process takes its children down on SIGTERM.
-	kill -TERM "$pid" 2>/dev/null || true
+	if [ "$FAST" = 1 ]; then
+		# The main process leads its own process group (setsid at start).
+		kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+	else
+		# The main process takes its children down on SIGTERM.
+		kill -TERM "$pid" 2>/dev/null || true
+	fi
 	local i=0
 	while pid_alive "$pid" && [ $i -lt $((STOP_TIMEOUT * 10)) ]; do
 		sleep 0.1; i=$((i + 1))
