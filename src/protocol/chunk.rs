@@ -118,7 +118,10 @@ pub enum VerifyError {
     /// A request with a body but no Content-Type.
     MissingContentType,
     /// Byte-Range says one length, the payload has another.
-    ByteRangeMismatch { declared: u64, actual: u64 },
+    ByteRangeMismatch {
+        declared: u64,
+        actual: u64,
+    },
     Header(HeaderError),
 }
 
@@ -130,7 +133,10 @@ impl fmt::Display for VerifyError {
             VerifyError::Duplicate(n) => write!(f, "duplicate {n} header"),
             VerifyError::MissingContentType => f.write_str("body without Content-Type"),
             VerifyError::ByteRangeMismatch { declared, actual } => {
-                write!(f, "Byte-Range declares {declared} octets but the chunk carries {actual}")
+                write!(
+                    f,
+                    "Byte-Range declares {declared} octets but the chunk carries {actual}"
+                )
             }
             VerifyError::Header(e) => e.fmt(f),
         }
@@ -183,7 +189,11 @@ impl Chunk {
     }
 
     /// A response with no headers.
-    pub fn response(transaction_id: impl Into<String>, code: u16, comment: Option<String>) -> Chunk {
+    pub fn response(
+        transaction_id: impl Into<String>,
+        code: u16,
+        comment: Option<String>,
+    ) -> Chunk {
         Chunk {
             transaction_id: transaction_id.into(),
             kind: ChunkKind::Response { code, comment },
@@ -268,7 +278,11 @@ impl Chunk {
     /// The Byte-Range, or the implied one when absent (RFC 4975 §7.1.1: a
     /// missing Byte-Range means the whole message is in this chunk, `1-*/*`).
     pub fn byte_range(&self) -> ByteRange {
-        self.byte_range_header().copied().unwrap_or(ByteRange { start: 1, end: None, total: None })
+        self.byte_range_header().copied().unwrap_or(ByteRange {
+            start: 1,
+            end: None,
+            total: None,
+        })
     }
 
     /// The Failure-Report value, explicit or implied (`yes` when absent).
@@ -333,7 +347,16 @@ impl Chunk {
             };
             seen[idx] += 1;
             if seen[idx] > 1 {
-                let name = ["To-Path", "From-Path", "Message-ID", "Byte-Range", "Content-Type", "Success-Report", "Failure-Report", "Status"][idx];
+                let name = [
+                    "To-Path",
+                    "From-Path",
+                    "Message-ID",
+                    "Byte-Range",
+                    "Content-Type",
+                    "Success-Report",
+                    "Failure-Report",
+                    "Status",
+                ][idx];
                 return Err(VerifyError::Duplicate(name));
             }
         }
@@ -458,9 +481,15 @@ mod tests {
         let mut c = Chunk::request("a786hjs2", Method::Send);
         c.add_header(Header::ContentType("text/plain".into()));
         c.add_header(Header::MessageId("87652491".into()));
-        c.add_header(Header::FromPath(vec![uri("msrp://alicepc.example.com:7777/iau39soe2843z;tcp")]));
-        c.add_header(Header::ToPath(vec![uri("msrp://biloxi.example.com:12763/kjhd37s2s20w2a;tcp")]));
-        c.add_header(Header::ByteRange(ByteRange::new(1, Some(25), Some(25)).unwrap()));
+        c.add_header(Header::FromPath(vec![uri(
+            "msrp://alicepc.example.com:7777/iau39soe2843z;tcp",
+        )]));
+        c.add_header(Header::ToPath(vec![uri(
+            "msrp://biloxi.example.com:12763/kjhd37s2s20w2a;tcp",
+        )]));
+        c.add_header(Header::ByteRange(
+            ByteRange::new(1, Some(25), Some(25)).unwrap(),
+        ));
         c.data = Bytes::from_static(b"Hey Bob, are you there?\r\n");
         let text = String::from_utf8(c.encode()).unwrap();
         assert_eq!(
@@ -484,7 +513,9 @@ mod tests {
         let mut c = Chunk::request("abcd1234", Method::Send);
         c.add_header(Header::ToPath(vec![uri("msrp://b:1/x;tcp")]));
         c.add_header(Header::FromPath(vec![uri("msrp://a:1/y;tcp")]));
-        c.add_header(Header::ByteRange(ByteRange::new(1, Some(0), Some(0)).unwrap()));
+        c.add_header(Header::ByteRange(
+            ByteRange::new(1, Some(0), Some(0)).unwrap(),
+        ));
         let bodiless = c.encode();
         assert!(bodiless.ends_with(b"Byte-Range: 1-0/0\r\n-------abcd1234$\r\n"));
         c.add_header(Header::ContentType("text/plain".into()));
@@ -502,7 +533,14 @@ mod tests {
         c.add_header(Header::SuccessReport(SuccessReport::Yes));
         assert_eq!(c.failure_report(), FailureReport::Partial);
         assert_eq!(c.success_report(), SuccessReport::Yes);
-        assert_eq!(c.byte_range(), ByteRange { start: 1, end: None, total: None });
+        assert_eq!(
+            c.byte_range(),
+            ByteRange {
+                start: 1,
+                end: None,
+                total: None
+            }
+        );
     }
 
     #[test]
@@ -516,9 +554,18 @@ mod tests {
         c.data = Bytes::from_static(b"hi");
         assert_eq!(c.verify_headers(), Err(VerifyError::MissingContentType));
         c.add_header(Header::ContentType("text/plain".into()));
-        c.add_header(Header::ByteRange(ByteRange::new(1, Some(5), Some(5)).unwrap()));
-        assert_eq!(c.verify_headers(), Err(VerifyError::ByteRangeMismatch { declared: 5, actual: 2 }));
-        c.headers.push(Header::ToPath(vec![uri("msrp://b:1/x;tcp")]));
+        c.add_header(Header::ByteRange(
+            ByteRange::new(1, Some(5), Some(5)).unwrap(),
+        ));
+        assert_eq!(
+            c.verify_headers(),
+            Err(VerifyError::ByteRangeMismatch {
+                declared: 5,
+                actual: 2
+            })
+        );
+        c.headers
+            .push(Header::ToPath(vec![uri("msrp://b:1/x;tcp")]));
         assert_eq!(c.verify_headers(), Err(VerifyError::Duplicate("To-Path")));
     }
 

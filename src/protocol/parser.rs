@@ -91,12 +91,22 @@ pub struct ParseError {
 
 impl ParseError {
     fn fatal(kind: ParseErrorKind, detail: impl Into<String>) -> ParseError {
-        ParseError { kind, detail: detail.into(), transaction_id: None, head: None, fatal: true }
+        ParseError {
+            kind,
+            detail: detail.into(),
+            transaction_id: None,
+            head: None,
+            fatal: true,
+        }
     }
 
     /// Whether a 400 response can be sent for this error.
     pub fn can_answer(&self) -> bool {
-        !self.fatal && self.head.as_ref().is_some_and(|h| matches!(h.method(), Some(m) if *m != Method::Report))
+        !self.fatal
+            && self
+                .head
+                .as_ref()
+                .is_some_and(|h| matches!(h.method(), Some(m) if *m != Method::Report))
     }
 }
 
@@ -182,7 +192,14 @@ fn find_crlf(buf: &[u8], limit: usize) -> Result<Option<usize>, ()> {
 
 impl Parser {
     pub fn new(limits: Limits) -> Parser {
-        Parser { limits, header_limits: HeaderLimits { max_path_uris: limits.max_path_uris }, state: State::StartLine { blank_lines: 0 }, pending_end: None }
+        Parser {
+            limits,
+            header_limits: HeaderLimits {
+                max_path_uris: limits.max_path_uris,
+            },
+            state: State::StartLine { blank_lines: 0 },
+            pending_end: None,
+        }
     }
 
     pub fn limits(&self) -> &Limits {
@@ -209,24 +226,39 @@ impl Parser {
                         Ok(Some(nl)) => nl,
                         Ok(None) => {
                             if buf.len() >= limit {
-                                return Err(ParseError::fatal(ParseErrorKind::StartLineTooLong, format!("no CRLF within {limit} octets")));
+                                return Err(ParseError::fatal(
+                                    ParseErrorKind::StartLineTooLong,
+                                    format!("no CRLF within {limit} octets"),
+                                ));
                             }
                             return Ok(None);
                         }
-                        Err(()) => return Err(ParseError::fatal(ParseErrorKind::InvalidStartLine, "bare LF in start line")),
+                        Err(()) => {
+                            return Err(ParseError::fatal(
+                                ParseErrorKind::InvalidStartLine,
+                                "bare LF in start line",
+                            ))
+                        }
                     };
                     let line = buf.split_to(nl + 1);
                     let line = &line[..nl - 1];
                     if line.is_empty() {
                         *blank_lines += 1;
                         if *blank_lines > self.limits.max_blank_lines {
-                            return Err(ParseError::fatal(ParseErrorKind::TooManyBlankLines, "too many empty lines between chunks"));
+                            return Err(ParseError::fatal(
+                                ParseErrorKind::TooManyBlankLines,
+                                "too many empty lines between chunks",
+                            ));
                         }
                         continue;
                     }
                     let chunk = parse_start_line(line)?;
                     let header_bytes = nl + 1;
-                    self.state = State::Headers(Box::new(PendingHead { chunk, header_bytes, error: None }));
+                    self.state = State::Headers(Box::new(PendingHead {
+                        chunk,
+                        header_bytes,
+                        error: None,
+                    }));
                 }
                 State::Headers(head) => {
                     let limit = self.limits.max_header_line;
@@ -234,25 +266,42 @@ impl Parser {
                         Ok(Some(nl)) => nl,
                         Ok(None) => {
                             if buf.len() >= limit {
-                                return Err(self.fatal_in_head(ParseErrorKind::HeaderLineTooLong, format!("no CRLF within {limit} octets")));
+                                return Err(self.fatal_in_head(
+                                    ParseErrorKind::HeaderLineTooLong,
+                                    format!("no CRLF within {limit} octets"),
+                                ));
                             }
                             return Ok(None);
                         }
-                        Err(()) => return Err(self.fatal_in_head(ParseErrorKind::InvalidHeaderLine, "bare LF in header line")),
+                        Err(()) => {
+                            return Err(self.fatal_in_head(
+                                ParseErrorKind::InvalidHeaderLine,
+                                "bare LF in header line",
+                            ))
+                        }
                     };
                     head.header_bytes += nl + 1;
                     if head.header_bytes > self.limits.max_header_block {
                         let max = self.limits.max_header_block;
-                        return Err(self.fatal_in_head(ParseErrorKind::HeaderBlockTooLarge, format!("headers exceed {max} octets")));
+                        return Err(self.fatal_in_head(
+                            ParseErrorKind::HeaderBlockTooLarge,
+                            format!("headers exceed {max} octets"),
+                        ));
                     }
                     let line = buf.split_to(nl + 1);
                     let line = &line[..nl - 1];
                     let tid = head.chunk.transaction_id.as_bytes();
-                    if line.len() == 8 + tid.len() && line.starts_with(b"-------") && &line[7..7 + tid.len()] == tid {
+                    if line.len() == 8 + tid.len()
+                        && line.starts_with(b"-------")
+                        && &line[7..7 + tid.len()] == tid
+                    {
                         // End-line right after the headers: a chunk without a body.
                         let flag = line[line.len() - 1];
                         let Some(flag) = Continuation::from_byte(flag) else {
-                            return Err(self.fatal_in_head(ParseErrorKind::InvalidHeaderLine, "bad continuation flag"));
+                            return Err(self.fatal_in_head(
+                                ParseErrorKind::InvalidHeaderLine,
+                                "bad continuation flag",
+                            ));
                         };
                         let head = self.take_head();
                         let chunk = check_head(head, false)?;
@@ -265,12 +314,17 @@ impl Parser {
                         return match check_head(head, true) {
                             Ok(chunk) => {
                                 let range = chunk.byte_range_header().copied();
-                                self.state = State::Body(Box::new(BodyState::new(&chunk.transaction_id, range, false)));
+                                self.state = State::Body(Box::new(BodyState::new(
+                                    &chunk.transaction_id,
+                                    range,
+                                    false,
+                                )));
                                 Ok(Some(Event::Head(chunk)))
                             }
                             Err(mut e) => {
                                 let tid = e.transaction_id.clone().unwrap_or_default();
-                                self.state = State::Body(Box::new(BodyState::new(&tid, None, true)));
+                                self.state =
+                                    State::Body(Box::new(BodyState::new(&tid, None, true)));
                                 e.fatal = false;
                                 Err(e)
                             }
@@ -278,7 +332,10 @@ impl Parser {
                     }
                     if head.chunk.headers.len() >= self.limits.max_headers {
                         let max = self.limits.max_headers;
-                        return Err(self.fatal_in_head(ParseErrorKind::TooManyHeaders, format!("more than {max} headers")));
+                        return Err(self.fatal_in_head(
+                            ParseErrorKind::TooManyHeaders,
+                            format!("more than {max} headers"),
+                        ));
                     }
                     match parse_header_line(line, &self.header_limits) {
                         Ok(h) => head.chunk.headers.push(h),
@@ -300,7 +357,9 @@ impl Parser {
                                 if buf.len() < after + 3 {
                                     break Some((p, false)); // maybe an end-line: wait for more input
                                 }
-                                if Continuation::from_byte(buf[after]).is_some() && &buf[after + 1..after + 3] == b"\r\n" {
+                                if Continuation::from_byte(buf[after]).is_some()
+                                    && &buf[after + 1..after + 3] == b"\r\n"
+                                {
                                     break Some((p, true));
                                 }
                                 from = p + 1; // a look-alike line inside the payload
@@ -331,7 +390,10 @@ impl Parser {
                             }
                         } else if body.seen > self.limits.max_undeclared_chunk {
                             let max = self.limits.max_undeclared_chunk;
-                            return Err(ParseError::fatal(ParseErrorKind::ChunkTooLarge, format!("chunk of undeclared length exceeds {max} octets")));
+                            return Err(ParseError::fatal(
+                                ParseErrorKind::ChunkTooLarge,
+                                format!("chunk of undeclared length exceeds {max} octets"),
+                            ));
                         }
                         if !body.skipping {
                             return Ok(Some(Event::Data(data)));
@@ -345,7 +407,9 @@ impl Parser {
                     let flag = Continuation::from_byte(buf[needle_len]).expect("checked above");
                     let _ = buf.split_to(needle_len + 3);
                     let skipping = body.skipping;
-                    let short = body.declared.filter(|d| body.seen < *d && flag != Continuation::Abort);
+                    let short = body
+                        .declared
+                        .filter(|d| body.seen < *d && flag != Continuation::Abort);
                     let tid = body.transaction_id.clone();
                     let seen = body.seen;
                     self.state = State::StartLine { blank_lines: 0 };
@@ -379,7 +443,13 @@ impl Parser {
             State::Headers(h) => Some(h.chunk.transaction_id.clone()),
             _ => None,
         };
-        ParseError { kind, detail: detail.into(), transaction_id: tid, head: None, fatal: true }
+        ParseError {
+            kind,
+            detail: detail.into(),
+            transaction_id: tid,
+            head: None,
+            fatal: true,
+        }
     }
 }
 
@@ -389,8 +459,16 @@ impl BodyState {
         needle.extend_from_slice(b"\r\n-------");
         needle.extend_from_slice(transaction_id.as_bytes());
         let declared = range.and_then(|r| r.len());
-        let allowed = declared.or_else(|| range.and_then(|r| r.total.map(|t| (t + 1).saturating_sub(r.start))));
-        BodyState { finder: Finder::new(&needle).into_owned(), seen: 0, declared, allowed, skipping, transaction_id: transaction_id.to_string() }
+        let allowed = declared
+            .or_else(|| range.and_then(|r| r.total.map(|t| (t + 1).saturating_sub(r.start))));
+        BodyState {
+            finder: Finder::new(&needle).into_owned(),
+            seen: 0,
+            declared,
+            allowed,
+            skipping,
+            transaction_id: transaction_id.to_string(),
+        }
     }
 }
 
@@ -404,25 +482,45 @@ fn check_head(head: PendingHead, has_body: bool) -> Result<Chunk, ParseError> {
         kind,
         detail,
         transaction_id: Some(tid.clone()),
-        head: if has_paths { Some(Box::new(chunk)) } else { None },
+        head: if has_paths {
+            Some(Box::new(chunk))
+        } else {
+            None
+        },
         fatal: false,
     };
     if let Some((kind, detail)) = error {
         return Err(fail(kind, detail, chunk));
     }
     if chunk.to_path().is_none() {
-        return Err(fail(ParseErrorKind::MissingToPath, "no To-Path header".into(), chunk));
+        return Err(fail(
+            ParseErrorKind::MissingToPath,
+            "no To-Path header".into(),
+            chunk,
+        ));
     }
     if chunk.from_path().is_none() {
-        return Err(fail(ParseErrorKind::MissingFromPath, "no From-Path header".into(), chunk));
+        return Err(fail(
+            ParseErrorKind::MissingFromPath,
+            "no From-Path header".into(),
+            chunk,
+        ));
     }
     if let Err(super::chunk::VerifyError::Duplicate(name)) = chunk.verify_headers() {
-        return Err(fail(ParseErrorKind::DuplicateHeader, format!("duplicate {name} header"), chunk));
+        return Err(fail(
+            ParseErrorKind::DuplicateHeader,
+            format!("duplicate {name} header"),
+            chunk,
+        ));
     }
     if !has_body {
         if let Some(len) = chunk.byte_range_header().and_then(ByteRange::len) {
             if len != 0 {
-                return Err(fail(ParseErrorKind::ByteRangeShort, format!("chunk has no body but its Byte-Range declares {len} octets"), chunk));
+                return Err(fail(
+                    ParseErrorKind::ByteRangeShort,
+                    format!("chunk has no body but its Byte-Range declares {len} octets"),
+                    chunk,
+                ));
             }
         }
     }
@@ -431,27 +529,56 @@ fn check_head(head: PendingHead, has_body: bool) -> Result<Chunk, ParseError> {
 
 fn parse_start_line(line: &[u8]) -> Result<Chunk, ParseError> {
     let bad = |kind, detail: &str| ParseError::fatal(kind, detail.to_string());
-    let rest = line.strip_prefix(b"MSRP ").ok_or_else(|| bad(ParseErrorKind::InvalidStartLine, "start line does not begin with \"MSRP \""))?;
-    let sp = memchr::memchr(b' ', rest).ok_or_else(|| bad(ParseErrorKind::InvalidStartLine, "start line has no method or status"))?;
-    let tid = std::str::from_utf8(&rest[..sp]).map_err(|_| bad(ParseErrorKind::InvalidTransactionId, "transaction id is not text"))?;
+    let rest = line.strip_prefix(b"MSRP ").ok_or_else(|| {
+        bad(
+            ParseErrorKind::InvalidStartLine,
+            "start line does not begin with \"MSRP \"",
+        )
+    })?;
+    let sp = memchr::memchr(b' ', rest).ok_or_else(|| {
+        bad(
+            ParseErrorKind::InvalidStartLine,
+            "start line has no method or status",
+        )
+    })?;
+    let tid = std::str::from_utf8(&rest[..sp]).map_err(|_| {
+        bad(
+            ParseErrorKind::InvalidTransactionId,
+            "transaction id is not text",
+        )
+    })?;
     if !is_ident(tid) {
-        return Err(ParseError::fatal(ParseErrorKind::InvalidTransactionId, format!("transaction id {tid:?} is not 4-32 ident characters")));
+        return Err(ParseError::fatal(
+            ParseErrorKind::InvalidTransactionId,
+            format!("transaction id {tid:?} is not 4-32 ident characters"),
+        ));
     }
     let rest = &rest[sp + 1..];
     let kind = if rest.first().is_some_and(u8::is_ascii_digit) {
-        if rest.len() < 3 || !rest[..3].iter().all(u8::is_ascii_digit) || (rest.len() > 3 && rest[3] != b' ') {
-            return Err(ParseError::fatal(ParseErrorKind::InvalidStatusCode, "status code is not three digits"));
+        if rest.len() < 3
+            || !rest[..3].iter().all(u8::is_ascii_digit)
+            || (rest.len() > 3 && rest[3] != b' ')
+        {
+            return Err(ParseError::fatal(
+                ParseErrorKind::InvalidStatusCode,
+                "status code is not three digits",
+            ));
         }
-        let code = (rest[0] - b'0') as u16 * 100 + (rest[1] - b'0') as u16 * 10 + (rest[2] - b'0') as u16;
+        let code =
+            (rest[0] - b'0') as u16 * 100 + (rest[1] - b'0') as u16 * 10 + (rest[2] - b'0') as u16;
         let comment = if rest.len() > 4 {
-            let c = std::str::from_utf8(&rest[4..]).map_err(|_| bad(ParseErrorKind::InvalidStartLine, "comment is not UTF-8"))?;
+            let c = std::str::from_utf8(&rest[4..])
+                .map_err(|_| bad(ParseErrorKind::InvalidStartLine, "comment is not UTF-8"))?;
             Some(c.to_string())
         } else {
             None
         };
         ChunkKind::Response { code, comment }
     } else {
-        let m = std::str::from_utf8(rest).ok().and_then(Method::parse).ok_or_else(|| bad(ParseErrorKind::InvalidMethod, "method is not 1*UPALPHA"))?;
+        let m = std::str::from_utf8(rest)
+            .ok()
+            .and_then(Method::parse)
+            .ok_or_else(|| bad(ParseErrorKind::InvalidMethod, "method is not 1*UPALPHA"))?;
         ChunkKind::Request { method: m }
     };
     let mut chunk = match kind {
@@ -462,16 +589,40 @@ fn parse_start_line(line: &[u8]) -> Result<Chunk, ParseError> {
     Ok(chunk)
 }
 
-fn parse_header_line(line: &[u8], limits: &HeaderLimits) -> Result<Header, (ParseErrorKind, String)> {
-    let line = std::str::from_utf8(line).map_err(|_| (ParseErrorKind::InvalidHeaderLine, "header line is not UTF-8".to_string()))?;
-    let (name, value) = line.split_once(':').ok_or_else(|| (ParseErrorKind::InvalidHeaderLine, format!("no ':' in header line {:?}", truncate(line))))?;
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.!%*+`'~".contains(&b)) {
-        return Err((ParseErrorKind::InvalidHeaderLine, format!("bad header name {:?}", truncate(name))));
+fn parse_header_line(
+    line: &[u8],
+    limits: &HeaderLimits,
+) -> Result<Header, (ParseErrorKind, String)> {
+    let line = std::str::from_utf8(line).map_err(|_| {
+        (
+            ParseErrorKind::InvalidHeaderLine,
+            "header line is not UTF-8".to_string(),
+        )
+    })?;
+    let (name, value) = line.split_once(':').ok_or_else(|| {
+        (
+            ParseErrorKind::InvalidHeaderLine,
+            format!("no ':' in header line {:?}", truncate(line)),
+        )
+    })?;
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.!%*+`'~".contains(&b))
+    {
+        return Err((
+            ParseErrorKind::InvalidHeaderLine,
+            format!("bad header name {:?}", truncate(name)),
+        ));
     }
     if value.bytes().any(|b| b == 0 || b == b'\r') {
-        return Err((ParseErrorKind::InvalidHeaderValue, format!("control character in {name} header")));
+        return Err((
+            ParseErrorKind::InvalidHeaderValue,
+            format!("control character in {name} header"),
+        ));
     }
-    Header::parse_with_limits(name, value, limits).map_err(|e| (ParseErrorKind::InvalidHeaderValue, e.to_string()))
+    Header::parse_with_limits(name, value, limits)
+        .map_err(|e| (ParseErrorKind::InvalidHeaderValue, e.to_string()))
 }
 
 fn truncate(s: &str) -> &str {
@@ -499,7 +650,10 @@ pub struct ChunkReader {
 
 impl ChunkReader {
     pub fn new(limits: Limits) -> ChunkReader {
-        ChunkReader { parser: Parser::new(limits), ..Default::default() }
+        ChunkReader {
+            parser: Parser::new(limits),
+            ..Default::default()
+        }
     }
 
     /// The underlying parser.
@@ -515,7 +669,11 @@ impl ChunkReader {
     /// Returns the next whole chunk (`size = None`) or segment, `Ok(None)` when
     /// more input is needed. With `Some(size)`, a segment is returned once at
     /// least `size` payload octets are available (`Some(0)`: whatever arrived).
-    pub fn read_chunk(&mut self, buf: &mut BytesMut, size: Option<usize>) -> Result<Option<Chunk>, ParseError> {
+    pub fn read_chunk(
+        &mut self,
+        buf: &mut BytesMut,
+        size: Option<usize>,
+    ) -> Result<Option<Chunk>, ParseError> {
         loop {
             let event = match self.parser.next_event(buf) {
                 Ok(Some(e)) => e,
@@ -580,7 +738,11 @@ impl ChunkReader {
         let start = range.start + self.segment_offset;
         let len = data.len() as u64;
         self.segment_offset += len;
-        chunk.add_header(Header::ByteRange(ByteRange { start, end: Some(start + len - 1), total: range.total }));
+        chunk.add_header(Header::ByteRange(ByteRange {
+            start,
+            end: Some(start + len - 1),
+            total: range.total,
+        }));
         chunk.data = data;
         chunk.continuation = flag;
         chunk.segment = self.segment;
