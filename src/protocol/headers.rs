@@ -406,7 +406,7 @@ impl Header {
             | Header::ContentDisposition(_) => HeaderRank::Mime,
             // MIME-extension-field = ("Content-" ...) per RFC 4975 §9
             Header::Extension { name, .. }
-                if name.len() > 8 && name[..8].eq_ignore_ascii_case("content-") =>
+                if name.len() > 8 && name.as_bytes()[..8].eq_ignore_ascii_case(b"content-") =>
             {
                 HeaderRank::Mime
             }
@@ -720,6 +720,15 @@ mod tests {
         let mut out = Vec::new();
         h.encode_into(&mut out);
         assert_eq!(out, b"Keep-Alive: yes\r\n");
+    }
+
+    #[test]
+    fn non_ascii_extension_name_encodes() {
+        // Ranking a non-ASCII extension name used to slice inside a character.
+        let h = Header::parse("Content\u{e9}xyz", "v").unwrap();
+        let mut c = crate::protocol::Chunk::request("abcd", crate::protocol::Method::Send);
+        c.add_header(h);
+        assert!(!c.encode().is_empty());
     }
 
     #[test]
