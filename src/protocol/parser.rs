@@ -605,17 +605,17 @@ fn parse_header_line(
             format!("no ':' in header line {:?}", truncate(line)),
         )
     })?;
-    if name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.!%*+`'~".contains(&b))
+    // hname = ALPHA *token (RFC 4975 §9)
+    if !name.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
+        || !name.bytes().all(is_token_char)
     {
         return Err((
             ParseErrorKind::InvalidHeaderLine,
             format!("bad header name {:?}", truncate(name)),
         ));
     }
-    if value.bytes().any(|b| b == 0 || b == b'\r') {
+    // hval = utf8text = *(HTAB / %x20-7E / UTF8-NONASCII): no control characters.
+    if value.bytes().any(|b| b != b'\t' && (b < 0x20 || b == 0x7f)) {
         return Err((
             ParseErrorKind::InvalidHeaderValue,
             format!("control character in {name} header"),
@@ -623,6 +623,12 @@ fn parse_header_line(
     }
     Header::parse_with_limits(name, value, limits)
         .map_err(|e| (ParseErrorKind::InvalidHeaderValue, e.to_string()))
+}
+
+/// `token` of RFC 4975 §9: %x21 / %x23-27 / %x2A-2B / %x2D-2E / %x30-39 /
+/// %x41-5A / %x5E-7E.
+fn is_token_char(b: u8) -> bool {
+    matches!(b, 0x21 | 0x23..=0x27 | 0x2A | 0x2B | 0x2D | 0x2E | 0x30..=0x39 | 0x41..=0x5A | 0x5E..=0x7E)
 }
 
 fn truncate(s: &str) -> &str {
