@@ -285,6 +285,17 @@ impl Chunk {
         })
     }
 
+    /// The Byte-Range header when it describes this chunk's own payload: in
+    /// a SEND (or another request carrying content), but not in a REPORT,
+    /// whose Byte-Range names the range of the reported message (RFC 4975
+    /// §7.1.2), nor in a response.
+    pub fn payload_byte_range(&self) -> Option<ByteRange> {
+        match self.method() {
+            Some(Method::Report) | None => None,
+            Some(_) => self.byte_range_header().copied(),
+        }
+    }
+
     /// The Failure-Report value, explicit or implied (`yes` when absent).
     pub fn failure_report(&self) -> FailureReport {
         self.headers
@@ -330,7 +341,8 @@ impl Chunk {
     /// Checks what RFC 4975 §7.1 requires of every chunk: To-Path and
     /// From-Path present exactly once, single-valued headers not repeated,
     /// a Content-Type with any body, and a Byte-Range that agrees with the
-    /// payload where its end is known (for whole chunks, not virtual segments).
+    /// payload where its end is known (for whole chunks, not virtual segments,
+    /// and not for a REPORT: see [`Chunk::payload_byte_range`]).
     pub fn verify_headers(&self) -> Result<(), VerifyError> {
         let mut seen = [0u8; 8];
         for h in &self.headers {
@@ -370,7 +382,7 @@ impl Chunk {
             return Err(VerifyError::MissingContentType);
         }
         if self.segment == 0 && self.continuation != Continuation::Abort {
-            if let Some(declared) = self.byte_range_header().and_then(|r| r.len()) {
+            if let Some(declared) = self.payload_byte_range().and_then(|r| r.len()) {
                 let actual = self.data.len() as u64;
                 if declared != actual {
                     return Err(VerifyError::ByteRangeMismatch { declared, actual });
@@ -567,6 +579,20 @@ mod tests {
         c.headers
             .push(Header::ToPath(vec![uri("msrp://b:1/x;tcp")]));
         assert_eq!(c.verify_headers(), Err(VerifyError::Duplicate("To-Path")));
+    }
+
+    #[test]
+    fn report_byte_range_names_the_reported_range() {
+        // RFC 4975 Figure 17: a bodiless REPORT with Byte-Range: 1-106/106.
+        let mut r = Chunk::request("dkei38sd", Method::Report);
+        r.add_header(Header::ToPath(vec![uri("msrp://a:1/y;tcp")]));
+        r.add_header(Header::FromPath(vec![uri("msrp://b:1/x;tcp")]));
+        r.add_header(Header::ByteRange(
+            ByteRange::new(1, Some(106), Some(106)).unwrap(),
+        ));
+        r.set_status(200, Some("OK".into()));
+        assert_eq!(r.payload_byte_range(), None);
+        r.verify_headers().unwrap();
     }
 
     #[test]

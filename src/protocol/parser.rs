@@ -313,7 +313,7 @@ impl Parser {
                         let head = self.take_head();
                         return match check_head(head, true) {
                             Ok(chunk) => {
-                                let range = chunk.byte_range_header().copied();
+                                let range = chunk.payload_byte_range();
                                 self.state = State::Body(Box::new(BodyState::new(
                                     &chunk.transaction_id,
                                     range,
@@ -514,7 +514,7 @@ fn check_head(head: PendingHead, has_body: bool) -> Result<Chunk, ParseError> {
         ));
     }
     if !has_body {
-        if let Some(len) = chunk.byte_range_header().and_then(ByteRange::len) {
+        if let Some(len) = chunk.payload_byte_range().and_then(|r| r.len()) {
             if len != 0 {
                 return Err(fail(
                     ParseErrorKind::ByteRangeShort,
@@ -756,5 +756,23 @@ impl ChunkReader {
             self.head = None;
         }
         chunk
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodiless_report_with_byte_range_parses() {
+        // RFC 4975 Figure 17: the REPORT's Byte-Range names the reported range.
+        let wire = b"MSRP dkei38sd REPORT\r\nTo-Path: msrp://a:1/y;tcp\r\nFrom-Path: msrp://b:1/x;tcp\r\nMessage-ID: 12339sdqwer\r\nByte-Range: 1-106/106\r\nStatus: 000 200 OK\r\n-------dkei38sd$\r\n";
+        let mut buf = BytesMut::from(&wire[..]);
+        let c = ChunkReader::default()
+            .read_chunk(&mut buf, None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.method(), Some(&Method::Report));
+        assert_eq!(c.byte_range().len(), Some(106));
     }
 }
