@@ -598,7 +598,7 @@ impl Header {
             "content-id" => Header::ContentId(text("Content-ID")?),
             "content-description" => Header::ContentDescription(text("Content-Description")?),
             "content-disposition" => {
-                let mut parts = value.split(';');
+                let mut parts = split_outside_quotes(value, b';').into_iter();
                 let disposition = parts.next().unwrap_or("").trim();
                 if disposition.is_empty() {
                     return Err(header_error(
@@ -626,6 +626,27 @@ impl Header {
             },
         })
     }
+}
+
+/// Splits at `sep` where it is not inside a quoted-string (`"..."` with
+/// backslash escapes), so `filename="a;b.txt"` stays one parameter.
+fn split_outside_quotes(text: &str, sep: u8) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, b) in text.bytes().enumerate() {
+        if escaped {
+            escaped = false;
+        } else if quoted && b == b'\\' {
+            escaped = true;
+        } else if b == b'"' {
+            quoted = !quoted;
+        } else if b == sep && !quoted {
+            parts.push(&text[start..i]);
+            start = i + 1;
+        }
+    }
+    parts.push(&text[start..]);
+    parts
 }
 
 /// `ident = ALPHANUM 3*31ident-char`, `ident-char = ALPHANUM / "." / "-" / "+" / "%" / "="`
@@ -831,6 +852,20 @@ mod tests {
         assert!(Header::parse("To-Path", &many).is_err());
         let limits = HeaderLimits { max_path_uris: 64 };
         assert!(Header::parse_with_limits("To-Path", &many, &limits).is_ok());
+    }
+
+    #[test]
+    fn content_disposition_quoted_semicolon() {
+        // A ';' inside a quoted filename used to split the parameter, turning
+        // filename="a;b.txt" into filename="a; b.txt" on the way out.
+        let v = "attachment; filename=\"a;b.txt\"; size=3";
+        let h = Header::parse("Content-Disposition", v).unwrap();
+        let Header::ContentDisposition(d) = &h else {
+            panic!()
+        };
+        assert_eq!(d.parameters.len(), 2);
+        assert_eq!(d.parameters[0].1.as_deref(), Some("\"a;b.txt\""));
+        assert_eq!(h.encode_value(), v);
     }
 
     #[test]
