@@ -408,7 +408,9 @@ impl Chunk {
         match &self.kind {
             ChunkKind::Request { method } => {
                 out.push(b' ');
-                out.extend_from_slice(method.as_str().as_bytes());
+                // Methods are sent in upper case (RFC 4975 §9 other-method =
+                // 1*UPALPHA), even a Method::Other a caller wrote in lower case.
+                out.extend(method.as_str().bytes().map(|b| b.to_ascii_uppercase()));
             }
             ChunkKind::Response { code, comment } => {
                 out.extend_from_slice(format!(" {code:03}").as_bytes());
@@ -603,6 +605,12 @@ mod tests {
         c.ensure_safe_transaction_id();
         assert_ne!(c.transaction_id, "abcd");
         assert!(!c.payload_contains_end_line());
+    }
+
+    #[test]
+    fn methods_always_sent_upper_case() {
+        let c = Chunk::request("abcd", Method::Other("nickname".into()));
+        assert!(c.encode().starts_with(b"MSRP abcd NICKNAME\r\n"));
     }
 
     #[test]
