@@ -10,7 +10,7 @@
 //! - [`ChunkReader::read_chunk`] assembles whole chunks, or with a size hint the
 //!   seed's "virtual chunks" (segments with an adjusted Byte-Range and `+`).
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use memchr::memmem::Finder;
 use std::fmt;
 
@@ -77,16 +77,26 @@ pub enum ParseErrorKind {
 }
 
 /// A malformed input. When `fatal` is false the parser has resynchronised
-/// (it skips the rest of the bad chunk) and can be fed on; when `head` is
-/// present, the chunk's start line, To-Path and From-Path were read, so a
-/// request can still be answered with 400 (RFC 4975 §7.2; never a REPORT).
+/// (it skips the rest of the bad chunk) and can be fed on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
+    /// The rule that failed.
     pub kind: ParseErrorKind,
+    /// A human-readable account of what was wrong.
     pub detail: String,
+    /// The failed chunk's transaction id, once its start line was read.
     pub transaction_id: Option<String>,
+    /// The failed chunk's start line and headers, when they were read (an
+    /// error in the headers, or from [`ChunkReader`] an error in the payload;
+    /// [`Parser::next_event`] already handed the head out as [`Event::Head`]
+    /// before a payload error).
     pub head: Option<Box<Chunk>>,
+    /// The connection cannot be resynchronised: close it.
     pub fatal: bool,
+    /// The failed chunk is a request other than REPORT whose start line,
+    /// To-Path and From-Path were read, so it can be answered with 400
+    /// (RFC 4975 §7.2; a REPORT is never answered).
+    pub answerable: bool,
 }
 
 impl ParseError {
@@ -97,16 +107,14 @@ impl ParseError {
             transaction_id: None,
             head: None,
             fatal: true,
+            answerable: false,
         }
     }
 
-    /// Whether a 400 response can be sent for this error.
+    /// Whether a 400 response can still be sent for this error: the parser
+    /// resynchronised and the chunk is an answerable request.
     pub fn can_answer(&self) -> bool {
-        !self.fatal
-            && self
-                .head
-                .as_ref()
-                .is_some_and(|h| matches!(h.method(), Some(m) if *m != Method::Report))
+        !self.fatal && self.answerable
     }
 }
 
@@ -161,6 +169,8 @@ struct BodyState {
     allowed: Option<u64>,
     /// Discarding the payload of a chunk already reported as an error.
     skipping: bool,
+    /// The chunk is a request that a 400 can answer.
+    answerable: bool,
     transaction_id: String,
 }
 
@@ -313,19 +323,19 @@ impl Parser {
                         let head = self.take_head();
                         return match check_head(head, true) {
                             Ok(chunk) => {
-                                let range = chunk.payload_byte_range();
-                                self.state = State::Body(Box::new(BodyState::new(
+                                let mut body = BodyState::new(
                                     &chunk.transaction_id,
-                                    range,
+                                    chunk.payload_byte_range(),
                                     false,
-                                )));
+                                );
+                                body.answerable = is_answerable(&chunk);
+                                self.state = State::Body(Box::new(body));
                                 Ok(Some(Event::Head(chunk)))
                             }
-                            Err(mut e) => {
+                            Err(e) => {
                                 let tid = e.transaction_id.clone().unwrap_or_default();
                                 self.state =
                                     State::Body(Box::new(BodyState::new(&tid, None, true)));
-                                e.fatal = false;
                                 Err(e)
                             }
                         };
@@ -379,14 +389,10 @@ impl Parser {
                         if let Some(allowed) = body.allowed {
                             if body.seen > allowed && !body.skipping {
                                 body.skipping = true;
-                                let tid = body.transaction_id.clone();
-                                return Err(ParseError {
-                                    kind: ParseErrorKind::ByteRangeExceeded,
-                                    detail: format!("payload exceeds the {allowed} octets its Byte-Range allows"),
-                                    transaction_id: Some(tid),
-                                    head: None,
-                                    fatal: false,
-                                });
+                                return Err(body.error(
+                                    ParseErrorKind::ByteRangeExceeded,
+                                    format!("payload exceeds the {allowed} octets its Byte-Range allows"),
+                                ));
                             }
                         } else if body.seen > self.limits.max_undeclared_chunk {
                             let max = self.limits.max_undeclared_chunk;
@@ -405,25 +411,24 @@ impl Parser {
                     }
                     // buf starts with "\r\n-------<tid><flag>\r\n"
                     let flag = Continuation::from_byte(buf[needle_len]).expect("checked above");
-                    let _ = buf.split_to(needle_len + 3);
+                    buf.advance(needle_len + 3);
                     let skipping = body.skipping;
                     let short = body
                         .declared
                         .filter(|d| body.seen < *d && flag != Continuation::Abort);
-                    let tid = body.transaction_id.clone();
                     let seen = body.seen;
+                    let error = short.map(|declared| {
+                        body.error(
+                            ParseErrorKind::ByteRangeShort,
+                            format!("chunk carries {seen} octets but its Byte-Range declares {declared}"),
+                        )
+                    });
                     self.state = State::StartLine { blank_lines: 0 };
                     if skipping {
                         continue;
                     }
-                    if let Some(declared) = short {
-                        return Err(ParseError {
-                            kind: ParseErrorKind::ByteRangeShort,
-                            detail: format!("chunk carries {seen} octets but its Byte-Range declares {declared}"),
-                            transaction_id: Some(tid),
-                            head: None,
-                            fatal: false,
-                        });
+                    if let Some(e) = error {
+                        return Err(e);
                     }
                     return Ok(Some(Event::End(flag)));
                 }
@@ -449,6 +454,7 @@ impl Parser {
             transaction_id: tid,
             head: None,
             fatal: true,
+            answerable: false,
         }
     }
 }
@@ -467,9 +473,27 @@ impl BodyState {
             declared,
             allowed,
             skipping,
+            answerable: false,
             transaction_id: transaction_id.to_string(),
         }
     }
+
+    /// A non-fatal error in this chunk's payload (the head was handed out).
+    fn error(&self, kind: ParseErrorKind, detail: String) -> ParseError {
+        ParseError {
+            kind,
+            detail,
+            transaction_id: Some(self.transaction_id.clone()),
+            head: None,
+            fatal: false,
+            answerable: self.answerable,
+        }
+    }
+}
+
+/// A request other than REPORT can be answered (RFC 4975 §7.2).
+fn is_answerable(chunk: &Chunk) -> bool {
+    matches!(chunk.method(), Some(m) if *m != Method::Report)
 }
 
 /// Validates a completed head: no header errors, To-Path and From-Path present
@@ -478,6 +502,7 @@ fn check_head(head: PendingHead, has_body: bool) -> Result<Chunk, ParseError> {
     let PendingHead { chunk, error, .. } = head;
     let tid = chunk.transaction_id.clone();
     let has_paths = chunk.to_path().is_some() && chunk.from_path().is_some();
+    let answerable = has_paths && is_answerable(&chunk);
     let fail = |kind, detail: String, chunk: Chunk| ParseError {
         kind,
         detail,
@@ -488,6 +513,7 @@ fn check_head(head: PendingHead, has_body: bool) -> Result<Chunk, ParseError> {
             None
         },
         fatal: false,
+        answerable,
     };
     if let Some((kind, detail)) = error {
         return Err(fail(kind, detail, chunk));
@@ -692,12 +718,7 @@ impl ChunkReader {
                     }
                     return Ok(None);
                 }
-                Err(e) => {
-                    self.head = None;
-                    self.pieces.clear();
-                    self.piece_bytes = 0;
-                    return Err(e);
-                }
+                Err(e) => return Err(self.fail(e)),
             };
             match event {
                 Event::Head(chunk) => {
@@ -715,6 +736,18 @@ impl ChunkReader {
                 }
             }
         }
+    }
+
+    /// Drops the partial chunk, attaching its head to a payload error.
+    fn fail(&mut self, mut e: ParseError) -> ParseError {
+        self.pieces.clear();
+        self.piece_bytes = 0;
+        if let Some(head) = self.head.take() {
+            if e.head.is_none() && e.transaction_id.as_deref() == Some(&head.transaction_id) {
+                e.head = Some(Box::new(head));
+            }
+        }
+        e
     }
 
     fn take_segment(&mut self, flag: Continuation, whole: bool) -> Chunk {
@@ -774,5 +807,21 @@ mod tests {
             .unwrap();
         assert_eq!(c.method(), Some(&Method::Report));
         assert_eq!(c.byte_range().len(), Some(106));
+    }
+
+    #[test]
+    fn payload_errors_can_be_answered() {
+        // Byte-Range says 3 octets, the payload has 5: the head was read, so
+        // a 400 can still be sent (it used to say it could not).
+        let wire = b"MSRP abcd SEND\r\nTo-Path: msrp://b:1/x;tcp\r\nFrom-Path: msrp://a:1/y;tcp\r\nByte-Range: 1-3/3\r\nContent-Type: text/plain\r\n\r\nhello\r\n-------abcd$\r\n";
+        let mut buf = BytesMut::from(&wire[..]);
+        let mut r = ChunkReader::default();
+        let e = r.read_chunk(&mut buf, None).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::ByteRangeExceeded);
+        assert!(!e.fatal && e.can_answer());
+        assert_eq!(
+            e.head.as_ref().map(|h| h.transaction_id.as_str()),
+            Some("abcd")
+        );
     }
 }
