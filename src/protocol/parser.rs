@@ -383,28 +383,32 @@ impl Parser {
                         None => (buf.len().saturating_sub(needle_len + 2), false),
                     };
                     if emit > 0 {
-                        let n = emit as u64;
-                        body.seen += n;
-                        let data = buf.split_to(emit).freeze();
-                        if let Some(allowed) = body.allowed {
-                            if body.seen > allowed && !body.skipping {
-                                body.skipping = true;
-                                return Err(body.error(
+                        if body.skipping {
+                            buf.advance(emit);
+                            continue;
+                        }
+                        // Hand out payload up to the limit, then fail once a
+                        // payload octet past it is certain: the same events
+                        // whatever the input's slicing.
+                        let limit = body.allowed.unwrap_or(self.limits.max_undeclared_chunk);
+                        let room = limit.saturating_sub(body.seen);
+                        if room == 0 {
+                            body.skipping = true;
+                            let (kind, detail) = match body.allowed {
+                                Some(a) => (
                                     ParseErrorKind::ByteRangeExceeded,
-                                    format!("payload exceeds the {allowed} octets its Byte-Range allows"),
-                                ));
-                            }
-                        } else if body.seen > self.limits.max_undeclared_chunk {
-                            let max = self.limits.max_undeclared_chunk;
-                            return Err(ParseError::fatal(
-                                ParseErrorKind::ChunkTooLarge,
-                                format!("chunk of undeclared length exceeds {max} octets"),
-                            ));
+                                    format!("payload exceeds the {a} octets its Byte-Range allows"),
+                                ),
+                                None => (
+                                    ParseErrorKind::ChunkTooLarge,
+                                    format!("chunk of undeclared length exceeds {limit} octets"),
+                                ),
+                            };
+                            return Err(body.error(kind, detail));
                         }
-                        if !body.skipping {
-                            return Ok(Some(Event::Data(data)));
-                        }
-                        continue;
+                        let n = emit.min(usize::try_from(room).unwrap_or(usize::MAX));
+                        body.seen += n as u64;
+                        return Ok(Some(Event::Data(buf.split_to(n).freeze())));
                     }
                     if !complete {
                         return Ok(None);
@@ -822,6 +826,69 @@ mod tests {
         assert_eq!(
             e.head.as_ref().map(|h| h.transaction_id.as_str()),
             Some("abcd")
+        );
+    }
+
+    fn events(wire: &[u8], step: usize) -> Vec<Result<Event, ParseErrorKind>> {
+        let mut p = Parser::default();
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        let mut data = BytesMut::new();
+        for piece in wire.chunks(step) {
+            buf.extend_from_slice(piece);
+            loop {
+                match p.next_event(&mut buf) {
+                    Ok(Some(Event::Data(d))) => data.extend_from_slice(&d),
+                    Ok(Some(e)) => {
+                        if !data.is_empty() {
+                            out.push(Ok(Event::Data(data.split().freeze())));
+                        }
+                        out.push(Ok(e));
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        if !data.is_empty() {
+                            out.push(Ok(Event::Data(data.split().freeze())));
+                        }
+                        out.push(Err(e.kind));
+                        if e.fatal {
+                            return out;
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn payload_over_the_limit_gives_the_same_events_in_any_slicing() {
+        // Whole, the 5-octet piece used to be dropped with the error; byte by
+        // byte, 3 octets were handed out first.
+        let wire = b"MSRP abcd SEND\r\nTo-Path: msrp://b:1/x;tcp\r\nFrom-Path: msrp://a:1/y;tcp\r\nByte-Range: 1-3/3\r\nContent-Type: text/plain\r\n\r\nhello\r\n-------abcd$\r\n";
+        let whole = events(wire, wire.len());
+        assert_eq!(whole, events(wire, 1));
+        assert_eq!(whole[1], Ok(Event::Data(Bytes::from_static(b"hel"))));
+        assert_eq!(whole[2], Err(ParseErrorKind::ByteRangeExceeded));
+        // An undeclared chunk past max_undeclared_chunk: same, and not fatal.
+        let wire = b"MSRP abcd SEND\r\nTo-Path: msrp://b:1/x;tcp\r\nFrom-Path: msrp://a:1/y;tcp\r\nContent-Type: text/plain\r\n\r\nhello\r\n-------abcd$\r\nMSRP abcd 200 OK\r\nTo-Path: msrp://a:1/y;tcp\r\nFrom-Path: msrp://b:1/x;tcp\r\n-------abcd$\r\n";
+        let mut p = Parser::new(Limits {
+            max_undeclared_chunk: 2,
+            ..Limits::default()
+        });
+        let mut buf = BytesMut::from(&wire[..]);
+        assert!(matches!(p.next_event(&mut buf), Ok(Some(Event::Head(_)))));
+        assert_eq!(
+            p.next_event(&mut buf),
+            Ok(Some(Event::Data(Bytes::from_static(b"he"))))
+        );
+        let e = p.next_event(&mut buf).unwrap_err();
+        assert_eq!(
+            (e.kind, e.fatal, e.can_answer()),
+            (ParseErrorKind::ChunkTooLarge, false, true)
+        );
+        assert!(
+            matches!(p.next_event(&mut buf), Ok(Some(Event::Head(c))) if c.code() == Some(200))
         );
     }
 }
