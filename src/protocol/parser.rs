@@ -35,6 +35,10 @@ pub struct Limits {
     pub max_undeclared_chunk: u64,
     /// Most empty lines tolerated between chunks.
     pub max_blank_lines: usize,
+    /// Most payload octets [`ChunkReader`] assembles into one whole chunk
+    /// (`size = None`), whatever the chunk's Byte-Range declares (RFC 4975
+    /// §14.5: sanity-check byte-range values before allocating).
+    pub max_assembled_chunk: u64,
 }
 
 impl Default for Limits {
@@ -47,6 +51,7 @@ impl Default for Limits {
             max_path_uris: 32,
             max_undeclared_chunk: 64 << 20,
             max_blank_lines: 16,
+            max_assembled_chunk: 64 << 20,
         }
     }
 }
@@ -71,7 +76,8 @@ pub enum ParseErrorKind {
     ByteRangeExceeded,
     /// Payload ended before the declared Byte-Range length.
     ByteRangeShort,
-    /// A chunk with no declared length grew past `max_undeclared_chunk`.
+    /// A chunk with no declared length grew past `max_undeclared_chunk`, or
+    /// [`ChunkReader`] would assemble more than `max_assembled_chunk`.
     ChunkTooLarge,
     TooManyBlankLines,
 }
@@ -461,6 +467,14 @@ impl Parser {
             answerable: false,
         }
     }
+
+    /// Makes the parser discard the rest of the current chunk's payload (for
+    /// a consumer that gave up on it); no effect outside a payload.
+    pub fn skip_current_chunk(&mut self) {
+        if let State::Body(body) = &mut self.state {
+            body.skipping = true;
+        }
+    }
 }
 
 impl BodyState {
@@ -731,6 +745,22 @@ impl ChunkReader {
                     self.segment = 0;
                 }
                 Event::Data(d) => {
+                    let max = self.parser.limits.max_assembled_chunk;
+                    if size.is_none() && (self.piece_bytes + d.len()) as u64 > max {
+                        // Never assemble more than the limit, whatever the
+                        // Byte-Range declares: skip the rest of this chunk.
+                        self.parser.skip_current_chunk();
+                        let head = self.head.as_ref();
+                        let e = ParseError {
+                            kind: ParseErrorKind::ChunkTooLarge,
+                            detail: format!("chunk payload exceeds {max} octets"),
+                            transaction_id: head.map(|h| h.transaction_id.clone()),
+                            head: None,
+                            fatal: false,
+                            answerable: head.is_some_and(is_answerable),
+                        };
+                        return Err(self.fail(e));
+                    }
                     self.piece_bytes += d.len();
                     self.pieces.push(d);
                 }
@@ -889,6 +919,37 @@ mod tests {
         );
         assert!(
             matches!(p.next_event(&mut buf), Ok(Some(Event::Head(c))) if c.code() == Some(200))
+        );
+    }
+
+    #[test]
+    fn chunk_reader_never_assembles_more_than_the_limit() {
+        // The Byte-Range declares 10 octets; a whole-chunk reader limited to
+        // 4 used to buffer all of them (any declared size, RFC 4975 §14.5).
+        let wire = b"MSRP abcd SEND\r\nTo-Path: msrp://b:1/x;tcp\r\nFrom-Path: msrp://a:1/y;tcp\r\nByte-Range: 1-10/10\r\nContent-Type: text/plain\r\n\r\n0123456789\r\n-------abcd$\r\nMSRP abcd 200 OK\r\nTo-Path: msrp://a:1/y;tcp\r\nFrom-Path: msrp://b:1/x;tcp\r\n-------abcd$\r\n";
+        let mut r = ChunkReader::new(Limits {
+            max_assembled_chunk: 4,
+            ..Limits::default()
+        });
+        let mut buf = BytesMut::new();
+        let mut got = Vec::new();
+        for b in wire {
+            buf.extend_from_slice(&[*b]);
+            loop {
+                match r.read_chunk(&mut buf, None) {
+                    Ok(Some(c)) => got.push(Ok(c.code())),
+                    Ok(None) => break,
+                    Err(e) => got.push(Err((e.kind, e.fatal, e.can_answer(), e.head.is_some()))),
+                }
+            }
+            assert!(r.piece_bytes <= 4);
+        }
+        assert_eq!(
+            got,
+            vec![
+                Err((ParseErrorKind::ChunkTooLarge, false, true, true)),
+                Ok(Some(200))
+            ]
         );
     }
 }
