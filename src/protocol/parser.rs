@@ -320,14 +320,14 @@ impl Parser {
                             ));
                         };
                         let head = self.take_head();
-                        let chunk = check_head(head, false)?;
+                        let chunk = check_head(head, Some(flag))?;
                         self.pending_end = Some(flag);
                         return Ok(Some(Event::Head(chunk)));
                     }
                     if line.is_empty() {
                         // Blank line: the body follows.
                         let head = self.take_head();
-                        return match check_head(head, true) {
+                        return match check_head(head, None) {
                             Ok(chunk) => {
                                 let mut body = BodyState::new(
                                     &chunk.transaction_id,
@@ -516,7 +516,8 @@ fn is_answerable(chunk: &Chunk) -> bool {
 
 /// Validates a completed head: no header errors, To-Path and From-Path present
 /// once. A bodiless chunk's Byte-Range must not declare octets it lacks.
-fn check_head(head: PendingHead, has_body: bool) -> Result<Chunk, ParseError> {
+/// `bodiless_end` is the flag of a chunk without a body.
+fn check_head(head: PendingHead, bodiless_end: Option<Continuation>) -> Result<Chunk, ParseError> {
     let PendingHead { chunk, error, .. } = head;
     let tid = chunk.transaction_id.clone();
     let has_paths = chunk.to_path().is_some() && chunk.from_path().is_some();
@@ -557,7 +558,8 @@ fn check_head(head: PendingHead, has_body: bool) -> Result<Chunk, ParseError> {
             chunk,
         ));
     }
-    if !has_body {
+    // An aborted chunk may stop short of its Byte-Range (as with a body).
+    if bodiless_end.is_some_and(|f| f != Continuation::Abort) {
         if let Some(len) = chunk.payload_byte_range().and_then(|r| r.len()) {
             if len != 0 {
                 return Err(fail(
@@ -951,5 +953,24 @@ mod tests {
                 Ok(Some(200))
             ]
         );
+    }
+
+    #[test]
+    fn bodiless_aborted_chunk_may_stop_short() {
+        // '#' exempts a chunk with a body from ByteRangeShort; a bodiless one
+        // used to be rejected.
+        let wire = b"MSRP abcd SEND\r\nTo-Path: msrp://b:1/x;tcp\r\nFrom-Path: msrp://a:1/y;tcp\r\nByte-Range: 1-10/10\r\n-------abcd#\r\n";
+        let mut buf = BytesMut::from(&wire[..]);
+        let c = ChunkReader::default()
+            .read_chunk(&mut buf, None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.continuation, Continuation::Abort);
+        let mut buf = BytesMut::from(&wire[..]);
+        buf[wire.len() - 3] = b'$';
+        let e = ChunkReader::default()
+            .read_chunk(&mut buf, None)
+            .unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::ByteRangeShort);
     }
 }
