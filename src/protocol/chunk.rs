@@ -285,6 +285,17 @@ impl Chunk {
         })
     }
 
+    /// The Byte-Range header when it describes this chunk's own payload: in
+    /// a SEND (or another request carrying content), but not in a REPORT,
+    /// whose Byte-Range names the range of the reported message (RFC 4975
+    /// §7.1.2), nor in a response.
+    pub fn payload_byte_range(&self) -> Option<ByteRange> {
+        match self.method() {
+            Some(Method::Report) | None => None,
+            Some(_) => self.byte_range_header().copied(),
+        }
+    }
+
     /// The Failure-Report value, explicit or implied (`yes` when absent).
     pub fn failure_report(&self) -> FailureReport {
         self.headers
@@ -330,7 +341,8 @@ impl Chunk {
     /// Checks what RFC 4975 §7.1 requires of every chunk: To-Path and
     /// From-Path present exactly once, single-valued headers not repeated,
     /// a Content-Type with any body, and a Byte-Range that agrees with the
-    /// payload where its end is known (for whole chunks, not virtual segments).
+    /// payload where its end is known (for whole chunks, not virtual segments,
+    /// and not for a REPORT: see [`Chunk::payload_byte_range`]).
     pub fn verify_headers(&self) -> Result<(), VerifyError> {
         let mut seen = [0u8; 8];
         for h in &self.headers {
@@ -369,11 +381,8 @@ impl Chunk {
         if self.is_request() && !self.data.is_empty() && seen[4] == 0 {
             return Err(VerifyError::MissingContentType);
         }
-        if self.segment == 0
-            && self.continuation != Continuation::Abort
-            && self.method() == Some(&Method::Send)
-        {
-            if let Some(declared) = self.byte_range_header().and_then(|r| r.len()) {
+        if self.segment == 0 && self.continuation != Continuation::Abort {
+            if let Some(declared) = self.payload_byte_range().and_then(|r| r.len()) {
                 let actual = self.data.len() as u64;
                 if declared != actual {
                     return Err(VerifyError::ByteRangeMismatch { declared, actual });
@@ -399,7 +408,9 @@ impl Chunk {
         match &self.kind {
             ChunkKind::Request { method } => {
                 out.push(b' ');
-                out.extend_from_slice(method.as_str().as_bytes());
+                // Methods are sent in upper case (RFC 4975 §9 other-method =
+                // 1*UPALPHA), even a Method::Other a caller wrote in lower case.
+                out.extend(method.as_str().bytes().map(|b| b.to_ascii_uppercase()));
             }
             ChunkKind::Response { code, comment } => {
                 out.extend_from_slice(format!(" {code:03}").as_bytes());
@@ -573,6 +584,20 @@ mod tests {
     }
 
     #[test]
+    fn report_byte_range_names_the_reported_range() {
+        // RFC 4975 Figure 17: a bodiless REPORT with Byte-Range: 1-106/106.
+        let mut r = Chunk::request("dkei38sd", Method::Report);
+        r.add_header(Header::ToPath(vec![uri("msrp://a:1/y;tcp")]));
+        r.add_header(Header::FromPath(vec![uri("msrp://b:1/x;tcp")]));
+        r.add_header(Header::ByteRange(
+            ByteRange::new(1, Some(106), Some(106)).unwrap(),
+        ));
+        r.set_status(200, Some("OK".into()));
+        assert_eq!(r.payload_byte_range(), None);
+        r.verify_headers().unwrap();
+    }
+
+    #[test]
     fn safe_transaction_id() {
         let mut c = Chunk::request("abcd", Method::Send);
         c.data = Bytes::from_static(b"x\r\n-------abcd$\r\n");
@@ -580,6 +605,12 @@ mod tests {
         c.ensure_safe_transaction_id();
         assert_ne!(c.transaction_id, "abcd");
         assert!(!c.payload_contains_end_line());
+    }
+
+    #[test]
+    fn methods_always_sent_upper_case() {
+        let c = Chunk::request("abcd", Method::Other("nickname".into()));
+        assert!(c.encode().starts_with(b"MSRP abcd NICKNAME\r\n"));
     }
 
     #[test]

@@ -180,7 +180,17 @@ pub struct DigestParams {
 }
 
 /// Parameters whose value is written as a token, never quoted (RFC 2617).
+/// In credentials and Authentication-Info (RFC 2617 `message-qop`, `nonce-count`).
 const UNQUOTED_DIGEST_PARAMS: &[&str] = &["algorithm", "qop", "nc", "stale"];
+/// In a challenge `qop` is a quoted list (RFC 2617 §3.2.1 `qop-options`).
+const UNQUOTED_CHALLENGE_PARAMS: &[&str] = &["algorithm", "stale"];
+
+/// `token` of RFC 2616 §2.2: CHARs other than controls and separators.
+fn is_http_token(v: &str) -> bool {
+    !v.is_empty()
+        && v.bytes()
+            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
+}
 
 impl DigestParams {
     /// The value of a parameter, by case-insensitive name.
@@ -269,8 +279,10 @@ impl DigestParams {
     }
 }
 
-impl fmt::Display for DigestParams {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl DigestParams {
+    /// Writes the parameters, leaving the values of `unquoted` parameters
+    /// bare when they are tokens; every other value is a quoted-string.
+    fn write(&self, f: &mut impl fmt::Write, unquoted: &[&str]) -> fmt::Result {
         if let Some(s) = &self.scheme {
             write!(f, "{s} ")?;
         }
@@ -278,23 +290,35 @@ impl fmt::Display for DigestParams {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            if UNQUOTED_DIGEST_PARAMS
-                .iter()
-                .any(|u| u.eq_ignore_ascii_case(n))
-            {
+            if is_http_token(v) && unquoted.iter().any(|u| u.eq_ignore_ascii_case(n)) {
                 write!(f, "{n}={v}")?;
             } else {
                 write!(f, "{n}=\"")?;
                 for c in v.chars() {
                     if c == '"' || c == '\\' {
-                        f.write_str("\\")?;
+                        f.write_char('\\')?;
                     }
-                    write!(f, "{c}")?;
+                    f.write_char(c)?;
                 }
-                f.write_str("\"")?;
+                f.write_char('"')?;
             }
         }
         Ok(())
+    }
+
+    /// The value as written in a WWW-Authenticate header (`qop` quoted).
+    pub fn to_challenge_string(&self) -> String {
+        let mut out = String::new();
+        let _ = self.write(&mut out, UNQUOTED_CHALLENGE_PARAMS);
+        out
+    }
+}
+
+/// The credentials form (Authorization, Authentication-Info): `algorithm`,
+/// `qop`, `nc` and `stale` unquoted when they are tokens.
+impl fmt::Display for DigestParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write(f, UNQUOTED_DIGEST_PARAMS)
     }
 }
 
@@ -406,7 +430,7 @@ impl Header {
             | Header::ContentDisposition(_) => HeaderRank::Mime,
             // MIME-extension-field = ("Content-" ...) per RFC 4975 §9
             Header::Extension { name, .. }
-                if name.len() > 8 && name[..8].eq_ignore_ascii_case("content-") =>
+                if name.len() > 8 && name.as_bytes()[..8].eq_ignore_ascii_case(b"content-") =>
             {
                 HeaderRank::Mime
             }
@@ -435,9 +459,8 @@ impl Header {
                 None => format!("000 {:03}", s.code),
             },
             Header::Expires(v) | Header::MinExpires(v) | Header::MaxExpires(v) => v.to_string(),
-            Header::WwwAuthenticate(p)
-            | Header::Authorization(p)
-            | Header::AuthenticationInfo(p) => p.to_string(),
+            Header::WwwAuthenticate(p) => p.to_challenge_string(),
+            Header::Authorization(p) | Header::AuthenticationInfo(p) => p.to_string(),
             Header::ContentDisposition(d) => d.to_string(),
             Header::Extension { value, .. } => value.clone(),
         }
@@ -575,7 +598,7 @@ impl Header {
             "content-id" => Header::ContentId(text("Content-ID")?),
             "content-description" => Header::ContentDescription(text("Content-Description")?),
             "content-disposition" => {
-                let mut parts = value.split(';');
+                let mut parts = split_outside_quotes(value, b';').into_iter();
                 let disposition = parts.next().unwrap_or("").trim();
                 if disposition.is_empty() {
                     return Err(header_error(
@@ -603,6 +626,27 @@ impl Header {
             },
         })
     }
+}
+
+/// Splits at `sep` where it is not inside a quoted-string (`"..."` with
+/// backslash escapes), so `filename="a;b.txt"` stays one parameter.
+fn split_outside_quotes(text: &str, sep: u8) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, b) in text.bytes().enumerate() {
+        if escaped {
+            escaped = false;
+        } else if quoted && b == b'\\' {
+            escaped = true;
+        } else if b == b'"' {
+            quoted = !quoted;
+        } else if b == sep && !quoted {
+            parts.push(&text[start..i]);
+            start = i + 1;
+        }
+    }
+    parts.push(&text[start..]);
+    parts
 }
 
 /// `ident = ALPHANUM 3*31ident-char`, `ident-char = ALPHANUM / "." / "-" / "+" / "%" / "="`
@@ -708,6 +752,51 @@ mod tests {
     }
 
     #[test]
+    fn digest_values_that_are_not_tokens_stay_quoted() {
+        // qop="auth,auth-int" used to be written bare (qop=auth,auth-int),
+        // which parses back as qop=auth and a broken parameter; an empty
+        // algorithm="" was written as algorithm= and could not be parsed back.
+        for (name, v) in [
+            (
+                "WWW-Authenticate",
+                r#"Digest realm="r", nonce="n", qop="auth,auth-int""#,
+            ),
+            (
+                "WWW-Authenticate",
+                r#"Digest realm="r", nonce="n", qop="auth""#,
+            ),
+            (
+                "Authorization",
+                r#"Digest username="a", qop=auth, nc=00000001, algorithm="""#,
+            ),
+            ("Authentication-Info", r#"qop="a b", nc=00000001"#),
+        ] {
+            let h = Header::parse(name, v).unwrap();
+            let again = Header::parse(name, &h.encode_value()).unwrap();
+            assert_eq!(again, h, "{v}");
+        }
+        // A challenge's qop is a quoted list (RFC 2617 §3.2.1); credentials' bare.
+        let ch = Header::parse(
+            "WWW-Authenticate",
+            r#"Digest realm="r", qop="auth", nonce="n""#,
+        )
+        .unwrap();
+        assert_eq!(
+            ch.encode_value(),
+            r#"Digest realm="r", qop="auth", nonce="n""#
+        );
+        let cr = Header::parse(
+            "Authorization",
+            r#"Digest username="a", qop=auth, nc=00000001"#,
+        )
+        .unwrap();
+        assert_eq!(
+            cr.encode_value(),
+            r#"Digest username="a", qop=auth, nc=00000001"#
+        );
+    }
+
+    #[test]
     fn unknown_headers_kept_verbatim() {
         let h = Header::parse("Keep-Alive", "yes").unwrap();
         assert_eq!(
@@ -720,6 +809,15 @@ mod tests {
         let mut out = Vec::new();
         h.encode_into(&mut out);
         assert_eq!(out, b"Keep-Alive: yes\r\n");
+    }
+
+    #[test]
+    fn non_ascii_extension_name_encodes() {
+        // Ranking a non-ASCII extension name used to slice inside a character.
+        let h = Header::parse("Content\u{e9}xyz", "v").unwrap();
+        let mut c = crate::protocol::Chunk::request("abcd", crate::protocol::Method::Send);
+        c.add_header(h);
+        assert!(!c.encode().is_empty());
     }
 
     #[test]
@@ -754,6 +852,20 @@ mod tests {
         assert!(Header::parse("To-Path", &many).is_err());
         let limits = HeaderLimits { max_path_uris: 64 };
         assert!(Header::parse_with_limits("To-Path", &many, &limits).is_ok());
+    }
+
+    #[test]
+    fn content_disposition_quoted_semicolon() {
+        // A ';' inside a quoted filename used to split the parameter, turning
+        // filename="a;b.txt" into filename="a; b.txt" on the way out.
+        let v = "attachment; filename=\"a;b.txt\"; size=3";
+        let h = Header::parse("Content-Disposition", v).unwrap();
+        let Header::ContentDisposition(d) = &h else {
+            panic!()
+        };
+        assert_eq!(d.parameters.len(), 2);
+        assert_eq!(d.parameters[0].1.as_deref(), Some("\"a;b.txt\""));
+        assert_eq!(h.encode_value(), v);
     }
 
     #[test]

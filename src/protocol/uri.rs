@@ -189,9 +189,12 @@ impl Uri {
 
     /// Parses one URI.
     pub fn parse(text: &str) -> Result<Uri, UriError> {
-        let (secure, rest) = if text.len() >= 8 && text[..8].eq_ignore_ascii_case("msrps://") {
+        // Compare bytes: slicing the str at 7 or 8 would panic inside a
+        // multi-byte character.
+        let b = text.as_bytes();
+        let (secure, rest) = if b.len() >= 8 && b[..8].eq_ignore_ascii_case(b"msrps://") {
             (true, &text[8..])
-        } else if text.len() >= 7 && text[..7].eq_ignore_ascii_case("msrp://") {
+        } else if b.len() >= 7 && b[..7].eq_ignore_ascii_case(b"msrp://") {
             (false, &text[7..])
         } else {
             return Err(UriError::new("msrp-scheme", text));
@@ -486,6 +489,19 @@ mod tests {
         let j = Uri::parse("msrp://%61tlanta.example.com:7654/jshA7weztas;tcp").unwrap();
         assert_eq!(a, j, "percent-encoded unreserved characters decoded");
         assert!(a.same_session_id(&Uri::parse("msrp://10.1.1.1:1/jshA7weztas;tcp").unwrap()));
+    }
+
+    #[test]
+    fn non_ascii_never_panics() {
+        // A multi-byte character straddling the scheme's length used to panic.
+        for t in [
+            "msrps:/\u{e9}x",
+            "msrp:/\u{e9}",
+            "msrp://h\u{e9}st:1/s;tcp",
+            "\u{e9}\u{e9}\u{e9}\u{e9}",
+        ] {
+            assert!(Uri::parse(t).is_err(), "{t}");
+        }
     }
 
     #[test]
