@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by gen-header.sh and check-header.sh: finds the pinned cbindgen.
 # The pinned version lives in one place, scripts/install-tools.sh.
 

@@ -2,11 +2,12 @@
 //!
 //! Layers, bottom to top: [`protocol`] (bytes only), [`transport`] (one
 //! connection, TCP or TLS), [`connect`] (establishing and binding
-//! connections, directly or through relays), [`session`] (messages, files,
-//! reports), and `ffi` (the C surface).
+//! connections), [`session`] (messages, files, reports), and [`ffi`] (the C
+//! surface).
 
 pub mod connect;
 pub mod ffi;
 pub mod log;
 pub mod protocol;
+pub mod session;
 pub mod transport;

@@ -100,7 +100,10 @@ impl StderrLogger {
 
     /// The level from `MSRP_LOG`, warn when unset or unknown.
     pub fn from_env() -> StderrLogger {
-        let level = std::env::var("MSRP_LOG").ok().and_then(|v| Level::parse(&v)).unwrap_or(Level::Warn);
+        let level = std::env::var("MSRP_LOG")
+            .ok()
+            .and_then(|v| Level::parse(&v))
+            .unwrap_or(Level::Warn);
         StderrLogger { level }
     }
 }
@@ -113,10 +116,20 @@ impl Logger for StderrLogger {
         self.level >= Level::Trace
     }
     fn received_new_chunk(&self, data: &[u8], conn: ConnectionInfo<'_>, _chunk: &Chunk) {
-        eprintln!("msrp trace: [{} {}] received:\n{}", conn.id, conn.peer, String::from_utf8_lossy(data).trim_end());
+        eprintln!(
+            "msrp trace: [{} {}] received:\n{}",
+            conn.id,
+            conn.peer,
+            String::from_utf8_lossy(data).trim_end()
+        );
     }
     fn sent_new_chunk(&self, data: &[u8], conn: ConnectionInfo<'_>, _chunk: &Chunk) {
-        eprintln!("msrp trace: [{} {}] sent:\n{}", conn.id, conn.peer, String::from_utf8_lossy(data).trim_end());
+        eprintln!(
+            "msrp trace: [{} {}] sent:\n{}",
+            conn.id,
+            conn.peer,
+            String::from_utf8_lossy(data).trim_end()
+        );
     }
     fn log(&self, level: Level, message: &str) {
         if level <= self.level {
@@ -129,7 +142,9 @@ static DEFAULT: OnceLock<SharedLogger> = OnceLock::new();
 
 /// The process default logger (stderr at `MSRP_LOG`), used where none is given.
 pub fn default_logger() -> SharedLogger {
-    DEFAULT.get_or_init(|| Arc::new(StderrLogger::from_env())).clone()
+    DEFAULT
+        .get_or_init(|| Arc::new(StderrLogger::from_env()))
+        .clone()
 }
 
 /// Logs through `logger` only when `level` is enabled, building the text lazily.

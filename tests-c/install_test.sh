@@ -28,7 +28,7 @@ lib=$prefix/lib
 for f in "lib/libmsrp.so.$version" "lib/libmsrp.a" "include/msrp.h" \
          "lib/pkgconfig/msrp.pc" "lib/cmake/msrp/msrpConfig.cmake" \
          "lib/cmake/msrp/msrpConfigVersion.cmake"; do
-    [ -f "$prefix/$f" ] && [ ! -L "$prefix/$f" ] || fail "missing regular file $f"
+    if [ ! -f "$prefix/$f" ] || [ -L "$prefix/$f" ]; then fail "missing regular file $f"; fi
 done
 [ "$(readlink "$lib/libmsrp.so.$soversion")" = "libmsrp.so.$version" ] \
     || fail "lib/libmsrp.so.$soversion is not a symlink to libmsrp.so.$version"

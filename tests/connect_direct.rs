@@ -9,7 +9,10 @@ use msrp::protocol::Uri;
 use msrp::transport::{ChunkParams, TlsIdentity};
 
 fn text(t: &str) -> ChunkParams {
-    ChunkParams { data: Bytes::copy_from_slice(t.as_bytes()), ..Default::default() }
+    ChunkParams {
+        data: Bytes::copy_from_slice(t.as_bytes()),
+        ..Default::default()
+    }
 }
 
 #[tokio::test]
@@ -19,8 +22,15 @@ async fn tcp_connector_to_acceptor_both_directions() {
     assert_ne!(a_path[0].port, Some(0));
     let mut connector = ConnectorDirect::new(EndpointConfig::default());
     let c_path = connector.prepare(None).unwrap();
-    let a_task = tokio::spawn(async move { acceptor.complete(&c_path, None, Some(Duration::from_secs(5))).await });
-    let mut ct = connector.complete(&a_path, None, Some(Duration::from_secs(5))).await.unwrap();
+    let a_task = tokio::spawn(async move {
+        acceptor
+            .complete(&c_path, None, Some(Duration::from_secs(5)))
+            .await
+    });
+    let mut ct = connector
+        .complete(&a_path, None, Some(Duration::from_secs(5)))
+        .await
+        .unwrap();
     let mut at = a_task.await.unwrap().unwrap();
     let c = ct.make_chunk(text("hello acceptor"));
     ct.write_chunk(&c).await.unwrap();
@@ -40,26 +50,51 @@ async fn tcp_connector_to_acceptor_both_directions() {
 
 #[tokio::test]
 async fn tls_with_fingerprint_and_mismatch() {
-    let server_id = TlsIdentity::self_signed(&["localhost", "127.0.0.1"]).unwrap().identity;
+    let server_id = TlsIdentity::self_signed(&["localhost", "127.0.0.1"])
+        .unwrap()
+        .identity;
     let other_id = TlsIdentity::self_signed(&["localhost"]).unwrap().identity;
-    let mut cfg = EndpointConfig::default();
-    cfg.identity = Some(server_id.clone());
+    let cfg = EndpointConfig {
+        identity: Some(server_id.clone()),
+        ..Default::default()
+    };
     let server = Server::new(cfg);
     let local = server.prepare(None).await.unwrap();
     assert!(local[0].secure);
     // Wrong fingerprint: the client refuses in the handshake.
     let mut connector = ConnectorDirect::new(EndpointConfig::default());
-    let _ = connector.prepare(Some(Uri::parse("msrps://127.0.0.1:9/abcdef;tcp").unwrap())).unwrap();
-    let err = connector.complete(&local, Some(other_id.fingerprint()), Some(Duration::from_secs(5))).await.unwrap_err();
+    let _ = connector
+        .prepare(Some(Uri::parse("msrps://127.0.0.1:9/abcdef;tcp").unwrap()))
+        .unwrap();
+    let err = connector
+        .complete(
+            &local,
+            Some(other_id.fingerprint()),
+            Some(Duration::from_secs(5)),
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(err, ConnectError::Tls(_)), "{err}");
     // Right fingerprint: binds.
     let c_path = connector.prepare(None).unwrap();
     let s = server.clone();
     let l = local[0].clone();
-    let wait = tokio::spawn(async move { s.complete(&l, &c_path, None, Some(Duration::from_secs(5))).await });
-    let mut ct = connector.complete(&local, Some(server_id.fingerprint()), Some(Duration::from_secs(5))).await.unwrap();
+    let wait = tokio::spawn(async move {
+        s.complete(&l, &c_path, None, Some(Duration::from_secs(5)))
+            .await
+    });
+    let mut ct = connector
+        .complete(
+            &local,
+            Some(server_id.fingerprint()),
+            Some(Duration::from_secs(5)),
+        )
+        .await
+        .unwrap();
     let mut st = wait.await.unwrap().unwrap();
-    ct.write_chunk(&ct.make_chunk(text("over tls"))).await.unwrap();
+    ct.write_chunk(&ct.make_chunk(text("over tls")))
+        .await
+        .unwrap();
     assert_eq!(&st.read_chunk(None).await.unwrap().data[..], b"over tls");
 }
 
@@ -71,7 +106,10 @@ async fn unknown_session_gets_481() {
     wrong.session_id = Some("nosuchsession".into());
     let mut connector = ConnectorDirect::new(EndpointConfig::default());
     connector.prepare(None).unwrap();
-    let err = connector.complete(&[wrong], None, Some(Duration::from_secs(5))).await.unwrap_err();
+    let err = connector
+        .complete(&[wrong], None, Some(Duration::from_secs(5)))
+        .await
+        .unwrap_err();
     match err {
         ConnectError::Rejected(e) => assert_eq!(e.code, 481),
         other => panic!("expected 481, got {other}"),

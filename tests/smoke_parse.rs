@@ -23,5 +23,8 @@ fn parse_whole_and_bytewise() {
     }
     assert_eq!(got.len(), 2);
     assert_eq!(got[0], c);
-    assert_eq!(got[0].encode(), wire[..wire.len() - resp.encode().len()].to_vec());
+    assert_eq!(
+        got[0].encode(),
+        wire[..wire.len() - resp.encode().len()].to_vec()
+    );
 }

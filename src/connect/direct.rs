@@ -21,7 +21,10 @@ pub struct ConnectorDirect {
 
 impl ConnectorDirect {
     pub fn new(config: EndpointConfig) -> ConnectorDirect {
-        ConnectorDirect { config, local_uri: None }
+        ConnectorDirect {
+            config,
+            local_uri: None,
+        }
     }
 
     /// Returns the full local path for SDP. `local_uri` is only advertised
@@ -30,7 +33,12 @@ impl ConnectorDirect {
     /// endpoint has a certificate). A missing session id is generated.
     pub fn prepare(&mut self, local_uri: Option<Uri>) -> Result<Vec<Uri>, ConnectError> {
         let mut uri = local_uri.unwrap_or_else(|| {
-            Uri::new(Host::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST)), Some(0), None, self.config.identity.is_some())
+            Uri::new(
+                Host::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+                Some(0),
+                None,
+                self.config.identity.is_some(),
+            )
         });
         if uri.session_id.is_none() {
             uri.session_id = Some(ids::session_id());
@@ -46,7 +54,12 @@ impl ConnectorDirect {
     /// the peer's certificate against `fingerprint` from its SDP and/or the
     /// configured trust anchors), sends the binding chunk and waits for its
     /// 200. `timeout` covers all of it (the configured default when `None`).
-    pub async fn complete(&mut self, remote_path: &[Uri], fingerprint: Option<Fingerprint>, timeout: Option<Duration>) -> Result<Transport, ConnectError> {
+    pub async fn complete(
+        &mut self,
+        remote_path: &[Uri],
+        fingerprint: Option<Fingerprint>,
+        timeout: Option<Duration>,
+    ) -> Result<Transport, ConnectError> {
         let local = self.local_uri.clone().ok_or(ConnectError::NotPrepared)?;
         check_remote_path(remote_path)?;
         let timeout = timeout.unwrap_or(self.config.bind_timeout);
@@ -54,10 +67,20 @@ impl ConnectorDirect {
         let verify = config.peer_verification(fingerprint);
         let work = async {
             let stream = open_stream(&remote_path[0], &config, &verify).await?;
-            let info = TransportInfo::new(vec![local], remote_path.to_vec(), Vec::new(), config.matching, &stream, config.limits, config.logger.clone());
+            let info = TransportInfo::new(
+                vec![local],
+                remote_path.to_vec(),
+                Vec::new(),
+                config.matching,
+                &stream,
+                config.limits,
+                config.logger.clone(),
+            );
             bind_outgoing(stream, info).await
         };
-        tokio::time::timeout(timeout, work).await.map_err(|_| ConnectError::Timeout)?
+        tokio::time::timeout(timeout, work)
+            .await
+            .map_err(|_| ConnectError::Timeout)?
     }
 
     /// Forgets the prepared local URI.
@@ -74,7 +97,10 @@ pub struct AcceptorDirect {
 
 impl AcceptorDirect {
     pub fn new(config: EndpointConfig) -> AcceptorDirect {
-        AcceptorDirect { server: Server::new(config), local_uri: None }
+        AcceptorDirect {
+            server: Server::new(config),
+            local_uri: None,
+        }
     }
 
     /// Starts listening where `local_uri` says (port 0 picks a free port and
@@ -88,9 +114,17 @@ impl AcceptorDirect {
     /// Waits for the peer's connection whose binding chunk comes from
     /// `remote_path` (and, over TLS with `fingerprint`, whose client
     /// certificate matches it), answers it and returns the transport.
-    pub async fn complete(&mut self, remote_path: &[Uri], fingerprint: Option<Fingerprint>, timeout: Option<Duration>) -> Result<Transport, ConnectError> {
+    pub async fn complete(
+        &mut self,
+        remote_path: &[Uri],
+        fingerprint: Option<Fingerprint>,
+        timeout: Option<Duration>,
+    ) -> Result<Transport, ConnectError> {
         let local = self.local_uri.clone().ok_or(ConnectError::NotPrepared)?;
-        let t = self.server.complete(&local, remote_path, fingerprint, timeout).await?;
+        let t = self
+            .server
+            .complete(&local, remote_path, fingerprint, timeout)
+            .await?;
         self.server.close();
         Ok(t)
     }

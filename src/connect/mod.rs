@@ -24,7 +24,9 @@ use crate::log::{default_logger, Level, SharedLogger};
 use crate::msrp_log;
 use crate::protocol::{ChunkReader, Header, Limits, Uri};
 use crate::transport::tls::{self, PeerVerification, TlsError, TlsIdentity};
-use crate::transport::{ChunkParams, MsrpError, PathMatching, Stream, Transport, TransportError, TransportInfo};
+use crate::transport::{
+    ChunkParams, MsrpError, PathMatching, Stream, Transport, TransportError, TransportInfo,
+};
 
 pub use direct::{AcceptorDirect, ConnectorDirect};
 pub use server::Server;
@@ -125,7 +127,10 @@ impl Default for EndpointConfig {
 
 impl fmt::Debug for EndpointConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EndpointConfig").field("identity", &self.identity.is_some()).field("bind_timeout", &self.bind_timeout).finish()
+        f.debug_struct("EndpointConfig")
+            .field("identity", &self.identity.is_some())
+            .field("bind_timeout", &self.bind_timeout)
+            .finish()
     }
 }
 
@@ -144,21 +149,36 @@ pub fn check_remote_path(path: &[Uri]) -> Result<(), ConnectError> {
     }
     for u in path {
         if !u.transport.eq_ignore_ascii_case("tcp") {
-            return Err(ConnectError::InvalidPath(format!("{u}: transport {} is not supported", u.transport)));
+            return Err(ConnectError::InvalidPath(format!(
+                "{u}: transport {} is not supported",
+                u.transport
+            )));
         }
     }
     if path[0].port.is_none() {
-        return Err(ConnectError::InvalidPath(format!("{}: no port (MSRP has no default port)", path[0])));
+        return Err(ConnectError::InvalidPath(format!(
+            "{}: no port (MSRP has no default port)",
+            path[0]
+        )));
     }
     if path.last().is_some_and(|u| u.session_id.is_none()) {
-        return Err(ConnectError::InvalidPath(format!("{}: no session id", path[path.len() - 1])));
+        return Err(ConnectError::InvalidPath(format!(
+            "{}: no session id",
+            path[path.len() - 1]
+        )));
     }
     Ok(())
 }
 
 /// Opens TCP (and TLS for msrps) to the first hop of `path`.
-pub(crate) async fn open_stream(first_hop: &Uri, config: &EndpointConfig, verify: &PeerVerification) -> Result<Stream, ConnectError> {
-    let port = first_hop.port.ok_or_else(|| ConnectError::InvalidPath(format!("{first_hop}: no port")))?;
+pub(crate) async fn open_stream(
+    first_hop: &Uri,
+    config: &EndpointConfig,
+    verify: &PeerVerification,
+) -> Result<Stream, ConnectError> {
+    let port = first_hop
+        .port
+        .ok_or_else(|| ConnectError::InvalidPath(format!("{first_hop}: no port")))?;
     let host = first_hop.host.connect_name();
     let tcp = TcpStream::connect((host.as_str(), port)).await?;
     let _ = tcp.set_nodelay(true);
@@ -173,13 +193,26 @@ pub(crate) async fn open_stream(first_hop: &Uri, config: &EndpointConfig, verify
 /// The active side's binding (RFC 4975 §5.4, the seed's ConnectorDirect):
 /// sends a bodiless SEND and waits for its response. Requests that arrive
 /// before the response are kept for the session.
-pub(crate) async fn bind_outgoing(stream: Stream, info: TransportInfo) -> Result<Transport, ConnectError> {
+pub(crate) async fn bind_outgoing(
+    stream: Stream,
+    info: TransportInfo,
+) -> Result<Transport, ConnectError> {
     let logger = info.logger.clone();
     let limits = info.limits;
-    let mut transport = Transport::new(stream, info, BytesMut::new(), ChunkReader::new(limits), VecDeque::new());
+    let mut transport = Transport::new(
+        stream,
+        info,
+        BytesMut::new(),
+        ChunkReader::new(limits),
+        VecDeque::new(),
+    );
     let mut bind = transport.make_chunk(ChunkParams::default());
     // A bodiless SEND carries Byte-Range 1-0/0 (RFC 4975 §7.1).
-    bind.add_header(Header::ByteRange(crate::protocol::ByteRange { start: 1, end: Some(0), total: Some(0) }));
+    bind.add_header(Header::ByteRange(crate::protocol::ByteRange {
+        start: 1,
+        end: Some(0),
+        total: Some(0),
+    }));
     transport.write_chunk(&bind).await?;
     let mut early = VecDeque::new();
     loop {
@@ -191,7 +224,9 @@ pub(crate) async fn bind_outgoing(stream: Stream, info: TransportInfo) -> Result
         if chunk.is_request() {
             early.push_back(chunk);
             if early.len() > 64 {
-                return Err(ConnectError::Protocol("peer sent too many requests before answering the binding".into()));
+                return Err(ConnectError::Protocol(
+                    "peer sent too many requests before answering the binding".into(),
+                ));
             }
             continue;
         }
@@ -201,7 +236,11 @@ pub(crate) async fn bind_outgoing(stream: Stream, info: TransportInfo) -> Result
         let code = chunk.code().unwrap_or(0);
         if code != 200 {
             let comment = chunk.comment().unwrap_or("").to_string();
-            msrp_log!(logger, Level::Warn, "binding rejected by peer: {code} {comment}");
+            msrp_log!(
+                logger,
+                Level::Warn,
+                "binding rejected by peer: {code} {comment}"
+            );
             return Err(ConnectError::Rejected(MsrpError::new(code, comment)));
         }
         transport.reader.push_pending(early);

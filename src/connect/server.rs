@@ -85,7 +85,12 @@ impl Drop for Inner {
 impl Server {
     /// A server with no listener yet; `prepare` opens them as needed.
     pub fn new(config: EndpointConfig) -> Server {
-        Server { inner: Arc::new(Inner { config, state: Mutex::new(State::default()) }) }
+        Server {
+            inner: Arc::new(Inner {
+                config,
+                state: Mutex::new(State::default()),
+            }),
+        }
     }
 
     pub fn config(&self) -> &EndpointConfig {
@@ -94,7 +99,14 @@ impl Server {
 
     /// The addresses listened on.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.inner.state.lock().expect("server state").listeners.iter().map(|l| l.addr).collect()
+        self.inner
+            .state
+            .lock()
+            .expect("server state")
+            .listeners
+            .iter()
+            .map(|l| l.addr)
+            .collect()
     }
 
     /// Starts listening where `local_uri` says (port 0 picks a port, or
@@ -106,15 +118,33 @@ impl Server {
     }
 
     /// [`Server::prepare`] with a logger for this session's connection.
-    pub async fn prepare_with_logger(&self, local_uri: Option<Uri>, logger: Option<SharedLogger>) -> Result<Vec<Uri>, ConnectError> {
+    pub async fn prepare_with_logger(
+        &self,
+        local_uri: Option<Uri>,
+        logger: Option<SharedLogger>,
+    ) -> Result<Vec<Uri>, ConnectError> {
         let secure_default = self.inner.config.identity.is_some();
         let mut uri = match local_uri {
             Some(u) => u,
             None => {
-                let first = self.inner.state.lock().expect("server state").listeners.first().map(|l| (l.addr, l.secure));
+                let first = self
+                    .inner
+                    .state
+                    .lock()
+                    .expect("server state")
+                    .listeners
+                    .first()
+                    .map(|l| (l.addr, l.secure));
                 match first {
-                    Some((addr, secure)) => Uri::new(Host::Ip(addr.ip()), Some(addr.port()), None, secure),
-                    None => Uri::new(Host::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST)), Some(0), None, secure_default),
+                    Some((addr, secure)) => {
+                        Uri::new(Host::Ip(addr.ip()), Some(addr.port()), None, secure)
+                    }
+                    None => Uri::new(
+                        Host::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+                        Some(0),
+                        None,
+                        secure_default,
+                    ),
                 }
             }
         };
@@ -122,20 +152,27 @@ impl Server {
             uri.session_id = Some(ids::session_id());
         }
         if !uri.transport.eq_ignore_ascii_case("tcp") {
-            return Err(ConnectError::InvalidPath(format!("{uri}: only the tcp transport can be listened on")));
+            return Err(ConnectError::InvalidPath(format!(
+                "{uri}: only the tcp transport can be listened on"
+            )));
         }
         if uri.secure && self.inner.config.identity.is_none() {
-            return Err(ConnectError::InvalidPath(format!("{uri}: msrps needs a certificate and key")));
+            return Err(ConnectError::InvalidPath(format!(
+                "{uri}: msrps needs a certificate and key"
+            )));
         }
         let ip = match &uri.host {
             Host::Ip(ip) => *ip,
             Host::Name(n) if n.eq_ignore_ascii_case("localhost") => IpAddr::V4(Ipv4Addr::LOCALHOST),
             Host::Name(n) => {
                 let addr = tokio::net::lookup_host((n.as_str(), 0)).await?.next();
-                addr.ok_or_else(|| ConnectError::InvalidPath(format!("{n}: no address")))?.ip()
+                addr.ok_or_else(|| ConnectError::InvalidPath(format!("{n}: no address")))?
+                    .ip()
             }
         };
-        let port = self.ensure_listener(ip, uri.port.unwrap_or(0), uri.secure).await?;
+        let port = self
+            .ensure_listener(ip, uri.port.unwrap_or(0), uri.secure)
+            .await?;
         uri.port = Some(port);
         let sid = uri.session_id.clone().expect("set above");
         let mut state = self.inner.state.lock().expect("server state");
@@ -143,20 +180,41 @@ impl Server {
             return Err(ConnectError::Cancelled);
         }
         if state.sessions.contains_key(&sid) || state.bound.contains(&sid) {
-            return Err(ConnectError::InvalidPath(format!("session id {sid} is already in use")));
+            return Err(ConnectError::InvalidPath(format!(
+                "session id {sid} is already in use"
+            )));
         }
         let logger = logger.unwrap_or_else(|| self.inner.config.logger.clone());
-        state.sessions.insert(sid, Registration { local_path: vec![uri.clone()], logger, waiter: None, arrived: Vec::new() });
+        state.sessions.insert(
+            sid,
+            Registration {
+                local_path: vec![uri.clone()],
+                logger,
+                waiter: None,
+                arrived: Vec::new(),
+            },
+        );
         Ok(vec![uri])
     }
 
-    async fn ensure_listener(&self, ip: IpAddr, port: u16, secure: bool) -> Result<u16, ConnectError> {
+    async fn ensure_listener(
+        &self,
+        ip: IpAddr,
+        port: u16,
+        secure: bool,
+    ) -> Result<u16, ConnectError> {
         {
             let state = self.inner.state.lock().expect("server state");
-            let existing = state.listeners.iter().find(|l| l.addr.ip() == ip && (port == 0 || l.addr.port() == port));
+            let existing = state
+                .listeners
+                .iter()
+                .find(|l| l.addr.ip() == ip && (port == 0 || l.addr.port() == port));
             if let Some(l) = existing {
                 if l.secure != secure {
-                    return Err(ConnectError::InvalidPath(format!("{}: already listening with the other scheme", l.addr)));
+                    return Err(ConnectError::InvalidPath(format!(
+                        "{}: already listening with the other scheme",
+                        l.addr
+                    )));
                 }
                 return Ok(l.addr.port());
             }
@@ -174,20 +232,42 @@ impl Server {
     /// for `local_uri` (its From-Path must match the path, and with TLS, its
     /// certificate the `fingerprint` when given). Answers the binding with
     /// 200 and returns the bound transport.
-    pub async fn complete(&self, local_uri: &Uri, remote_path: &[Uri], fingerprint: Option<Fingerprint>, timeout: Option<Duration>) -> Result<Transport, ConnectError> {
+    pub async fn complete(
+        &self,
+        local_uri: &Uri,
+        remote_path: &[Uri],
+        fingerprint: Option<Fingerprint>,
+        timeout: Option<Duration>,
+    ) -> Result<Transport, ConnectError> {
         super::check_remote_path(remote_path)?;
-        let sid = local_uri.session_id.clone().ok_or(ConnectError::NotPrepared)?;
+        let sid = local_uri
+            .session_id
+            .clone()
+            .ok_or(ConnectError::NotPrepared)?;
         let (tx, rx) = oneshot::channel();
         let ready = {
             let mut state = self.inner.state.lock().expect("server state");
-            let reg = state.sessions.get_mut(&sid).ok_or(ConnectError::NotPrepared)?;
+            let reg = state
+                .sessions
+                .get_mut(&sid)
+                .ok_or(ConnectError::NotPrepared)?;
             if reg.waiter.is_some() {
-                return Err(ConnectError::Protocol("complete is already waiting for this session".into()));
+                return Err(ConnectError::Protocol(
+                    "complete is already waiting for this session".into(),
+                ));
             }
             let mut found = None;
             let mut rejected = Vec::new();
             for a in reg.arrived.drain(..) {
-                if found.is_none() && arrival_matches(&a, remote_path, fingerprint.as_ref(), &reg.local_path, &self.inner.config) {
+                if found.is_none()
+                    && arrival_matches(
+                        &a,
+                        remote_path,
+                        fingerprint.as_ref(),
+                        &reg.local_path,
+                        &self.inner.config,
+                    )
+                {
                     found = Some(a);
                 } else {
                     rejected.push(a);
@@ -195,7 +275,13 @@ impl Server {
             }
             let local = reg.local_path[0].clone();
             for a in rejected {
-                tokio::spawn(reject(a.stream, a.chunk, local.clone(), 481, "From-Path is not this session's peer"));
+                tokio::spawn(reject(
+                    a.stream,
+                    a.chunk,
+                    local.clone(),
+                    481,
+                    "From-Path is not this session's peer",
+                ));
             }
             match found {
                 Some(a) => {
@@ -204,13 +290,24 @@ impl Server {
                     Some((a, reg))
                 }
                 None => {
-                    reg.waiter = Some(Waiter { remote_path: remote_path.to_vec(), fingerprint, tx });
+                    reg.waiter = Some(Waiter {
+                        remote_path: remote_path.to_vec(),
+                        fingerprint,
+                        tx,
+                    });
                     None
                 }
             }
         };
         if let Some((arrival, reg)) = ready {
-            return accept_binding(arrival, reg.local_path, remote_path.to_vec(), &self.inner.config, reg.logger).await;
+            return accept_binding(
+                arrival,
+                reg.local_path,
+                remote_path.to_vec(),
+                &self.inner.config,
+                reg.logger,
+            )
+            .await;
         }
         let timeout = timeout.unwrap_or(self.inner.config.bind_timeout);
         match tokio::time::timeout(timeout, rx).await {
@@ -247,9 +344,23 @@ impl Server {
     }
 }
 
-fn arrival_matches(a: &Arrival, remote_path: &[Uri], fingerprint: Option<&Fingerprint>, local_path: &[Uri], config: &EndpointConfig) -> bool {
+fn arrival_matches(
+    a: &Arrival,
+    remote_path: &[Uri],
+    fingerprint: Option<&Fingerprint>,
+    local_path: &[Uri],
+    config: &EndpointConfig,
+) -> bool {
     let info_ok = {
-        let info = TransportInfo::new(local_path.to_vec(), remote_path.to_vec(), Vec::new(), config.matching, &a.stream, config.limits, config.logger.clone());
+        let info = TransportInfo::new(
+            local_path.to_vec(),
+            remote_path.to_vec(),
+            Vec::new(),
+            config.matching,
+            &a.stream,
+            config.limits,
+            config.logger.clone(),
+        );
         info.check_incoming_send_chunk(&a.chunk).is_ok()
     };
     let fp_ok = match fingerprint {
@@ -260,8 +371,22 @@ fn arrival_matches(a: &Arrival, remote_path: &[Uri], fingerprint: Option<&Finger
 }
 
 /// Answers the binding chunk and builds the transport.
-async fn accept_binding(a: Arrival, local_path: Vec<Uri>, remote_path: Vec<Uri>, config: &EndpointConfig, logger: SharedLogger) -> Result<Transport, ConnectError> {
-    let info = TransportInfo::new(local_path, remote_path, Vec::new(), config.matching, &a.stream, config.limits, logger);
+async fn accept_binding(
+    a: Arrival,
+    local_path: Vec<Uri>,
+    remote_path: Vec<Uri>,
+    config: &EndpointConfig,
+    logger: SharedLogger,
+) -> Result<Transport, ConnectError> {
+    let info = TransportInfo::new(
+        local_path,
+        remote_path,
+        Vec::new(),
+        config.matching,
+        &a.stream,
+        config.limits,
+        logger,
+    );
     let mut pending = VecDeque::new();
     let bodiless = !a.chunk.has_body();
     if !bodiless {
@@ -277,7 +402,10 @@ async fn accept_binding(a: Arrival, local_path: Vec<Uri>, remote_path: Vec<Uri>,
 
 async fn reject(mut stream: Stream, chunk: Chunk, local: Uri, code: u16, comment: &'static str) {
     use tokio::io::AsyncWriteExt;
-    let to = chunk.to_path().and_then(|p| p.first().cloned()).unwrap_or(local);
+    let to = chunk
+        .to_path()
+        .and_then(|p| p.first().cloned())
+        .unwrap_or(local);
     let resp = make_response_to(&chunk, &to, code, Some(comment));
     let _ = stream.write_all(&resp.encode()).await;
     let _ = stream.shutdown().await;
@@ -296,26 +424,42 @@ async fn accept_loop(inner: Weak<Inner>, listener: TcpListener, secure: bool) {
                 continue;
             }
         };
-        let Some(strong) = inner.upgrade() else { return };
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
         let _ = tcp.set_nodelay(true);
         drop(strong);
         let inner = inner.clone();
         tokio::spawn(async move {
-            let Some(strong) = inner.upgrade() else { return };
+            let Some(strong) = inner.upgrade() else {
+                return;
+            };
             let logger = strong.config.logger.clone();
             let timeout = strong.config.bind_timeout;
             drop(strong);
             match tokio::time::timeout(timeout, handle_connection(inner, tcp, secure)).await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => msrp_log!(logger, Level::Info, "incoming connection from {peer} not bound: {e}"),
-                Err(_) => msrp_log!(logger, Level::Info, "incoming connection from {peer} not bound: timed out"),
+                Ok(Err(e)) => msrp_log!(
+                    logger,
+                    Level::Info,
+                    "incoming connection from {peer} not bound: {e}"
+                ),
+                Err(_) => msrp_log!(
+                    logger,
+                    Level::Info,
+                    "incoming connection from {peer} not bound: timed out"
+                ),
             }
         });
     }
 }
 
 /// Reads chunks from a raw stream until the first whole chunk.
-async fn read_first_chunk(stream: &mut Stream, parser: &mut ChunkReader, buf: &mut BytesMut) -> Result<Chunk, ConnectError> {
+async fn read_first_chunk(
+    stream: &mut Stream,
+    parser: &mut ChunkReader,
+    buf: &mut BytesMut,
+) -> Result<Chunk, ConnectError> {
     loop {
         match parser.read_chunk(buf, None) {
             Ok(Some(c)) => return Ok(c),
@@ -342,7 +486,11 @@ async fn read_first_chunk(stream: &mut Stream, parser: &mut ChunkReader, buf: &m
     }
 }
 
-async fn handle_connection(inner: Weak<Inner>, tcp: TcpStream, secure: bool) -> Result<(), ConnectError> {
+async fn handle_connection(
+    inner: Weak<Inner>,
+    tcp: TcpStream,
+    secure: bool,
+) -> Result<(), ConnectError> {
     let (limits, tls_config) = {
         let strong = inner.upgrade().ok_or(ConnectError::Cancelled)?;
         let tls_config = match (&strong.config.identity, secure) {
@@ -359,10 +507,17 @@ async fn handle_connection(inner: Weak<Inner>, tcp: TcpStream, secure: bool) -> 
     let mut buf = BytesMut::new();
     let chunk = read_first_chunk(&mut stream, &mut parser, &mut buf).await?;
     if !chunk.is_request() || chunk.method() == Some(&Method::Report) {
-        return Err(ConnectError::Protocol("first chunk is not a request that binds".into()));
+        return Err(ConnectError::Protocol(
+            "first chunk is not a request that binds".into(),
+        ));
     }
     let strong = inner.upgrade().ok_or(ConnectError::Cancelled)?;
-    let arrival = Arrival { stream, chunk, leftover: buf, parser };
+    let arrival = Arrival {
+        stream,
+        chunk,
+        leftover: buf,
+        parser,
+    };
     match route_arrival(&strong, arrival) {
         Routed::Stashed => Ok(()),
         Routed::Reject(a, to, code, comment) => {
@@ -370,7 +525,8 @@ async fn handle_connection(inner: Weak<Inner>, tcp: TcpStream, secure: bool) -> 
             Err(ConnectError::Rejected(MsrpError::new(code, comment)))
         }
         Routed::Bind(a, reg, w) => {
-            let result = accept_binding(a, reg.local_path, w.remote_path, &strong.config, reg.logger).await;
+            let result =
+                accept_binding(a, reg.local_path, w.remote_path, &strong.config, reg.logger).await;
             let _ = w.tx.send(result);
             Ok(())
         }
@@ -387,7 +543,10 @@ enum Routed {
 fn route_arrival(inner: &Inner, arrival: Arrival) -> Routed {
     let to = arrival.chunk.to_path().cloned().unwrap_or_default();
     let sid = to.first().and_then(|u| u.session_id.clone());
-    let fallback = to.first().cloned().unwrap_or_else(|| Uri::new(Host::Name("invalid".into()), None, None, false));
+    let fallback = to
+        .first()
+        .cloned()
+        .unwrap_or_else(|| Uri::new(Host::Name("invalid".into()), None, None, false));
     let mut state = inner.state.lock().expect("server state");
     let Some(sid) = sid.filter(|_| to.len() == 1) else {
         return Routed::Reject(arrival, fallback, 481, "Session Does Not Exist");
@@ -401,7 +560,13 @@ fn route_arrival(inner: &Inner, arrival: Arrival) -> Routed {
     let local = reg.local_path[0].clone();
     match reg.waiter.take() {
         Some(w) => {
-            if arrival_matches(&arrival, &w.remote_path, w.fingerprint.as_ref(), &reg.local_path, &inner.config) {
+            if arrival_matches(
+                &arrival,
+                &w.remote_path,
+                w.fingerprint.as_ref(),
+                &reg.local_path,
+                &inner.config,
+            ) {
                 let reg = state.sessions.remove(&sid).expect("present");
                 state.bound.insert(sid);
                 Routed::Bind(arrival, reg, w)
@@ -410,7 +575,9 @@ fn route_arrival(inner: &Inner, arrival: Arrival) -> Routed {
                 Routed::Reject(arrival, local, 481, "From-Path is not this session's peer")
             }
         }
-        None if reg.arrived.len() >= MAX_EARLY_ARRIVALS => Routed::Reject(arrival, local, 481, "Session Does Not Exist"),
+        None if reg.arrived.len() >= MAX_EARLY_ARRIVALS => {
+            Routed::Reject(arrival, local, 481, "Session Does Not Exist")
+        }
         None => {
             reg.arrived.push(arrival);
             Routed::Stashed

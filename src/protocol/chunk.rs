@@ -118,7 +118,10 @@ pub enum VerifyError {
     /// A request with a body but no Content-Type.
     MissingContentType,
     /// Byte-Range says one length, the payload has another.
-    ByteRangeMismatch { declared: u64, actual: u64 },
+    ByteRangeMismatch {
+        declared: u64,
+        actual: u64,
+    },
     Header(HeaderError),
 }
 
@@ -130,7 +133,10 @@ impl fmt::Display for VerifyError {
             VerifyError::Duplicate(n) => write!(f, "duplicate {n} header"),
             VerifyError::MissingContentType => f.write_str("body without Content-Type"),
             VerifyError::ByteRangeMismatch { declared, actual } => {
-                write!(f, "Byte-Range declares {declared} octets but the chunk carries {actual}")
+                write!(
+                    f,
+                    "Byte-Range declares {declared} octets but the chunk carries {actual}"
+                )
             }
             VerifyError::Header(e) => e.fmt(f),
         }
@@ -183,7 +189,11 @@ impl Chunk {
     }
 
     /// A response with no headers.
-    pub fn response(transaction_id: impl Into<String>, code: u16, comment: Option<String>) -> Chunk {
+    pub fn response(
+        transaction_id: impl Into<String>,
+        code: u16,
+        comment: Option<String>,
+    ) -> Chunk {
         Chunk {
             transaction_id: transaction_id.into(),
             kind: ChunkKind::Response { code, comment },
@@ -268,7 +278,22 @@ impl Chunk {
     /// The Byte-Range, or the implied one when absent (RFC 4975 §7.1.1: a
     /// missing Byte-Range means the whole message is in this chunk, `1-*/*`).
     pub fn byte_range(&self) -> ByteRange {
-        self.byte_range_header().copied().unwrap_or(ByteRange { start: 1, end: None, total: None })
+        self.byte_range_header().copied().unwrap_or(ByteRange {
+            start: 1,
+            end: None,
+            total: None,
+        })
+    }
+
+    /// The Byte-Range header when it describes this chunk's own payload: in
+    /// a SEND (or another request carrying content), but not in a REPORT,
+    /// whose Byte-Range names the range of the reported message (RFC 4975
+    /// §7.1.2), nor in a response.
+    pub fn payload_byte_range(&self) -> Option<ByteRange> {
+        match self.method() {
+            Some(Method::Report) | None => None,
+            Some(_) => self.byte_range_header().copied(),
+        }
     }
 
     /// The Failure-Report value, explicit or implied (`yes` when absent).
@@ -316,7 +341,8 @@ impl Chunk {
     /// Checks what RFC 4975 §7.1 requires of every chunk: To-Path and
     /// From-Path present exactly once, single-valued headers not repeated,
     /// a Content-Type with any body, and a Byte-Range that agrees with the
-    /// payload where its end is known (for whole chunks, not virtual segments).
+    /// payload where its end is known (for whole chunks, not virtual segments,
+    /// and not for a REPORT: see [`Chunk::payload_byte_range`]).
     pub fn verify_headers(&self) -> Result<(), VerifyError> {
         let mut seen = [0u8; 8];
         for h in &self.headers {
@@ -333,7 +359,16 @@ impl Chunk {
             };
             seen[idx] += 1;
             if seen[idx] > 1 {
-                let name = ["To-Path", "From-Path", "Message-ID", "Byte-Range", "Content-Type", "Success-Report", "Failure-Report", "Status"][idx];
+                let name = [
+                    "To-Path",
+                    "From-Path",
+                    "Message-ID",
+                    "Byte-Range",
+                    "Content-Type",
+                    "Success-Report",
+                    "Failure-Report",
+                    "Status",
+                ][idx];
                 return Err(VerifyError::Duplicate(name));
             }
         }
@@ -347,7 +382,7 @@ impl Chunk {
             return Err(VerifyError::MissingContentType);
         }
         if self.segment == 0 && self.continuation != Continuation::Abort {
-            if let Some(declared) = self.byte_range_header().and_then(|r| r.len()) {
+            if let Some(declared) = self.payload_byte_range().and_then(|r| r.len()) {
                 let actual = self.data.len() as u64;
                 if declared != actual {
                     return Err(VerifyError::ByteRangeMismatch { declared, actual });
@@ -373,7 +408,9 @@ impl Chunk {
         match &self.kind {
             ChunkKind::Request { method } => {
                 out.push(b' ');
-                out.extend_from_slice(method.as_str().as_bytes());
+                // Methods are sent in upper case (RFC 4975 §9 other-method =
+                // 1*UPALPHA), even a Method::Other a caller wrote in lower case.
+                out.extend(method.as_str().bytes().map(|b| b.to_ascii_uppercase()));
             }
             ChunkKind::Response { code, comment } => {
                 out.extend_from_slice(format!(" {code:03}").as_bytes());
@@ -458,9 +495,15 @@ mod tests {
         let mut c = Chunk::request("a786hjs2", Method::Send);
         c.add_header(Header::ContentType("text/plain".into()));
         c.add_header(Header::MessageId("87652491".into()));
-        c.add_header(Header::FromPath(vec![uri("msrp://alicepc.example.com:7777/iau39soe2843z;tcp")]));
-        c.add_header(Header::ToPath(vec![uri("msrp://biloxi.example.com:12763/kjhd37s2s20w2a;tcp")]));
-        c.add_header(Header::ByteRange(ByteRange::new(1, Some(25), Some(25)).unwrap()));
+        c.add_header(Header::FromPath(vec![uri(
+            "msrp://alicepc.example.com:7777/iau39soe2843z;tcp",
+        )]));
+        c.add_header(Header::ToPath(vec![uri(
+            "msrp://biloxi.example.com:12763/kjhd37s2s20w2a;tcp",
+        )]));
+        c.add_header(Header::ByteRange(
+            ByteRange::new(1, Some(25), Some(25)).unwrap(),
+        ));
         c.data = Bytes::from_static(b"Hey Bob, are you there?\r\n");
         let text = String::from_utf8(c.encode()).unwrap();
         assert_eq!(
@@ -484,7 +527,9 @@ mod tests {
         let mut c = Chunk::request("abcd1234", Method::Send);
         c.add_header(Header::ToPath(vec![uri("msrp://b:1/x;tcp")]));
         c.add_header(Header::FromPath(vec![uri("msrp://a:1/y;tcp")]));
-        c.add_header(Header::ByteRange(ByteRange::new(1, Some(0), Some(0)).unwrap()));
+        c.add_header(Header::ByteRange(
+            ByteRange::new(1, Some(0), Some(0)).unwrap(),
+        ));
         let bodiless = c.encode();
         assert!(bodiless.ends_with(b"Byte-Range: 1-0/0\r\n-------abcd1234$\r\n"));
         c.add_header(Header::ContentType("text/plain".into()));
@@ -502,7 +547,14 @@ mod tests {
         c.add_header(Header::SuccessReport(SuccessReport::Yes));
         assert_eq!(c.failure_report(), FailureReport::Partial);
         assert_eq!(c.success_report(), SuccessReport::Yes);
-        assert_eq!(c.byte_range(), ByteRange { start: 1, end: None, total: None });
+        assert_eq!(
+            c.byte_range(),
+            ByteRange {
+                start: 1,
+                end: None,
+                total: None
+            }
+        );
     }
 
     #[test]
@@ -516,10 +568,33 @@ mod tests {
         c.data = Bytes::from_static(b"hi");
         assert_eq!(c.verify_headers(), Err(VerifyError::MissingContentType));
         c.add_header(Header::ContentType("text/plain".into()));
-        c.add_header(Header::ByteRange(ByteRange::new(1, Some(5), Some(5)).unwrap()));
-        assert_eq!(c.verify_headers(), Err(VerifyError::ByteRangeMismatch { declared: 5, actual: 2 }));
-        c.headers.push(Header::ToPath(vec![uri("msrp://b:1/x;tcp")]));
+        c.add_header(Header::ByteRange(
+            ByteRange::new(1, Some(5), Some(5)).unwrap(),
+        ));
+        assert_eq!(
+            c.verify_headers(),
+            Err(VerifyError::ByteRangeMismatch {
+                declared: 5,
+                actual: 2
+            })
+        );
+        c.headers
+            .push(Header::ToPath(vec![uri("msrp://b:1/x;tcp")]));
         assert_eq!(c.verify_headers(), Err(VerifyError::Duplicate("To-Path")));
+    }
+
+    #[test]
+    fn report_byte_range_names_the_reported_range() {
+        // RFC 4975 Figure 17: a bodiless REPORT with Byte-Range: 1-106/106.
+        let mut r = Chunk::request("dkei38sd", Method::Report);
+        r.add_header(Header::ToPath(vec![uri("msrp://a:1/y;tcp")]));
+        r.add_header(Header::FromPath(vec![uri("msrp://b:1/x;tcp")]));
+        r.add_header(Header::ByteRange(
+            ByteRange::new(1, Some(106), Some(106)).unwrap(),
+        ));
+        r.set_status(200, Some("OK".into()));
+        assert_eq!(r.payload_byte_range(), None);
+        r.verify_headers().unwrap();
     }
 
     #[test]
@@ -530,6 +605,12 @@ mod tests {
         c.ensure_safe_transaction_id();
         assert_ne!(c.transaction_id, "abcd");
         assert!(!c.payload_contains_end_line());
+    }
+
+    #[test]
+    fn methods_always_sent_upper_case() {
+        let c = Chunk::request("abcd", Method::Other("nickname".into()));
+        assert!(c.encode().starts_with(b"MSRP abcd NICKNAME\r\n"));
     }
 
     #[test]

@@ -34,21 +34,40 @@ pub struct Challenge {
 impl Challenge {
     /// Reads the challenge from WWW-Authenticate parameters.
     pub fn from_params(p: &DigestParams) -> Result<Challenge, DigestError> {
-        if !p.scheme.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("digest")) {
-            return Err(DigestError(format!("scheme {:?} is not Digest", p.scheme.as_deref().unwrap_or(""))));
+        if !p
+            .scheme
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("digest"))
+        {
+            return Err(DigestError(format!(
+                "scheme {:?} is not Digest",
+                p.scheme.as_deref().unwrap_or("")
+            )));
         }
-        let realm = p.get("realm").ok_or_else(|| DigestError("no realm".into()))?.to_string();
-        let nonce = p.get("nonce").ok_or_else(|| DigestError("no nonce".into()))?.to_string();
+        let realm = p
+            .get("realm")
+            .ok_or_else(|| DigestError("no realm".into()))?
+            .to_string();
+        let nonce = p
+            .get("nonce")
+            .ok_or_else(|| DigestError("no nonce".into()))?
+            .to_string();
         let algorithm = p.get("algorithm").map(str::to_string);
         if let Some(a) = &algorithm {
             if !a.eq_ignore_ascii_case("md5") {
-                return Err(DigestError(format!("algorithm {a} is not supported (RFC 4976 uses MD5)")));
+                return Err(DigestError(format!(
+                    "algorithm {a} is not supported (RFC 4976 uses MD5)"
+                )));
             }
         }
         let qop = p.get("qop");
-        let qop_auth = qop.is_some_and(|q| q.split(',').any(|v| v.trim().eq_ignore_ascii_case("auth")));
+        let qop_auth =
+            qop.is_some_and(|q| q.split(',').any(|v| v.trim().eq_ignore_ascii_case("auth")));
         if qop.is_some() && !qop_auth {
-            return Err(DigestError(format!("qop {:?} does not offer auth", qop.unwrap_or(""))));
+            return Err(DigestError(format!(
+                "qop {:?} does not offer auth",
+                qop.unwrap_or("")
+            )));
         }
         Ok(Challenge {
             realm,
@@ -56,7 +75,9 @@ impl Challenge {
             opaque: p.get("opaque").map(str::to_string),
             qop_auth,
             algorithm,
-            stale: p.get("stale").is_some_and(|s| s.eq_ignore_ascii_case("true")),
+            stale: p
+                .get("stale")
+                .is_some_and(|s| s.eq_ignore_ascii_case("true")),
         })
     }
 
@@ -86,11 +107,25 @@ fn md5_hex(parts: &[&str]) -> String {
 }
 
 /// The request-digest of RFC 2617 §3.2.2.1 for method AUTH.
-pub fn compute_response(username: &str, password: &str, challenge: &Challenge, uri: &str, nc: u32, cnonce: &str) -> String {
+pub fn compute_response(
+    username: &str,
+    password: &str,
+    challenge: &Challenge,
+    uri: &str,
+    nc: u32,
+    cnonce: &str,
+) -> String {
     let ha1 = md5_hex(&[username, &challenge.realm, password]);
     let ha2 = md5_hex(&["AUTH", uri]);
     if challenge.qop_auth {
-        md5_hex(&[&ha1, &challenge.nonce, &format!("{nc:08x}"), cnonce, "auth", &ha2])
+        md5_hex(&[
+            &ha1,
+            &challenge.nonce,
+            &format!("{nc:08x}"),
+            cnonce,
+            "auth",
+            &ha2,
+        ])
     } else {
         md5_hex(&[&ha1, &challenge.nonce, &ha2])
     }
@@ -99,12 +134,32 @@ pub fn compute_response(username: &str, password: &str, challenge: &Challenge, u
 /// Builds the Authorization header answering `challenge`. `uri` is the relay's
 /// URI as written in the AUTH request's To-Path (always sent: real relays
 /// reject credentials without it).
-pub fn authorization(username: &str, password: &str, challenge: &Challenge, uri: &str, nc: u32) -> Header {
-    authorization_with_cnonce(username, password, challenge, uri, nc, &ids::random_alphanumeric(16))
+pub fn authorization(
+    username: &str,
+    password: &str,
+    challenge: &Challenge,
+    uri: &str,
+    nc: u32,
+) -> Header {
+    authorization_with_cnonce(
+        username,
+        password,
+        challenge,
+        uri,
+        nc,
+        &ids::random_alphanumeric(16),
+    )
 }
 
 /// [`authorization`] with a caller-chosen client nonce (for tests).
-pub fn authorization_with_cnonce(username: &str, password: &str, challenge: &Challenge, uri: &str, nc: u32, cnonce: &str) -> Header {
+pub fn authorization_with_cnonce(
+    username: &str,
+    password: &str,
+    challenge: &Challenge,
+    uri: &str,
+    nc: u32,
+    cnonce: &str,
+) -> Header {
     let response = compute_response(username, password, challenge, uri, nc, cnonce);
     let mut params = vec![
         ("username".to_string(), username.to_string()),
@@ -124,7 +179,10 @@ pub fn authorization_with_cnonce(username: &str, password: &str, challenge: &Cha
     if let Some(o) = &challenge.opaque {
         params.push(("opaque".to_string(), o.clone()));
     }
-    Header::Authorization(DigestParams { scheme: Some("Digest".to_string()), params })
+    Header::Authorization(DigestParams {
+        scheme: Some("Digest".to_string()),
+        params,
+    })
 }
 
 #[cfg(test)]
@@ -137,7 +195,14 @@ mod tests {
         // so check the RFC 2617 GET vector through the same MD5 chain.
         let ha1 = md5_hex(&["Mufasa", "testrealm@host.com", "Circle Of Life"]);
         let ha2 = md5_hex(&["GET", "/dir/index.html"]);
-        let r = md5_hex(&[&ha1, "dcd98b7102dd2f0e8b11d0f600bfb0c093", "00000001", "0a4f113b", "auth", &ha2]);
+        let r = md5_hex(&[
+            &ha1,
+            "dcd98b7102dd2f0e8b11d0f600bfb0c093",
+            "00000001",
+            "0a4f113b",
+            "auth",
+            &ha2,
+        ]);
         assert_eq!(r, "6629fae49393a05397450978507c4ef1");
     }
 
@@ -146,13 +211,30 @@ mod tests {
         let ch = Header::parse("WWW-Authenticate", r#"Digest realm="intra.example.com", qop="auth", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", opaque="xyz""#).unwrap();
         let ch = Challenge::from_header(&ch).unwrap();
         assert!(ch.qop_auth);
-        let h = authorization_with_cnonce("alice", "secret", &ch, "msrps://intra.example.com;tcp", 1, "0a4f113b");
+        let h = authorization_with_cnonce(
+            "alice",
+            "secret",
+            &ch,
+            "msrps://intra.example.com;tcp",
+            1,
+            "0a4f113b",
+        );
         let v = h.encode_value();
-        assert!(v.starts_with("Digest username=\"alice\", realm=\"intra.example.com\""), "{v}");
+        assert!(
+            v.starts_with("Digest username=\"alice\", realm=\"intra.example.com\""),
+            "{v}"
+        );
         assert!(v.contains("uri=\"msrps://intra.example.com;tcp\""));
         assert!(v.contains("qop=auth, nc=00000001, cnonce=\"0a4f113b\""));
         assert!(v.contains("opaque=\"xyz\""));
-        let expected = compute_response("alice", "secret", &ch, "msrps://intra.example.com;tcp", 1, "0a4f113b");
+        let expected = compute_response(
+            "alice",
+            "secret",
+            &ch,
+            "msrps://intra.example.com;tcp",
+            1,
+            "0a4f113b",
+        );
         assert!(v.contains(&format!("response=\"{expected}\"")));
         // Round trip through the header parser.
         let again = Header::parse("Authorization", &v).unwrap();
@@ -161,7 +243,13 @@ mod tests {
 
     #[test]
     fn rejects_unusable_challenges() {
-        for v in [r#"Basic realm="x""#, r#"Digest nonce="n""#, r#"Digest realm="r""#, r#"Digest realm="r", nonce="n", algorithm=SHA-256"#, r#"Digest realm="r", nonce="n", qop="auth-int""#] {
+        for v in [
+            r#"Basic realm="x""#,
+            r#"Digest nonce="n""#,
+            r#"Digest realm="r""#,
+            r#"Digest realm="r", nonce="n", algorithm=SHA-256"#,
+            r#"Digest realm="r", nonce="n", qop="auth-int""#,
+        ] {
             let h = Header::parse("WWW-Authenticate", v).unwrap();
             assert!(Challenge::from_header(&h).is_err(), "{v}");
         }

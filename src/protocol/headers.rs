@@ -25,7 +25,10 @@ impl fmt::Display for HeaderError {
 impl std::error::Error for HeaderError {}
 
 fn header_error(name: &'static str, reason: impl Into<String>) -> HeaderError {
-    HeaderError { name, reason: reason.into() }
+    HeaderError {
+        name,
+        reason: reason.into(),
+    }
 }
 
 /// `Success-Report` values (RFC 4975 §7.1.4). Absent means `no`.
@@ -115,19 +118,33 @@ impl ByteRange {
 
     fn parse(v: &str) -> Result<ByteRange, HeaderError> {
         const N: &str = "Byte-Range";
-        let (start, rest) = v.split_once('-').ok_or_else(|| header_error(N, "missing '-'"))?;
-        let (end, total) = rest.split_once('/').ok_or_else(|| header_error(N, "missing '/'"))?;
+        let (start, rest) = v
+            .split_once('-')
+            .ok_or_else(|| header_error(N, "missing '-'"))?;
+        let (end, total) = rest
+            .split_once('/')
+            .ok_or_else(|| header_error(N, "missing '/'"))?;
         let num = |t: &str, what: &str| -> Result<Option<u64>, HeaderError> {
             if t == "*" {
                 return Ok(None);
             }
             if t.is_empty() || t.len() > 19 || !t.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(header_error(N, format!("{what} is not a number or '*': {t:?}")));
+                return Err(header_error(
+                    N,
+                    format!("{what} is not a number or '*': {t:?}"),
+                ));
             }
-            t.parse().map(Some).map_err(|_| header_error(N, format!("{what} out of range")))
+            t.parse()
+                .map(Some)
+                .map_err(|_| header_error(N, format!("{what} out of range")))
         };
-        let start = num(start.trim(), "range-start")?.ok_or_else(|| header_error(N, "range-start cannot be '*'"))?;
-        ByteRange::new(start, num(end.trim(), "range-end")?, num(total.trim(), "total")?)
+        let start = num(start.trim(), "range-start")?
+            .ok_or_else(|| header_error(N, "range-start cannot be '*'"))?;
+        ByteRange::new(
+            start,
+            num(end.trim(), "range-end")?,
+            num(total.trim(), "total")?,
+        )
     }
 }
 
@@ -163,19 +180,38 @@ pub struct DigestParams {
 }
 
 /// Parameters whose value is written as a token, never quoted (RFC 2617).
+/// In credentials and Authentication-Info (RFC 2617 `message-qop`, `nonce-count`).
 const UNQUOTED_DIGEST_PARAMS: &[&str] = &["algorithm", "qop", "nc", "stale"];
+/// In a challenge `qop` is a quoted list (RFC 2617 §3.2.1 `qop-options`).
+const UNQUOTED_CHALLENGE_PARAMS: &[&str] = &["algorithm", "stale"];
+
+/// `token` of RFC 2616 §2.2: CHARs other than controls and separators.
+fn is_http_token(v: &str) -> bool {
+    !v.is_empty()
+        && v.bytes()
+            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
+}
 
 impl DigestParams {
     /// The value of a parameter, by case-insensitive name.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
-    fn parse(name: &'static str, text: &str, with_scheme: bool) -> Result<DigestParams, HeaderError> {
+    fn parse(
+        name: &'static str,
+        text: &str,
+        with_scheme: bool,
+    ) -> Result<DigestParams, HeaderError> {
         let mut rest = text.trim();
         let mut scheme = None;
         if with_scheme {
-            let end = rest.find(|c: char| c.is_ascii_whitespace()).unwrap_or(rest.len());
+            let end = rest
+                .find(|c: char| c.is_ascii_whitespace())
+                .unwrap_or(rest.len());
             let word = &rest[..end];
             if word.is_empty() || !word.bytes().all(|b| b.is_ascii_alphanumeric()) {
                 return Err(header_error(name, "missing auth scheme"));
@@ -185,9 +221,15 @@ impl DigestParams {
         }
         let mut params = Vec::new();
         while !rest.is_empty() {
-            let eq = rest.find('=').ok_or_else(|| header_error(name, "parameter without '='"))?;
+            let eq = rest
+                .find('=')
+                .ok_or_else(|| header_error(name, "parameter without '='"))?;
             let pname = rest[..eq].trim();
-            if pname.is_empty() || !pname.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            if pname.is_empty()
+                || !pname
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
                 return Err(header_error(name, format!("bad parameter name {pname:?}")));
             }
             rest = rest[eq + 1..].trim_start();
@@ -210,7 +252,8 @@ impl DigestParams {
                         c => out.push(c),
                     }
                 }
-                let close = close.ok_or_else(|| header_error(name, "unterminated quoted string"))?;
+                let close =
+                    close.ok_or_else(|| header_error(name, "unterminated quoted string"))?;
                 value = out;
                 rest = q[close + 1..].trim_start();
             } else {
@@ -236,8 +279,10 @@ impl DigestParams {
     }
 }
 
-impl fmt::Display for DigestParams {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl DigestParams {
+    /// Writes the parameters, leaving the values of `unquoted` parameters
+    /// bare when they are tokens; every other value is a quoted-string.
+    fn write(&self, f: &mut impl fmt::Write, unquoted: &[&str]) -> fmt::Result {
         if let Some(s) = &self.scheme {
             write!(f, "{s} ")?;
         }
@@ -245,20 +290,35 @@ impl fmt::Display for DigestParams {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            if UNQUOTED_DIGEST_PARAMS.iter().any(|u| u.eq_ignore_ascii_case(n)) {
+            if is_http_token(v) && unquoted.iter().any(|u| u.eq_ignore_ascii_case(n)) {
                 write!(f, "{n}={v}")?;
             } else {
                 write!(f, "{n}=\"")?;
                 for c in v.chars() {
                     if c == '"' || c == '\\' {
-                        f.write_str("\\")?;
+                        f.write_char('\\')?;
                     }
-                    write!(f, "{c}")?;
+                    f.write_char(c)?;
                 }
-                f.write_str("\"")?;
+                f.write_char('"')?;
             }
         }
         Ok(())
+    }
+
+    /// The value as written in a WWW-Authenticate header (`qop` quoted).
+    pub fn to_challenge_string(&self) -> String {
+        let mut out = String::new();
+        let _ = self.write(&mut out, UNQUOTED_CHALLENGE_PARAMS);
+        out
+    }
+}
+
+/// The credentials form (Authorization, Authentication-Info): `algorithm`,
+/// `qop`, `nc` and `stale` unquoted when they are tokens.
+impl fmt::Display for DigestParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write(f, UNQUOTED_DIGEST_PARAMS)
     }
 }
 
@@ -304,7 +364,10 @@ pub enum Header {
     ContentDescription(String),
     ContentDisposition(ContentDisposition),
     /// Any other header, name and value kept verbatim.
-    Extension { name: String, value: String },
+    Extension {
+        name: String,
+        value: String,
+    },
 }
 
 /// Where a header goes when encoding (RFC 4975 §9: To-Path first, From-Path
@@ -362,9 +425,15 @@ impl Header {
             Header::ToPath(_) => HeaderRank::ToPath,
             Header::FromPath(_) => HeaderRank::FromPath,
             Header::ContentType(_) => HeaderRank::ContentType,
-            Header::ContentId(_) | Header::ContentDescription(_) | Header::ContentDisposition(_) => HeaderRank::Mime,
+            Header::ContentId(_)
+            | Header::ContentDescription(_)
+            | Header::ContentDisposition(_) => HeaderRank::Mime,
             // MIME-extension-field = ("Content-" ...) per RFC 4975 §9
-            Header::Extension { name, .. } if name.len() > 8 && name[..8].eq_ignore_ascii_case("content-") => HeaderRank::Mime,
+            Header::Extension { name, .. }
+                if name.len() > 8 && name.as_bytes()[..8].eq_ignore_ascii_case(b"content-") =>
+            {
+                HeaderRank::Mime
+            }
             _ => HeaderRank::Other,
         }
     }
@@ -378,7 +447,10 @@ impl Header {
     pub fn encode_value(&self) -> String {
         match self {
             Header::ToPath(p) | Header::FromPath(p) | Header::UsePath(p) => Uri::format_path(p),
-            Header::MessageId(v) | Header::ContentType(v) | Header::ContentId(v) | Header::ContentDescription(v) => v.clone(),
+            Header::MessageId(v)
+            | Header::ContentType(v)
+            | Header::ContentId(v)
+            | Header::ContentDescription(v) => v.clone(),
             Header::SuccessReport(v) => v.as_str().to_string(),
             Header::FailureReport(v) => v.as_str().to_string(),
             Header::ByteRange(r) => r.to_string(),
@@ -387,7 +459,8 @@ impl Header {
                 None => format!("000 {:03}", s.code),
             },
             Header::Expires(v) | Header::MinExpires(v) | Header::MaxExpires(v) => v.to_string(),
-            Header::WwwAuthenticate(p) | Header::Authorization(p) | Header::AuthenticationInfo(p) => p.to_string(),
+            Header::WwwAuthenticate(p) => p.to_challenge_string(),
+            Header::Authorization(p) | Header::AuthenticationInfo(p) => p.to_string(),
             Header::ContentDisposition(d) => d.to_string(),
             Header::Extension { value, .. } => value.clone(),
         }
@@ -407,12 +480,23 @@ impl Header {
     }
 
     /// [`Header::parse`] with explicit limits.
-    pub fn parse_with_limits(name: &str, value: &str, limits: &HeaderLimits) -> Result<Header, HeaderError> {
+    pub fn parse_with_limits(
+        name: &str,
+        value: &str,
+        limits: &HeaderLimits,
+    ) -> Result<Header, HeaderError> {
         let value = value.trim_matches(|c| c == ' ' || c == '\t');
         let lower = name.to_ascii_lowercase();
         let path = |n: &'static str| -> Result<Vec<Uri>, HeaderError> {
-            if value.split_ascii_whitespace().nth(limits.max_path_uris).is_some() {
-                return Err(header_error(n, format!("more than {} URIs", limits.max_path_uris)));
+            if value
+                .split_ascii_whitespace()
+                .nth(limits.max_path_uris)
+                .is_some()
+            {
+                return Err(header_error(
+                    n,
+                    format!("more than {} URIs", limits.max_path_uris),
+                ));
             }
             Uri::parse_path(value).map_err(|e: UriError| header_error(n, e.to_string()))
         };
@@ -435,20 +519,33 @@ impl Header {
             "message-id" => {
                 // ident = ALPHANUM 3*31ident-char
                 if !is_ident(value) {
-                    return Err(header_error("Message-ID", format!("not an ident: {value:?}")));
+                    return Err(header_error(
+                        "Message-ID",
+                        format!("not an ident: {value:?}"),
+                    ));
                 }
                 Header::MessageId(value.to_string())
             }
             "success-report" => Header::SuccessReport(match value.to_ascii_lowercase().as_str() {
                 "yes" => SuccessReport::Yes,
                 "no" => SuccessReport::No,
-                _ => return Err(header_error("Success-Report", format!("must be yes or no: {value:?}"))),
+                _ => {
+                    return Err(header_error(
+                        "Success-Report",
+                        format!("must be yes or no: {value:?}"),
+                    ))
+                }
             }),
             "failure-report" => Header::FailureReport(match value.to_ascii_lowercase().as_str() {
                 "yes" => FailureReport::Yes,
                 "no" => FailureReport::No,
                 "partial" => FailureReport::Partial,
-                _ => return Err(header_error("Failure-Report", format!("must be yes, no or partial: {value:?}"))),
+                _ => {
+                    return Err(header_error(
+                        "Failure-Report",
+                        format!("must be yes, no or partial: {value:?}"),
+                    ))
+                }
             }),
             "byte-range" => Header::ByteRange(ByteRange::parse(value)?),
             "status" => {
@@ -462,30 +559,52 @@ impl Header {
                 if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(header_error("Status", "status-code must be three digits"));
                 }
-                Header::Status(Status { code: code.parse().unwrap_or(0), comment: parts.next().map(str::to_string) })
+                Header::Status(Status {
+                    code: code.parse().unwrap_or(0),
+                    comment: parts.next().map(str::to_string),
+                })
             }
             "expires" => Header::Expires(number("Expires")?),
             "min-expires" => Header::MinExpires(number("Min-Expires")?),
             "max-expires" => Header::MaxExpires(number("Max-Expires")?),
-            "www-authenticate" => Header::WwwAuthenticate(DigestParams::parse("WWW-Authenticate", value, true)?),
-            "authorization" => Header::Authorization(DigestParams::parse("Authorization", value, true)?),
-            "authentication-info" => Header::AuthenticationInfo(DigestParams::parse("Authentication-Info", value, false)?),
+            "www-authenticate" => {
+                Header::WwwAuthenticate(DigestParams::parse("WWW-Authenticate", value, true)?)
+            }
+            "authorization" => {
+                Header::Authorization(DigestParams::parse("Authorization", value, true)?)
+            }
+            "authentication-info" => Header::AuthenticationInfo(DigestParams::parse(
+                "Authentication-Info",
+                value,
+                false,
+            )?),
             "content-type" => {
                 // type "/" subtype *( ";" gen-param ), checked loosely.
-                let (t, rest) = value.split_once('/').ok_or_else(|| header_error("Content-Type", format!("not type/subtype: {value:?}")))?;
+                let (t, rest) = value.split_once('/').ok_or_else(|| {
+                    header_error("Content-Type", format!("not type/subtype: {value:?}"))
+                })?;
                 let sub = rest.split(';').next().unwrap_or("").trim();
-                if t.trim().is_empty() || sub.is_empty() || value.bytes().any(|b| b.is_ascii_control()) {
-                    return Err(header_error("Content-Type", format!("not type/subtype: {value:?}")));
+                if t.trim().is_empty()
+                    || sub.is_empty()
+                    || value.bytes().any(|b| b.is_ascii_control())
+                {
+                    return Err(header_error(
+                        "Content-Type",
+                        format!("not type/subtype: {value:?}"),
+                    ));
                 }
                 Header::ContentType(value.to_string())
             }
             "content-id" => Header::ContentId(text("Content-ID")?),
             "content-description" => Header::ContentDescription(text("Content-Description")?),
             "content-disposition" => {
-                let mut parts = value.split(';');
+                let mut parts = split_outside_quotes(value, b';').into_iter();
                 let disposition = parts.next().unwrap_or("").trim();
                 if disposition.is_empty() {
-                    return Err(header_error("Content-Disposition", "empty disposition type"));
+                    return Err(header_error(
+                        "Content-Disposition",
+                        "empty disposition type",
+                    ));
                 }
                 let parameters = parts
                     .map(|p| {
@@ -496,11 +615,38 @@ impl Header {
                         }
                     })
                     .collect();
-                Header::ContentDisposition(ContentDisposition { disposition: disposition.to_string(), parameters })
+                Header::ContentDisposition(ContentDisposition {
+                    disposition: disposition.to_string(),
+                    parameters,
+                })
             }
-            _ => Header::Extension { name: name.to_string(), value: value.to_string() },
+            _ => Header::Extension {
+                name: name.to_string(),
+                value: value.to_string(),
+            },
         })
     }
+}
+
+/// Splits at `sep` where it is not inside a quoted-string (`"..."` with
+/// backslash escapes), so `filename="a;b.txt"` stays one parameter.
+fn split_outside_quotes(text: &str, sep: u8) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, b) in text.bytes().enumerate() {
+        if escaped {
+            escaped = false;
+        } else if quoted && b == b'\\' {
+            escaped = true;
+        } else if b == b'"' {
+            quoted = !quoted;
+        } else if b == sep && !quoted {
+            parts.push(&text[start..i]);
+            start = i + 1;
+        }
+    }
+    parts.push(&text[start..]);
+    parts
 }
 
 /// `ident = ALPHANUM 3*31ident-char`, `ident-char = ALPHANUM / "." / "-" / "+" / "%" / "="`
@@ -509,7 +655,8 @@ pub fn is_ident(text: &str) -> bool {
     let b = text.as_bytes();
     (4..=32).contains(&b.len())
         && b[0].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || b".-+%=".contains(c))
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || b".-+%=".contains(c))
 }
 
 #[cfg(test)]
@@ -518,19 +665,51 @@ mod tests {
 
     #[test]
     fn byte_range_forms() {
-        assert_eq!(Header::parse("Byte-Range", "1-0/0").unwrap(), Header::ByteRange(ByteRange { start: 1, end: Some(0), total: Some(0) }));
-        assert_eq!(Header::parse("byte-range", "1-*/*").unwrap().encode_value(), "1-*/*");
+        assert_eq!(
+            Header::parse("Byte-Range", "1-0/0").unwrap(),
+            Header::ByteRange(ByteRange {
+                start: 1,
+                end: Some(0),
+                total: Some(0)
+            })
+        );
+        assert_eq!(
+            Header::parse("byte-range", "1-*/*").unwrap().encode_value(),
+            "1-*/*"
+        );
         assert_eq!(Header::parse("Byte-Range", "10001-*/486").ok(), None);
-        assert_eq!(Header::parse("Byte-Range", "1-25/*").unwrap().encode_value(), "1-25/*");
-        for bad in ["0-1/2", "5-3/10", "1-11/10", "a-1/2", "1-2", "1/2", "-1-2/3", "1-99999999999999999999/*", "*-1/2", ""] {
+        assert_eq!(
+            Header::parse("Byte-Range", "1-25/*")
+                .unwrap()
+                .encode_value(),
+            "1-25/*"
+        );
+        for bad in [
+            "0-1/2",
+            "5-3/10",
+            "1-11/10",
+            "a-1/2",
+            "1-2",
+            "1/2",
+            "-1-2/3",
+            "1-99999999999999999999/*",
+            "*-1/2",
+            "",
+        ] {
             assert!(Header::parse("Byte-Range", bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn report_headers() {
-        assert_eq!(Header::parse("Success-Report", "YES").unwrap(), Header::SuccessReport(SuccessReport::Yes));
-        assert_eq!(Header::parse("Failure-Report", "partial").unwrap(), Header::FailureReport(FailureReport::Partial));
+        assert_eq!(
+            Header::parse("Success-Report", "YES").unwrap(),
+            Header::SuccessReport(SuccessReport::Yes)
+        );
+        assert_eq!(
+            Header::parse("Failure-Report", "partial").unwrap(),
+            Header::FailureReport(FailureReport::Partial)
+        );
         assert!(Header::parse("Failure-Report", "maybe").is_err());
         assert!(Header::parse("Success-Report", "partial").is_err());
     }
@@ -538,9 +717,18 @@ mod tests {
     #[test]
     fn status_header() {
         let h = Header::parse("Status", "000 200 OK").unwrap();
-        assert_eq!(h, Header::Status(Status { code: 200, comment: Some("OK".into()) }));
+        assert_eq!(
+            h,
+            Header::Status(Status {
+                code: 200,
+                comment: Some("OK".into())
+            })
+        );
         assert_eq!(h.encode_value(), "000 200 OK");
-        assert_eq!(Header::parse("Status", "000 413").unwrap().encode_value(), "000 413");
+        assert_eq!(
+            Header::parse("Status", "000 413").unwrap().encode_value(),
+            "000 413"
+        );
         assert!(Header::parse("Status", "200 OK").is_err());
     }
 
@@ -548,7 +736,9 @@ mod tests {
     fn digest_headers_round_trip() {
         let v = r#"Digest realm="example.com", nonce="dcd98b\"7102", qop="auth", algorithm=MD5, opaque="x,y""#;
         let h = Header::parse("WWW-Authenticate", v).unwrap();
-        let Header::WwwAuthenticate(p) = &h else { panic!() };
+        let Header::WwwAuthenticate(p) = &h else {
+            panic!()
+        };
         assert_eq!(p.scheme.as_deref(), Some("Digest"));
         assert_eq!(p.get("NONCE"), Some("dcd98b\"7102"));
         assert_eq!(p.get("qop"), Some("auth"));
@@ -562,19 +752,88 @@ mod tests {
     }
 
     #[test]
+    fn digest_values_that_are_not_tokens_stay_quoted() {
+        // qop="auth,auth-int" used to be written bare (qop=auth,auth-int),
+        // which parses back as qop=auth and a broken parameter; an empty
+        // algorithm="" was written as algorithm= and could not be parsed back.
+        for (name, v) in [
+            (
+                "WWW-Authenticate",
+                r#"Digest realm="r", nonce="n", qop="auth,auth-int""#,
+            ),
+            (
+                "WWW-Authenticate",
+                r#"Digest realm="r", nonce="n", qop="auth""#,
+            ),
+            (
+                "Authorization",
+                r#"Digest username="a", qop=auth, nc=00000001, algorithm="""#,
+            ),
+            ("Authentication-Info", r#"qop="a b", nc=00000001"#),
+        ] {
+            let h = Header::parse(name, v).unwrap();
+            let again = Header::parse(name, &h.encode_value()).unwrap();
+            assert_eq!(again, h, "{v}");
+        }
+        // A challenge's qop is a quoted list (RFC 2617 §3.2.1); credentials' bare.
+        let ch = Header::parse(
+            "WWW-Authenticate",
+            r#"Digest realm="r", qop="auth", nonce="n""#,
+        )
+        .unwrap();
+        assert_eq!(
+            ch.encode_value(),
+            r#"Digest realm="r", qop="auth", nonce="n""#
+        );
+        let cr = Header::parse(
+            "Authorization",
+            r#"Digest username="a", qop=auth, nc=00000001"#,
+        )
+        .unwrap();
+        assert_eq!(
+            cr.encode_value(),
+            r#"Digest username="a", qop=auth, nc=00000001"#
+        );
+    }
+
+    #[test]
     fn unknown_headers_kept_verbatim() {
         let h = Header::parse("Keep-Alive", "yes").unwrap();
-        assert_eq!(h, Header::Extension { name: "Keep-Alive".into(), value: "yes".into() });
+        assert_eq!(
+            h,
+            Header::Extension {
+                name: "Keep-Alive".into(),
+                value: "yes".into()
+            }
+        );
         let mut out = Vec::new();
         h.encode_into(&mut out);
         assert_eq!(out, b"Keep-Alive: yes\r\n");
     }
 
     #[test]
+    fn non_ascii_extension_name_encodes() {
+        // Ranking a non-ASCII extension name used to slice inside a character.
+        let h = Header::parse("Content\u{e9}xyz", "v").unwrap();
+        let mut c = crate::protocol::Chunk::request("abcd", crate::protocol::Method::Send);
+        c.add_header(h);
+        assert!(!c.encode().is_empty());
+    }
+
+    #[test]
     fn names_any_case() {
-        assert!(matches!(Header::parse("tO-pAtH", "msrp://a:1/s;tcp").unwrap(), Header::ToPath(_)));
-        assert!(matches!(Header::parse("MESSAGE-ID", "abcd").unwrap(), Header::MessageId(_)));
-        assert!(matches!(Header::parse("content-type", "text/plain").unwrap(), Header::ContentType(_)));
+        assert!(matches!(
+            Header::parse("tO-pAtH", "msrp://a:1/s;tcp").unwrap(),
+            Header::ToPath(_)
+        ));
+        assert!(matches!(
+            Header::parse("MESSAGE-ID", "abcd").unwrap(),
+            Header::MessageId(_)
+        ));
+        assert!(matches!(
+            Header::parse("content-type", "text/plain").unwrap(),
+            Header::ContentType(_)
+        ));
     }
 
     #[test]
@@ -593,6 +852,20 @@ mod tests {
         assert!(Header::parse("To-Path", &many).is_err());
         let limits = HeaderLimits { max_path_uris: 64 };
         assert!(Header::parse_with_limits("To-Path", &many, &limits).is_ok());
+    }
+
+    #[test]
+    fn content_disposition_quoted_semicolon() {
+        // A ';' inside a quoted filename used to split the parameter, turning
+        // filename="a;b.txt" into filename="a; b.txt" on the way out.
+        let v = "attachment; filename=\"a;b.txt\"; size=3";
+        let h = Header::parse("Content-Disposition", v).unwrap();
+        let Header::ContentDisposition(d) = &h else {
+            panic!()
+        };
+        assert_eq!(d.parameters.len(), 2);
+        assert_eq!(d.parameters[0].1.as_deref(), Some("\"a;b.txt\""));
+        assert_eq!(h.encode_value(), v);
     }
 
     #[test]

@@ -10,6 +10,9 @@ pub mod parser;
 pub mod uri;
 
 pub use chunk::{reason_phrase, Chunk, ChunkKind, Continuation, Method, VerifyError};
-pub use headers::{ByteRange, ContentDisposition, DigestParams, FailureReport, Header, HeaderError, HeaderLimits, Status, SuccessReport};
+pub use headers::{
+    ByteRange, ContentDisposition, DigestParams, FailureReport, Header, HeaderError, HeaderLimits,
+    Status, SuccessReport,
+};
 pub use parser::{ChunkReader, Event, Limits, ParseError, ParseErrorKind, Parser};
 pub use uri::{Host, Uri, UriError};

@@ -10,7 +10,7 @@
 //! - [`ChunkReader::read_chunk`] assembles whole chunks, or with a size hint the
 //!   seed's "virtual chunks" (segments with an adjusted Byte-Range and `+`).
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use memchr::memmem::Finder;
 use std::fmt;
 
@@ -35,6 +35,10 @@ pub struct Limits {
     pub max_undeclared_chunk: u64,
     /// Most empty lines tolerated between chunks.
     pub max_blank_lines: usize,
+    /// Most payload octets [`ChunkReader`] assembles into one whole chunk
+    /// (`size = None`), whatever the chunk's Byte-Range declares (RFC 4975
+    /// §14.5: sanity-check byte-range values before allocating).
+    pub max_assembled_chunk: u64,
 }
 
 impl Default for Limits {
@@ -47,6 +51,7 @@ impl Default for Limits {
             max_path_uris: 32,
             max_undeclared_chunk: 64 << 20,
             max_blank_lines: 16,
+            max_assembled_chunk: 64 << 20,
         }
     }
 }
@@ -71,32 +76,51 @@ pub enum ParseErrorKind {
     ByteRangeExceeded,
     /// Payload ended before the declared Byte-Range length.
     ByteRangeShort,
-    /// A chunk with no declared length grew past `max_undeclared_chunk`.
+    /// A chunk with no declared length grew past `max_undeclared_chunk`, or
+    /// [`ChunkReader`] would assemble more than `max_assembled_chunk`.
     ChunkTooLarge,
     TooManyBlankLines,
 }
 
 /// A malformed input. When `fatal` is false the parser has resynchronised
-/// (it skips the rest of the bad chunk) and can be fed on; when `head` is
-/// present, the chunk's start line, To-Path and From-Path were read, so a
-/// request can still be answered with 400 (RFC 4975 §7.2; never a REPORT).
+/// (it skips the rest of the bad chunk) and can be fed on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParseError {
+    /// The rule that failed.
     pub kind: ParseErrorKind,
+    /// A human-readable account of what was wrong.
     pub detail: String,
+    /// The failed chunk's transaction id, once its start line was read.
     pub transaction_id: Option<String>,
+    /// The failed chunk's start line and headers, when they were read (an
+    /// error in the headers, or from [`ChunkReader`] an error in the payload;
+    /// [`Parser::next_event`] already handed the head out as [`Event::Head`]
+    /// before a payload error).
     pub head: Option<Box<Chunk>>,
+    /// The connection cannot be resynchronised: close it.
     pub fatal: bool,
+    /// The failed chunk is a request other than REPORT whose start line,
+    /// To-Path and From-Path were read, so it can be answered with 400
+    /// (RFC 4975 §7.2; a REPORT is never answered).
+    pub answerable: bool,
 }
 
 impl ParseError {
     fn fatal(kind: ParseErrorKind, detail: impl Into<String>) -> ParseError {
-        ParseError { kind, detail: detail.into(), transaction_id: None, head: None, fatal: true }
+        ParseError {
+            kind,
+            detail: detail.into(),
+            transaction_id: None,
+            head: None,
+            fatal: true,
+            answerable: false,
+        }
     }
 
-    /// Whether a 400 response can be sent for this error.
+    /// Whether a 400 response can still be sent for this error: the parser
+    /// resynchronised and the chunk is an answerable request.
     pub fn can_answer(&self) -> bool {
-        !self.fatal && self.head.as_ref().is_some_and(|h| matches!(h.method(), Some(m) if *m != Method::Report))
+        !self.fatal && self.answerable
     }
 }
 
@@ -151,6 +175,8 @@ struct BodyState {
     allowed: Option<u64>,
     /// Discarding the payload of a chunk already reported as an error.
     skipping: bool,
+    /// The chunk is a request that a 400 can answer.
+    answerable: bool,
     transaction_id: String,
 }
 
@@ -182,7 +208,14 @@ fn find_crlf(buf: &[u8], limit: usize) -> Result<Option<usize>, ()> {
 
 impl Parser {
     pub fn new(limits: Limits) -> Parser {
-        Parser { limits, header_limits: HeaderLimits { max_path_uris: limits.max_path_uris }, state: State::StartLine { blank_lines: 0 }, pending_end: None }
+        Parser {
+            limits,
+            header_limits: HeaderLimits {
+                max_path_uris: limits.max_path_uris,
+            },
+            state: State::StartLine { blank_lines: 0 },
+            pending_end: None,
+        }
     }
 
     pub fn limits(&self) -> &Limits {
@@ -209,24 +242,39 @@ impl Parser {
                         Ok(Some(nl)) => nl,
                         Ok(None) => {
                             if buf.len() >= limit {
-                                return Err(ParseError::fatal(ParseErrorKind::StartLineTooLong, format!("no CRLF within {limit} octets")));
+                                return Err(ParseError::fatal(
+                                    ParseErrorKind::StartLineTooLong,
+                                    format!("no CRLF within {limit} octets"),
+                                ));
                             }
                             return Ok(None);
                         }
-                        Err(()) => return Err(ParseError::fatal(ParseErrorKind::InvalidStartLine, "bare LF in start line")),
+                        Err(()) => {
+                            return Err(ParseError::fatal(
+                                ParseErrorKind::InvalidStartLine,
+                                "bare LF in start line",
+                            ))
+                        }
                     };
                     let line = buf.split_to(nl + 1);
                     let line = &line[..nl - 1];
                     if line.is_empty() {
                         *blank_lines += 1;
                         if *blank_lines > self.limits.max_blank_lines {
-                            return Err(ParseError::fatal(ParseErrorKind::TooManyBlankLines, "too many empty lines between chunks"));
+                            return Err(ParseError::fatal(
+                                ParseErrorKind::TooManyBlankLines,
+                                "too many empty lines between chunks",
+                            ));
                         }
                         continue;
                     }
                     let chunk = parse_start_line(line)?;
                     let header_bytes = nl + 1;
-                    self.state = State::Headers(Box::new(PendingHead { chunk, header_bytes, error: None }));
+                    self.state = State::Headers(Box::new(PendingHead {
+                        chunk,
+                        header_bytes,
+                        error: None,
+                    }));
                 }
                 State::Headers(head) => {
                     let limit = self.limits.max_header_line;
@@ -234,51 +282,76 @@ impl Parser {
                         Ok(Some(nl)) => nl,
                         Ok(None) => {
                             if buf.len() >= limit {
-                                return Err(self.fatal_in_head(ParseErrorKind::HeaderLineTooLong, format!("no CRLF within {limit} octets")));
+                                return Err(self.fatal_in_head(
+                                    ParseErrorKind::HeaderLineTooLong,
+                                    format!("no CRLF within {limit} octets"),
+                                ));
                             }
                             return Ok(None);
                         }
-                        Err(()) => return Err(self.fatal_in_head(ParseErrorKind::InvalidHeaderLine, "bare LF in header line")),
+                        Err(()) => {
+                            return Err(self.fatal_in_head(
+                                ParseErrorKind::InvalidHeaderLine,
+                                "bare LF in header line",
+                            ))
+                        }
                     };
                     head.header_bytes += nl + 1;
                     if head.header_bytes > self.limits.max_header_block {
                         let max = self.limits.max_header_block;
-                        return Err(self.fatal_in_head(ParseErrorKind::HeaderBlockTooLarge, format!("headers exceed {max} octets")));
+                        return Err(self.fatal_in_head(
+                            ParseErrorKind::HeaderBlockTooLarge,
+                            format!("headers exceed {max} octets"),
+                        ));
                     }
                     let line = buf.split_to(nl + 1);
                     let line = &line[..nl - 1];
                     let tid = head.chunk.transaction_id.as_bytes();
-                    if line.len() == 8 + tid.len() && line.starts_with(b"-------") && &line[7..7 + tid.len()] == tid {
+                    if line.len() == 8 + tid.len()
+                        && line.starts_with(b"-------")
+                        && &line[7..7 + tid.len()] == tid
+                    {
                         // End-line right after the headers: a chunk without a body.
                         let flag = line[line.len() - 1];
                         let Some(flag) = Continuation::from_byte(flag) else {
-                            return Err(self.fatal_in_head(ParseErrorKind::InvalidHeaderLine, "bad continuation flag"));
+                            return Err(self.fatal_in_head(
+                                ParseErrorKind::InvalidHeaderLine,
+                                "bad continuation flag",
+                            ));
                         };
                         let head = self.take_head();
-                        let chunk = check_head(head, false)?;
+                        let chunk = check_head(head, Some(flag))?;
                         self.pending_end = Some(flag);
                         return Ok(Some(Event::Head(chunk)));
                     }
                     if line.is_empty() {
                         // Blank line: the body follows.
                         let head = self.take_head();
-                        return match check_head(head, true) {
+                        return match check_head(head, None) {
                             Ok(chunk) => {
-                                let range = chunk.byte_range_header().copied();
-                                self.state = State::Body(Box::new(BodyState::new(&chunk.transaction_id, range, false)));
+                                let mut body = BodyState::new(
+                                    &chunk.transaction_id,
+                                    chunk.payload_byte_range(),
+                                    false,
+                                );
+                                body.answerable = is_answerable(&chunk);
+                                self.state = State::Body(Box::new(body));
                                 Ok(Some(Event::Head(chunk)))
                             }
-                            Err(mut e) => {
+                            Err(e) => {
                                 let tid = e.transaction_id.clone().unwrap_or_default();
-                                self.state = State::Body(Box::new(BodyState::new(&tid, None, true)));
-                                e.fatal = false;
+                                self.state =
+                                    State::Body(Box::new(BodyState::new(&tid, None, true)));
                                 Err(e)
                             }
                         };
                     }
                     if head.chunk.headers.len() >= self.limits.max_headers {
                         let max = self.limits.max_headers;
-                        return Err(self.fatal_in_head(ParseErrorKind::TooManyHeaders, format!("more than {max} headers")));
+                        return Err(self.fatal_in_head(
+                            ParseErrorKind::TooManyHeaders,
+                            format!("more than {max} headers"),
+                        ));
                     }
                     match parse_header_line(line, &self.header_limits) {
                         Ok(h) => head.chunk.headers.push(h),
@@ -300,7 +373,9 @@ impl Parser {
                                 if buf.len() < after + 3 {
                                     break Some((p, false)); // maybe an end-line: wait for more input
                                 }
-                                if Continuation::from_byte(buf[after]).is_some() && &buf[after + 1..after + 3] == b"\r\n" {
+                                if Continuation::from_byte(buf[after]).is_some()
+                                    && &buf[after + 1..after + 3] == b"\r\n"
+                                {
                                     break Some((p, true));
                                 }
                                 from = p + 1; // a look-alike line inside the payload
@@ -314,52 +389,56 @@ impl Parser {
                         None => (buf.len().saturating_sub(needle_len + 2), false),
                     };
                     if emit > 0 {
-                        let n = emit as u64;
-                        body.seen += n;
-                        let data = buf.split_to(emit).freeze();
-                        if let Some(allowed) = body.allowed {
-                            if body.seen > allowed && !body.skipping {
-                                body.skipping = true;
-                                let tid = body.transaction_id.clone();
-                                return Err(ParseError {
-                                    kind: ParseErrorKind::ByteRangeExceeded,
-                                    detail: format!("payload exceeds the {allowed} octets its Byte-Range allows"),
-                                    transaction_id: Some(tid),
-                                    head: None,
-                                    fatal: false,
-                                });
-                            }
-                        } else if body.seen > self.limits.max_undeclared_chunk {
-                            let max = self.limits.max_undeclared_chunk;
-                            return Err(ParseError::fatal(ParseErrorKind::ChunkTooLarge, format!("chunk of undeclared length exceeds {max} octets")));
+                        if body.skipping {
+                            buf.advance(emit);
+                            continue;
                         }
-                        if !body.skipping {
-                            return Ok(Some(Event::Data(data)));
+                        // Hand out payload up to the limit, then fail once a
+                        // payload octet past it is certain: the same events
+                        // whatever the input's slicing.
+                        let limit = body.allowed.unwrap_or(self.limits.max_undeclared_chunk);
+                        let room = limit.saturating_sub(body.seen);
+                        if room == 0 {
+                            body.skipping = true;
+                            let (kind, detail) = match body.allowed {
+                                Some(a) => (
+                                    ParseErrorKind::ByteRangeExceeded,
+                                    format!("payload exceeds the {a} octets its Byte-Range allows"),
+                                ),
+                                None => (
+                                    ParseErrorKind::ChunkTooLarge,
+                                    format!("chunk of undeclared length exceeds {limit} octets"),
+                                ),
+                            };
+                            return Err(body.error(kind, detail));
                         }
-                        continue;
+                        let n = emit.min(usize::try_from(room).unwrap_or(usize::MAX));
+                        body.seen += n as u64;
+                        return Ok(Some(Event::Data(buf.split_to(n).freeze())));
                     }
                     if !complete {
                         return Ok(None);
                     }
                     // buf starts with "\r\n-------<tid><flag>\r\n"
                     let flag = Continuation::from_byte(buf[needle_len]).expect("checked above");
-                    let _ = buf.split_to(needle_len + 3);
+                    buf.advance(needle_len + 3);
                     let skipping = body.skipping;
-                    let short = body.declared.filter(|d| body.seen < *d && flag != Continuation::Abort);
-                    let tid = body.transaction_id.clone();
+                    let short = body
+                        .declared
+                        .filter(|d| body.seen < *d && flag != Continuation::Abort);
                     let seen = body.seen;
+                    let error = short.map(|declared| {
+                        body.error(
+                            ParseErrorKind::ByteRangeShort,
+                            format!("chunk carries {seen} octets but its Byte-Range declares {declared}"),
+                        )
+                    });
                     self.state = State::StartLine { blank_lines: 0 };
                     if skipping {
                         continue;
                     }
-                    if let Some(declared) = short {
-                        return Err(ParseError {
-                            kind: ParseErrorKind::ByteRangeShort,
-                            detail: format!("chunk carries {seen} octets but its Byte-Range declares {declared}"),
-                            transaction_id: Some(tid),
-                            head: None,
-                            fatal: false,
-                        });
+                    if let Some(e) = error {
+                        return Err(e);
                     }
                     return Ok(Some(Event::End(flag)));
                 }
@@ -379,7 +458,22 @@ impl Parser {
             State::Headers(h) => Some(h.chunk.transaction_id.clone()),
             _ => None,
         };
-        ParseError { kind, detail: detail.into(), transaction_id: tid, head: None, fatal: true }
+        ParseError {
+            kind,
+            detail: detail.into(),
+            transaction_id: tid,
+            head: None,
+            fatal: true,
+            answerable: false,
+        }
+    }
+
+    /// Makes the parser discard the rest of the current chunk's payload (for
+    /// a consumer that gave up on it); no effect outside a payload.
+    pub fn skip_current_chunk(&mut self) {
+        if let State::Body(body) = &mut self.state {
+            body.skipping = true;
+        }
     }
 }
 
@@ -389,40 +483,90 @@ impl BodyState {
         needle.extend_from_slice(b"\r\n-------");
         needle.extend_from_slice(transaction_id.as_bytes());
         let declared = range.and_then(|r| r.len());
-        let allowed = declared.or_else(|| range.and_then(|r| r.total.map(|t| (t + 1).saturating_sub(r.start))));
-        BodyState { finder: Finder::new(&needle).into_owned(), seen: 0, declared, allowed, skipping, transaction_id: transaction_id.to_string() }
+        let allowed = declared
+            .or_else(|| range.and_then(|r| r.total.map(|t| (t + 1).saturating_sub(r.start))));
+        BodyState {
+            finder: Finder::new(&needle).into_owned(),
+            seen: 0,
+            declared,
+            allowed,
+            skipping,
+            answerable: false,
+            transaction_id: transaction_id.to_string(),
+        }
     }
+
+    /// A non-fatal error in this chunk's payload (the head was handed out).
+    fn error(&self, kind: ParseErrorKind, detail: String) -> ParseError {
+        ParseError {
+            kind,
+            detail,
+            transaction_id: Some(self.transaction_id.clone()),
+            head: None,
+            fatal: false,
+            answerable: self.answerable,
+        }
+    }
+}
+
+/// A request other than REPORT can be answered (RFC 4975 §7.2).
+fn is_answerable(chunk: &Chunk) -> bool {
+    matches!(chunk.method(), Some(m) if *m != Method::Report)
 }
 
 /// Validates a completed head: no header errors, To-Path and From-Path present
 /// once. A bodiless chunk's Byte-Range must not declare octets it lacks.
-fn check_head(head: PendingHead, has_body: bool) -> Result<Chunk, ParseError> {
+/// `bodiless_end` is the flag of a chunk without a body.
+fn check_head(head: PendingHead, bodiless_end: Option<Continuation>) -> Result<Chunk, ParseError> {
     let PendingHead { chunk, error, .. } = head;
     let tid = chunk.transaction_id.clone();
     let has_paths = chunk.to_path().is_some() && chunk.from_path().is_some();
+    let answerable = has_paths && is_answerable(&chunk);
     let fail = |kind, detail: String, chunk: Chunk| ParseError {
         kind,
         detail,
         transaction_id: Some(tid.clone()),
-        head: if has_paths { Some(Box::new(chunk)) } else { None },
+        head: if has_paths {
+            Some(Box::new(chunk))
+        } else {
+            None
+        },
         fatal: false,
+        answerable,
     };
     if let Some((kind, detail)) = error {
         return Err(fail(kind, detail, chunk));
     }
     if chunk.to_path().is_none() {
-        return Err(fail(ParseErrorKind::MissingToPath, "no To-Path header".into(), chunk));
+        return Err(fail(
+            ParseErrorKind::MissingToPath,
+            "no To-Path header".into(),
+            chunk,
+        ));
     }
     if chunk.from_path().is_none() {
-        return Err(fail(ParseErrorKind::MissingFromPath, "no From-Path header".into(), chunk));
+        return Err(fail(
+            ParseErrorKind::MissingFromPath,
+            "no From-Path header".into(),
+            chunk,
+        ));
     }
     if let Err(super::chunk::VerifyError::Duplicate(name)) = chunk.verify_headers() {
-        return Err(fail(ParseErrorKind::DuplicateHeader, format!("duplicate {name} header"), chunk));
+        return Err(fail(
+            ParseErrorKind::DuplicateHeader,
+            format!("duplicate {name} header"),
+            chunk,
+        ));
     }
-    if !has_body {
-        if let Some(len) = chunk.byte_range_header().and_then(ByteRange::len) {
+    // An aborted chunk may stop short of its Byte-Range (as with a body).
+    if bodiless_end.is_some_and(|f| f != Continuation::Abort) {
+        if let Some(len) = chunk.payload_byte_range().and_then(|r| r.len()) {
             if len != 0 {
-                return Err(fail(ParseErrorKind::ByteRangeShort, format!("chunk has no body but its Byte-Range declares {len} octets"), chunk));
+                return Err(fail(
+                    ParseErrorKind::ByteRangeShort,
+                    format!("chunk has no body but its Byte-Range declares {len} octets"),
+                    chunk,
+                ));
             }
         }
     }
@@ -431,27 +575,56 @@ fn check_head(head: PendingHead, has_body: bool) -> Result<Chunk, ParseError> {
 
 fn parse_start_line(line: &[u8]) -> Result<Chunk, ParseError> {
     let bad = |kind, detail: &str| ParseError::fatal(kind, detail.to_string());
-    let rest = line.strip_prefix(b"MSRP ").ok_or_else(|| bad(ParseErrorKind::InvalidStartLine, "start line does not begin with \"MSRP \""))?;
-    let sp = memchr::memchr(b' ', rest).ok_or_else(|| bad(ParseErrorKind::InvalidStartLine, "start line has no method or status"))?;
-    let tid = std::str::from_utf8(&rest[..sp]).map_err(|_| bad(ParseErrorKind::InvalidTransactionId, "transaction id is not text"))?;
+    let rest = line.strip_prefix(b"MSRP ").ok_or_else(|| {
+        bad(
+            ParseErrorKind::InvalidStartLine,
+            "start line does not begin with \"MSRP \"",
+        )
+    })?;
+    let sp = memchr::memchr(b' ', rest).ok_or_else(|| {
+        bad(
+            ParseErrorKind::InvalidStartLine,
+            "start line has no method or status",
+        )
+    })?;
+    let tid = std::str::from_utf8(&rest[..sp]).map_err(|_| {
+        bad(
+            ParseErrorKind::InvalidTransactionId,
+            "transaction id is not text",
+        )
+    })?;
     if !is_ident(tid) {
-        return Err(ParseError::fatal(ParseErrorKind::InvalidTransactionId, format!("transaction id {tid:?} is not 4-32 ident characters")));
+        return Err(ParseError::fatal(
+            ParseErrorKind::InvalidTransactionId,
+            format!("transaction id {tid:?} is not 4-32 ident characters"),
+        ));
     }
     let rest = &rest[sp + 1..];
     let kind = if rest.first().is_some_and(u8::is_ascii_digit) {
-        if rest.len() < 3 || !rest[..3].iter().all(u8::is_ascii_digit) || (rest.len() > 3 && rest[3] != b' ') {
-            return Err(ParseError::fatal(ParseErrorKind::InvalidStatusCode, "status code is not three digits"));
+        if rest.len() < 3
+            || !rest[..3].iter().all(u8::is_ascii_digit)
+            || (rest.len() > 3 && rest[3] != b' ')
+        {
+            return Err(ParseError::fatal(
+                ParseErrorKind::InvalidStatusCode,
+                "status code is not three digits",
+            ));
         }
-        let code = (rest[0] - b'0') as u16 * 100 + (rest[1] - b'0') as u16 * 10 + (rest[2] - b'0') as u16;
+        let code =
+            (rest[0] - b'0') as u16 * 100 + (rest[1] - b'0') as u16 * 10 + (rest[2] - b'0') as u16;
         let comment = if rest.len() > 4 {
-            let c = std::str::from_utf8(&rest[4..]).map_err(|_| bad(ParseErrorKind::InvalidStartLine, "comment is not UTF-8"))?;
+            let c = std::str::from_utf8(&rest[4..])
+                .map_err(|_| bad(ParseErrorKind::InvalidStartLine, "comment is not UTF-8"))?;
             Some(c.to_string())
         } else {
             None
         };
         ChunkKind::Response { code, comment }
     } else {
-        let m = std::str::from_utf8(rest).ok().and_then(Method::parse).ok_or_else(|| bad(ParseErrorKind::InvalidMethod, "method is not 1*UPALPHA"))?;
+        let m = std::str::from_utf8(rest)
+            .ok()
+            .and_then(Method::parse)
+            .ok_or_else(|| bad(ParseErrorKind::InvalidMethod, "method is not 1*UPALPHA"))?;
         ChunkKind::Request { method: m }
     };
     let mut chunk = match kind {
@@ -462,16 +635,46 @@ fn parse_start_line(line: &[u8]) -> Result<Chunk, ParseError> {
     Ok(chunk)
 }
 
-fn parse_header_line(line: &[u8], limits: &HeaderLimits) -> Result<Header, (ParseErrorKind, String)> {
-    let line = std::str::from_utf8(line).map_err(|_| (ParseErrorKind::InvalidHeaderLine, "header line is not UTF-8".to_string()))?;
-    let (name, value) = line.split_once(':').ok_or_else(|| (ParseErrorKind::InvalidHeaderLine, format!("no ':' in header line {:?}", truncate(line))))?;
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.!%*+`'~".contains(&b)) {
-        return Err((ParseErrorKind::InvalidHeaderLine, format!("bad header name {:?}", truncate(name))));
+fn parse_header_line(
+    line: &[u8],
+    limits: &HeaderLimits,
+) -> Result<Header, (ParseErrorKind, String)> {
+    let line = std::str::from_utf8(line).map_err(|_| {
+        (
+            ParseErrorKind::InvalidHeaderLine,
+            "header line is not UTF-8".to_string(),
+        )
+    })?;
+    let (name, value) = line.split_once(':').ok_or_else(|| {
+        (
+            ParseErrorKind::InvalidHeaderLine,
+            format!("no ':' in header line {:?}", truncate(line)),
+        )
+    })?;
+    // hname = ALPHA *token (RFC 4975 §9)
+    if !name.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
+        || !name.bytes().all(is_token_char)
+    {
+        return Err((
+            ParseErrorKind::InvalidHeaderLine,
+            format!("bad header name {:?}", truncate(name)),
+        ));
     }
-    if value.bytes().any(|b| b == 0 || b == b'\r') {
-        return Err((ParseErrorKind::InvalidHeaderValue, format!("control character in {name} header")));
+    // hval = utf8text = *(HTAB / %x20-7E / UTF8-NONASCII): no control characters.
+    if value.bytes().any(|b| b != b'\t' && (b < 0x20 || b == 0x7f)) {
+        return Err((
+            ParseErrorKind::InvalidHeaderValue,
+            format!("control character in {name} header"),
+        ));
     }
-    Header::parse_with_limits(name, value, limits).map_err(|e| (ParseErrorKind::InvalidHeaderValue, e.to_string()))
+    Header::parse_with_limits(name, value, limits)
+        .map_err(|e| (ParseErrorKind::InvalidHeaderValue, e.to_string()))
+}
+
+/// `token` of RFC 4975 §9: %x21 / %x23-27 / %x2A-2B / %x2D-2E / %x30-39 /
+/// %x41-5A / %x5E-7E.
+fn is_token_char(b: u8) -> bool {
+    matches!(b, 0x21 | 0x23..=0x27 | 0x2A | 0x2B | 0x2D | 0x2E | 0x30..=0x39 | 0x41..=0x5A | 0x5E..=0x7E)
 }
 
 fn truncate(s: &str) -> &str {
@@ -499,7 +702,10 @@ pub struct ChunkReader {
 
 impl ChunkReader {
     pub fn new(limits: Limits) -> ChunkReader {
-        ChunkReader { parser: Parser::new(limits), ..Default::default() }
+        ChunkReader {
+            parser: Parser::new(limits),
+            ..Default::default()
+        }
     }
 
     /// The underlying parser.
@@ -515,7 +721,11 @@ impl ChunkReader {
     /// Returns the next whole chunk (`size = None`) or segment, `Ok(None)` when
     /// more input is needed. With `Some(size)`, a segment is returned once at
     /// least `size` payload octets are available (`Some(0)`: whatever arrived).
-    pub fn read_chunk(&mut self, buf: &mut BytesMut, size: Option<usize>) -> Result<Option<Chunk>, ParseError> {
+    pub fn read_chunk(
+        &mut self,
+        buf: &mut BytesMut,
+        size: Option<usize>,
+    ) -> Result<Option<Chunk>, ParseError> {
         loop {
             let event = match self.parser.next_event(buf) {
                 Ok(Some(e)) => e,
@@ -528,12 +738,7 @@ impl ChunkReader {
                     }
                     return Ok(None);
                 }
-                Err(e) => {
-                    self.head = None;
-                    self.pieces.clear();
-                    self.piece_bytes = 0;
-                    return Err(e);
-                }
+                Err(e) => return Err(self.fail(e)),
             };
             match event {
                 Event::Head(chunk) => {
@@ -542,6 +747,22 @@ impl ChunkReader {
                     self.segment = 0;
                 }
                 Event::Data(d) => {
+                    let max = self.parser.limits.max_assembled_chunk;
+                    if size.is_none() && (self.piece_bytes + d.len()) as u64 > max {
+                        // Never assemble more than the limit, whatever the
+                        // Byte-Range declares: skip the rest of this chunk.
+                        self.parser.skip_current_chunk();
+                        let head = self.head.as_ref();
+                        let e = ParseError {
+                            kind: ParseErrorKind::ChunkTooLarge,
+                            detail: format!("chunk payload exceeds {max} octets"),
+                            transaction_id: head.map(|h| h.transaction_id.clone()),
+                            head: None,
+                            fatal: false,
+                            answerable: head.is_some_and(is_answerable),
+                        };
+                        return Err(self.fail(e));
+                    }
                     self.piece_bytes += d.len();
                     self.pieces.push(d);
                 }
@@ -551,6 +772,18 @@ impl ChunkReader {
                 }
             }
         }
+    }
+
+    /// Drops the partial chunk, attaching its head to a payload error.
+    fn fail(&mut self, mut e: ParseError) -> ParseError {
+        self.pieces.clear();
+        self.piece_bytes = 0;
+        if let Some(head) = self.head.take() {
+            if e.head.is_none() && e.transaction_id.as_deref() == Some(&head.transaction_id) {
+                e.head = Some(Box::new(head));
+            }
+        }
+        e
     }
 
     fn take_segment(&mut self, flag: Continuation, whole: bool) -> Chunk {
@@ -580,7 +813,11 @@ impl ChunkReader {
         let start = range.start + self.segment_offset;
         let len = data.len() as u64;
         self.segment_offset += len;
-        chunk.add_header(Header::ByteRange(ByteRange { start, end: Some(start + len - 1), total: range.total }));
+        chunk.add_header(Header::ByteRange(ByteRange {
+            start,
+            end: Some(start + len - 1),
+            total: range.total,
+        }));
         chunk.data = data;
         chunk.continuation = flag;
         chunk.segment = self.segment;
@@ -588,5 +825,152 @@ impl ChunkReader {
             self.head = None;
         }
         chunk
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodiless_report_with_byte_range_parses() {
+        // RFC 4975 Figure 17: the REPORT's Byte-Range names the reported range.
+        let wire = b"MSRP dkei38sd REPORT\r\nTo-Path: msrp://a:1/y;tcp\r\nFrom-Path: msrp://b:1/x;tcp\r\nMessage-ID: 12339sdqwer\r\nByte-Range: 1-106/106\r\nStatus: 000 200 OK\r\n-------dkei38sd$\r\n";
+        let mut buf = BytesMut::from(&wire[..]);
+        let c = ChunkReader::default()
+            .read_chunk(&mut buf, None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.method(), Some(&Method::Report));
+        assert_eq!(c.byte_range().len(), Some(106));
+    }
+
+    #[test]
+    fn payload_errors_can_be_answered() {
+        // Byte-Range says 3 octets, the payload has 5: the head was read, so
+        // a 400 can still be sent (it used to say it could not).
+        let wire = b"MSRP abcd SEND\r\nTo-Path: msrp://b:1/x;tcp\r\nFrom-Path: msrp://a:1/y;tcp\r\nByte-Range: 1-3/3\r\nContent-Type: text/plain\r\n\r\nhello\r\n-------abcd$\r\n";
+        let mut buf = BytesMut::from(&wire[..]);
+        let mut r = ChunkReader::default();
+        let e = r.read_chunk(&mut buf, None).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::ByteRangeExceeded);
+        assert!(!e.fatal && e.can_answer());
+        assert_eq!(
+            e.head.as_ref().map(|h| h.transaction_id.as_str()),
+            Some("abcd")
+        );
+    }
+
+    fn events(wire: &[u8], step: usize) -> Vec<Result<Event, ParseErrorKind>> {
+        let mut p = Parser::default();
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        let mut data = BytesMut::new();
+        for piece in wire.chunks(step) {
+            buf.extend_from_slice(piece);
+            loop {
+                match p.next_event(&mut buf) {
+                    Ok(Some(Event::Data(d))) => data.extend_from_slice(&d),
+                    Ok(Some(e)) => {
+                        if !data.is_empty() {
+                            out.push(Ok(Event::Data(data.split().freeze())));
+                        }
+                        out.push(Ok(e));
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        if !data.is_empty() {
+                            out.push(Ok(Event::Data(data.split().freeze())));
+                        }
+                        out.push(Err(e.kind));
+                        if e.fatal {
+                            return out;
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn payload_over_the_limit_gives_the_same_events_in_any_slicing() {
+        // Whole, the 5-octet piece used to be dropped with the error; byte by
+        // byte, 3 octets were handed out first.
+        let wire = b"MSRP abcd SEND\r\nTo-Path: msrp://b:1/x;tcp\r\nFrom-Path: msrp://a:1/y;tcp\r\nByte-Range: 1-3/3\r\nContent-Type: text/plain\r\n\r\nhello\r\n-------abcd$\r\n";
+        let whole = events(wire, wire.len());
+        assert_eq!(whole, events(wire, 1));
+        assert_eq!(whole[1], Ok(Event::Data(Bytes::from_static(b"hel"))));
+        assert_eq!(whole[2], Err(ParseErrorKind::ByteRangeExceeded));
+        // An undeclared chunk past max_undeclared_chunk: same, and not fatal.
+        let wire = b"MSRP abcd SEND\r\nTo-Path: msrp://b:1/x;tcp\r\nFrom-Path: msrp://a:1/y;tcp\r\nContent-Type: text/plain\r\n\r\nhello\r\n-------abcd$\r\nMSRP abcd 200 OK\r\nTo-Path: msrp://a:1/y;tcp\r\nFrom-Path: msrp://b:1/x;tcp\r\n-------abcd$\r\n";
+        let mut p = Parser::new(Limits {
+            max_undeclared_chunk: 2,
+            ..Limits::default()
+        });
+        let mut buf = BytesMut::from(&wire[..]);
+        assert!(matches!(p.next_event(&mut buf), Ok(Some(Event::Head(_)))));
+        assert_eq!(
+            p.next_event(&mut buf),
+            Ok(Some(Event::Data(Bytes::from_static(b"he"))))
+        );
+        let e = p.next_event(&mut buf).unwrap_err();
+        assert_eq!(
+            (e.kind, e.fatal, e.can_answer()),
+            (ParseErrorKind::ChunkTooLarge, false, true)
+        );
+        assert!(
+            matches!(p.next_event(&mut buf), Ok(Some(Event::Head(c))) if c.code() == Some(200))
+        );
+    }
+
+    #[test]
+    fn chunk_reader_never_assembles_more_than_the_limit() {
+        // The Byte-Range declares 10 octets; a whole-chunk reader limited to
+        // 4 used to buffer all of them (any declared size, RFC 4975 §14.5).
+        let wire = b"MSRP abcd SEND\r\nTo-Path: msrp://b:1/x;tcp\r\nFrom-Path: msrp://a:1/y;tcp\r\nByte-Range: 1-10/10\r\nContent-Type: text/plain\r\n\r\n0123456789\r\n-------abcd$\r\nMSRP abcd 200 OK\r\nTo-Path: msrp://a:1/y;tcp\r\nFrom-Path: msrp://b:1/x;tcp\r\n-------abcd$\r\n";
+        let mut r = ChunkReader::new(Limits {
+            max_assembled_chunk: 4,
+            ..Limits::default()
+        });
+        let mut buf = BytesMut::new();
+        let mut got = Vec::new();
+        for b in wire {
+            buf.extend_from_slice(&[*b]);
+            loop {
+                match r.read_chunk(&mut buf, None) {
+                    Ok(Some(c)) => got.push(Ok(c.code())),
+                    Ok(None) => break,
+                    Err(e) => got.push(Err((e.kind, e.fatal, e.can_answer(), e.head.is_some()))),
+                }
+            }
+            assert!(r.piece_bytes <= 4);
+        }
+        assert_eq!(
+            got,
+            vec![
+                Err((ParseErrorKind::ChunkTooLarge, false, true, true)),
+                Ok(Some(200))
+            ]
+        );
+    }
+
+    #[test]
+    fn bodiless_aborted_chunk_may_stop_short() {
+        // '#' exempts a chunk with a body from ByteRangeShort; a bodiless one
+        // used to be rejected.
+        let wire = b"MSRP abcd SEND\r\nTo-Path: msrp://b:1/x;tcp\r\nFrom-Path: msrp://a:1/y;tcp\r\nByte-Range: 1-10/10\r\n-------abcd#\r\n";
+        let mut buf = BytesMut::from(&wire[..]);
+        let c = ChunkReader::default()
+            .read_chunk(&mut buf, None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.continuation, Continuation::Abort);
+        let mut buf = BytesMut::from(&wire[..]);
+        buf[wire.len() - 3] = b'$';
+        let e = ChunkReader::default()
+            .read_chunk(&mut buf, None)
+            .unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::ByteRangeShort);
     }
 }

@@ -28,7 +28,10 @@ impl UriError {
         while !text.is_char_boundary(end) {
             end -= 1;
         }
-        UriError { rule, text: text[..end].to_string() }
+        UriError {
+            rule,
+            text: text[..end].to_string(),
+        }
     }
 }
 
@@ -53,7 +56,9 @@ impl Host {
     /// Parses a host as it appears in an authority (IPv6 in brackets).
     pub fn parse(text: &str) -> Result<Host, UriError> {
         if let Some(inner) = text.strip_prefix('[') {
-            let inner = inner.strip_suffix(']').ok_or_else(|| UriError::new("IP-literal", text))?;
+            let inner = inner
+                .strip_suffix(']')
+                .ok_or_else(|| UriError::new("IP-literal", text))?;
             return inner
                 .parse::<std::net::Ipv6Addr>()
                 .map(|a| Host::Ip(IpAddr::V6(a)))
@@ -73,9 +78,9 @@ impl Host {
                 .map_err(|_| UriError::new("host", text));
         }
         // reg-name = *( unreserved / pct-encoded / sub-delims ) (RFC 3986)
-        let ok = text.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b)
-        });
+        let ok = text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b));
         if !ok || text.contains(';') {
             return Err(UriError::new("reg-name", text));
         }
@@ -94,7 +99,9 @@ impl Host {
     fn equivalent(&self, other: &Host) -> bool {
         match (self, other) {
             (Host::Ip(a), Host::Ip(b)) => a == b,
-            (Host::Name(a), Host::Name(b)) => percent_decode_unreserved(a).eq_ignore_ascii_case(&percent_decode_unreserved(b)),
+            (Host::Name(a), Host::Name(b)) => {
+                percent_decode_unreserved(a).eq_ignore_ascii_case(&percent_decode_unreserved(b))
+            }
             _ => false,
         }
     }
@@ -160,7 +167,15 @@ pub struct Uri {
 impl Uri {
     /// A URI for a local endpoint: `msrp[s]://host:port/session_id;tcp`.
     pub fn new(host: Host, port: Option<u16>, session_id: Option<String>, secure: bool) -> Uri {
-        Uri { secure, user: None, host, port, session_id, transport: "tcp".to_string(), parameters: Vec::new() }
+        Uri {
+            secure,
+            user: None,
+            host,
+            port,
+            session_id,
+            transport: "tcp".to_string(),
+            parameters: Vec::new(),
+        }
     }
 
     /// The scheme name, `msrp` or `msrps`.
@@ -174,38 +189,53 @@ impl Uri {
 
     /// Parses one URI.
     pub fn parse(text: &str) -> Result<Uri, UriError> {
-        let (secure, rest) = if text.len() >= 8 && text[..8].eq_ignore_ascii_case("msrps://") {
+        // Compare bytes: slicing the str at 7 or 8 would panic inside a
+        // multi-byte character.
+        let b = text.as_bytes();
+        let (secure, rest) = if b.len() >= 8 && b[..8].eq_ignore_ascii_case(b"msrps://") {
             (true, &text[8..])
-        } else if text.len() >= 7 && text[..7].eq_ignore_ascii_case("msrp://") {
+        } else if b.len() >= 7 && b[..7].eq_ignore_ascii_case(b"msrp://") {
             (false, &text[7..])
         } else {
             return Err(UriError::new("msrp-scheme", text));
         };
         // The authority ends at the first '/' or ';' (IPv6 literals contain neither).
-        let auth_end = rest.find(['/', ';']).ok_or_else(|| UriError::new("transport", text))?;
+        let auth_end = rest
+            .find(['/', ';'])
+            .ok_or_else(|| UriError::new("transport", text))?;
         let authority = &rest[..auth_end];
         let mut tail = &rest[auth_end..];
         let (user, hostport) = match authority.rfind('@') {
             Some(at) => {
                 let user = &authority[..at];
-                if !user.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,=:".contains(&b)) {
+                if !user
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,=:".contains(&b))
+                {
                     return Err(UriError::new("userinfo", text));
                 }
                 (Some(user.to_string()), &authority[at + 1..])
             }
             None => (None, authority),
         };
-        let (host_text, port) = split_host_port(hostport).ok_or_else(|| UriError::new("port", text))?;
+        let (host_text, port) =
+            split_host_port(hostport).ok_or_else(|| UriError::new("port", text))?;
         let host = Host::parse(host_text).map_err(|e| UriError::new(e.rule, text))?;
         if matches!(host, Host::Ip(IpAddr::V6(_))) && !host_text.starts_with('[') {
             return Err(UriError::new("IP-literal", text));
         }
         let mut session_id = None;
         if let Some(after) = tail.strip_prefix('/') {
-            let end = after.find(';').ok_or_else(|| UriError::new("transport", text))?;
+            let end = after
+                .find(';')
+                .ok_or_else(|| UriError::new("transport", text))?;
             let sid = &after[..end];
             // session-id = 1*( unreserved / "+" / "=" / "/" )
-            if sid.is_empty() || !sid.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+=/%".contains(&b)) {
+            if sid.is_empty()
+                || !sid
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~+=/%".contains(&b))
+            {
                 return Err(UriError::new("session-id", text));
             }
             session_id = Some(sid.to_string());
@@ -223,18 +253,32 @@ impl Uri {
                 Some((n, v)) => (n, Some(v)),
                 None => (p, None),
             };
-            if name.is_empty() || !name.bytes().all(is_token_char) || value.is_some_and(|v| v.is_empty() || !v.bytes().all(is_token_char)) {
+            if name.is_empty()
+                || !name.bytes().all(is_token_char)
+                || value.is_some_and(|v| v.is_empty() || !v.bytes().all(is_token_char))
+            {
                 return Err(UriError::new("URI-parameter", text));
             }
             parameters.push((name.to_string(), value.map(str::to_string)));
         }
-        Ok(Uri { secure, user, host, port, session_id, transport: transport.to_ascii_lowercase(), parameters })
+        Ok(Uri {
+            secure,
+            user,
+            host,
+            port,
+            session_id,
+            transport: transport.to_ascii_lowercase(),
+            parameters,
+        })
     }
 
     /// Parses a space-separated list of URIs: an SDP `a=path` value or a
     /// To-Path/From-Path/Use-Path header value. At least one URI is required.
     pub fn parse_path(text: &str) -> Result<Vec<Uri>, UriError> {
-        let path: Vec<Uri> = text.split_ascii_whitespace().map(Uri::parse).collect::<Result<_, _>>()?;
+        let path: Vec<Uri> = text
+            .split_ascii_whitespace()
+            .map(Uri::parse)
+            .collect::<Result<_, _>>()?;
         if path.is_empty() {
             return Err(UriError::new("path", text));
         }
@@ -314,7 +358,9 @@ impl std::hash::Hash for Uri {
         self.secure.hash(state);
         match &self.host {
             Host::Ip(ip) => ip.hash(state),
-            Host::Name(n) => percent_decode_unreserved(n).to_ascii_lowercase().hash(state),
+            Host::Name(n) => percent_decode_unreserved(n)
+                .to_ascii_lowercase()
+                .hash(state),
         }
         self.port.hash(state);
         self.session_id.hash(state);
@@ -373,8 +419,14 @@ mod tests {
         let u = Uri::parse("msrp://[2001:db8::1]:2855/abc;ws;foo=bar;baz").unwrap();
         assert_eq!(u.host, Host::Ip("2001:db8::1".parse().unwrap()));
         assert_eq!(u.transport, "ws");
-        assert_eq!(u.parameters, vec![("foo".into(), Some("bar".into())), ("baz".into(), None)]);
-        assert_eq!(u.to_string(), "msrp://[2001:db8::1]:2855/abc;ws;foo=bar;baz");
+        assert_eq!(
+            u.parameters,
+            vec![("foo".into(), Some("bar".into())), ("baz".into(), None)]
+        );
+        assert_eq!(
+            u.to_string(),
+            "msrp://[2001:db8::1]:2855/abc;ws;foo=bar;baz"
+        );
         let u = Uri::parse("msrp://10.0.0.1/s;tcp").unwrap();
         assert_eq!(u.port, None);
         assert_eq!(u.authority(), None);
@@ -417,7 +469,10 @@ mod tests {
     fn comparison_follows_section_6_1() {
         let a = Uri::parse("MSRP://Atlanta.Example.COM:7654/jshA7weztas;TCP").unwrap();
         let b = Uri::parse("msrp://alice@atlanta.example.com:7654/jshA7weztas;tcp").unwrap();
-        assert_eq!(a, b, "scheme, host and transport case-insensitive; userinfo ignored");
+        assert_eq!(
+            a, b,
+            "scheme, host and transport case-insensitive; userinfo ignored"
+        );
         let c = Uri::parse("msrp://atlanta.example.com:7654/JSHA7weztas;tcp").unwrap();
         assert_ne!(a, c, "session id is case-sensitive");
         let d = Uri::parse("msrp://atlanta.example.com/jshA7weztas;tcp").unwrap();
@@ -437,10 +492,27 @@ mod tests {
     }
 
     #[test]
+    fn non_ascii_never_panics() {
+        // A multi-byte character straddling the scheme's length used to panic.
+        for t in [
+            "msrps:/\u{e9}x",
+            "msrp:/\u{e9}",
+            "msrp://h\u{e9}st:1/s;tcp",
+            "\u{e9}\u{e9}\u{e9}\u{e9}",
+        ] {
+            assert!(Uri::parse(t).is_err(), "{t}");
+        }
+    }
+
+    #[test]
     fn parses_paths() {
-        let p = Uri::parse_path("msrps://relay.example.com:2855/a;tcp  msrp://10.0.0.1:1/b;tcp").unwrap();
+        let p = Uri::parse_path("msrps://relay.example.com:2855/a;tcp  msrp://10.0.0.1:1/b;tcp")
+            .unwrap();
         assert_eq!(p.len(), 2);
-        assert_eq!(Uri::format_path(&p), "msrps://relay.example.com:2855/a;tcp msrp://10.0.0.1:1/b;tcp");
+        assert_eq!(
+            Uri::format_path(&p),
+            "msrps://relay.example.com:2855/a;tcp msrp://10.0.0.1:1/b;tcp"
+        );
         assert!(Uri::parse_path("   ").is_err());
     }
 }

@@ -21,7 +21,10 @@ use super::stream::Stream;
 use super::tls::Fingerprint;
 use crate::log::{ConnectionInfo, Level, SharedLogger};
 use crate::msrp_log;
-use crate::protocol::{ids, ByteRange, Chunk, ChunkReader, Continuation, Event, Header, Limits, Method, ParseError, Uri};
+use crate::protocol::{
+    ids, ByteRange, Chunk, ChunkReader, Continuation, Event, Header, Limits, Method, ParseError,
+    Uri,
+};
 
 /// Smallest read reservation; the read size doubles while reads fill it.
 const MIN_READ: usize = 8 * 1024;
@@ -41,7 +44,10 @@ pub struct MsrpError {
 
 impl MsrpError {
     pub fn new(code: u16, comment: impl Into<String>) -> MsrpError {
-        MsrpError { code, comment: comment.into() }
+        MsrpError {
+            code,
+            comment: comment.into(),
+        }
     }
 }
 
@@ -70,7 +76,9 @@ impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TransportError::Closed => f.write_str("connection closed by peer"),
-            TransportError::ClosedMidChunk => f.write_str("connection closed by peer in the middle of a chunk"),
+            TransportError::ClosedMidChunk => {
+                f.write_str("connection closed by peer in the middle of a chunk")
+            }
             TransportError::Parse(e) => write!(f, "malformed input: {e}"),
             TransportError::Io(e) => write!(f, "connection error: {e}"),
         }
@@ -170,7 +178,10 @@ impl TransportInfo {
         limits: Limits,
         logger: SharedLogger,
     ) -> TransportInfo {
-        let local_uri = local_path.last().cloned().expect("a local path has at least the local URI");
+        let local_uri = local_path
+            .last()
+            .cloned()
+            .expect("a local path has at least the local URI");
         let via_relay = !use_path.is_empty() || local_path.len() > 1 || remote_path.len() > 1;
         let mut to_path = use_path;
         to_path.extend(remote_path.iter().cloned());
@@ -197,12 +208,18 @@ impl TransportInfo {
 
     /// Who to name in log lines.
     pub fn connection_info(&self) -> ConnectionInfo<'_> {
-        ConnectionInfo { id: self.id, local: &self.local_text, peer: &self.peer_text }
+        ConnectionInfo {
+            id: self.id,
+            local: &self.local_text,
+            peer: &self.peer_text,
+        }
     }
 
     /// The remote endpoint's URI (last of the remote path).
     pub fn remote_uri(&self) -> &Uri {
-        self.remote_path.last().expect("a remote path has at least one URI")
+        self.remote_path
+            .last()
+            .expect("a remote path has at least one URI")
     }
 
     /// The seed's `make_chunk`: a request (SEND unless told) or a response
@@ -217,16 +234,28 @@ impl TransportInfo {
         chunk.add_header(Header::ToPath(self.to_path.clone()));
         chunk.add_header(Header::FromPath(vec![self.local_uri.clone()]));
         if chunk.is_request() {
-            chunk.add_header(Header::MessageId(p.message_id.unwrap_or_else(ids::message_id)));
+            chunk.add_header(Header::MessageId(
+                p.message_id.unwrap_or_else(ids::message_id),
+            ));
             let start = p.start.unwrap_or(1).max(1);
             let len = p.data.len() as u64;
             let end = p.end.unwrap_or(start + len - 1);
             let total = p.length.unwrap_or(end);
-            let range = ByteRange { start, end: Some(end), total: Some(total) };
+            let range = ByteRange {
+                start,
+                end: Some(end),
+                total: Some(total),
+            };
             chunk.add_header(Header::ByteRange(range));
-            chunk.continuation = p.continuation.unwrap_or(if end >= total { Continuation::End } else { Continuation::More });
+            chunk.continuation = p.continuation.unwrap_or(if end >= total {
+                Continuation::End
+            } else {
+                Continuation::More
+            });
             if !p.data.is_empty() || p.content_type.is_some() {
-                chunk.add_header(Header::ContentType(p.content_type.unwrap_or_else(|| "text/plain".to_string())));
+                chunk.add_header(Header::ContentType(
+                    p.content_type.unwrap_or_else(|| "text/plain".to_string()),
+                ));
             }
         }
         chunk.data = p.data;
@@ -238,7 +267,12 @@ impl TransportInfo {
     /// of the request's From-Path (the previous hop), From-Path this
     /// endpoint's URI. `None` for requests that get no response (REPORT,
     /// Failure-Report: no; Failure-Report: partial with a 200).
-    pub fn make_response(&self, request: &Chunk, code: u16, comment: Option<&str>) -> Option<Chunk> {
+    pub fn make_response(
+        &self,
+        request: &Chunk,
+        code: u16,
+        comment: Option<&str>,
+    ) -> Option<Chunk> {
         use crate::protocol::FailureReport;
         if request.method() == Some(&Method::Report) || !request.is_request() {
             return None; // §7.1.2: REPORTs are never answered
@@ -254,8 +288,12 @@ impl TransportInfo {
     /// Checks an incoming request's paths against this session (the seed's
     /// `check_incoming_SEND_chunk`): `Ok` or the error to answer.
     pub fn check_incoming_send_chunk(&self, chunk: &Chunk) -> Result<(), MsrpError> {
-        let to = chunk.to_path().ok_or_else(|| MsrpError::new(400, "missing To-Path"))?;
-        let from = chunk.from_path().ok_or_else(|| MsrpError::new(400, "missing From-Path"))?;
+        let to = chunk
+            .to_path()
+            .ok_or_else(|| MsrpError::new(400, "missing To-Path"))?;
+        let from = chunk
+            .from_path()
+            .ok_or_else(|| MsrpError::new(400, "missing From-Path"))?;
         // By the time a request reaches its endpoint, relays have removed
         // themselves: the To-Path is this endpoint's URI alone (RFC 4976 §6.2).
         let to_ok = to.len() == 1 && self.uri_matches(&to[0], &self.local_uri);
@@ -263,9 +301,14 @@ impl TransportInfo {
             return Err(MsrpError::new(481, "To-Path is not this session"));
         }
         let from_ok = if self.via_relay {
-            from.last().is_some_and(|u| self.uri_matches(u, self.remote_uri()))
+            from.last()
+                .is_some_and(|u| self.uri_matches(u, self.remote_uri()))
         } else {
-            from.len() == self.remote_path.len() && from.iter().zip(&self.remote_path).all(|(a, b)| self.uri_matches(a, b))
+            from.len() == self.remote_path.len()
+                && from
+                    .iter()
+                    .zip(&self.remote_path)
+                    .all(|(a, b)| self.uri_matches(a, b))
         };
         if !from_ok {
             return Err(MsrpError::new(481, "From-Path is not this session's peer"));
@@ -323,19 +366,40 @@ pub struct Transport {
 
 impl fmt::Debug for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Transport").field("info", &self.reader.info).finish()
+        f.debug_struct("Transport")
+            .field("info", &self.reader.info)
+            .finish()
     }
 }
 
 impl Transport {
     /// Wraps a connected stream. `leftover` is input already read from it
     /// (during binding) and `pending` chunks already parsed but not consumed.
-    pub fn new(stream: Stream, info: TransportInfo, leftover: BytesMut, parser: ChunkReader, pending: VecDeque<Chunk>) -> Transport {
+    pub fn new(
+        stream: Stream,
+        info: TransportInfo,
+        leftover: BytesMut,
+        parser: ChunkReader,
+        pending: VecDeque<Chunk>,
+    ) -> Transport {
         let info = Arc::new(info);
         let (r, w) = tokio::io::split(stream);
         Transport {
-            reader: TransportReader { info: info.clone(), io: r, buf: leftover, chunks: parser, pending, read_size: MIN_READ, eof: false },
-            writer: TransportWriter { info, io: w, out: Vec::new(), closed: false },
+            reader: TransportReader {
+                info: info.clone(),
+                io: r,
+                buf: leftover,
+                chunks: parser,
+                pending,
+                read_size: MIN_READ,
+                eof: false,
+            },
+            writer: TransportWriter {
+                info,
+                io: w,
+                out: Vec::new(),
+                closed: false,
+            },
         }
     }
 
@@ -364,7 +428,12 @@ impl Transport {
     }
 
     /// Writes the response to `request` when one is due (RFC 4975 §7.2).
-    pub async fn write_response(&mut self, request: &Chunk, code: u16, comment: Option<&str>) -> io::Result<()> {
+    pub async fn write_response(
+        &mut self,
+        request: &Chunk,
+        code: u16,
+        comment: Option<&str>,
+    ) -> io::Result<()> {
         self.writer.write_response(request, code, comment).await
     }
 
@@ -386,7 +455,11 @@ impl TransportReader {
 
     async fn fill(&mut self) -> Result<(), TransportError> {
         if self.eof {
-            return Err(if self.chunks.is_idle() && self.buf.is_empty() { TransportError::Closed } else { TransportError::ClosedMidChunk });
+            return Err(if self.chunks.is_idle() && self.buf.is_empty() {
+                TransportError::Closed
+            } else {
+                TransportError::ClosedMidChunk
+            });
         }
         if self.buf.is_empty() && self.buf.capacity() > KEEP_IDLE_BUFFER {
             self.buf = BytesMut::new();
@@ -395,7 +468,11 @@ impl TransportReader {
         let n = self.io.read_buf(&mut self.buf).await?;
         if n == 0 {
             self.eof = true;
-            return Err(if self.chunks.is_idle() && self.buf.is_empty() { TransportError::Closed } else { TransportError::ClosedMidChunk });
+            return Err(if self.chunks.is_idle() && self.buf.is_empty() {
+                TransportError::Closed
+            } else {
+                TransportError::ClosedMidChunk
+            });
         }
         if n >= self.read_size && self.read_size < MAX_READ {
             self.read_size *= 2;
@@ -420,7 +497,13 @@ impl TransportReader {
                 }
                 Ok(None) => self.fill().await?,
                 Err(e) => {
-                    msrp_log!(self.info.logger, Level::Warn, "connection {}: {}", self.info.id, e);
+                    msrp_log!(
+                        self.info.logger,
+                        Level::Warn,
+                        "connection {}: {}",
+                        self.info.id,
+                        e
+                    );
                     return Err(TransportError::Parse(e));
                 }
             }
@@ -429,7 +512,10 @@ impl TransportReader {
 
     /// Streaming read: the next parser event (head, payload piece, end). Do
     /// not mix with [`TransportReader::read_chunk`] inside one chunk.
-    pub async fn read_event(&mut self, parser: &mut crate::protocol::Parser) -> Result<Event, TransportError> {
+    pub async fn read_event(
+        &mut self,
+        parser: &mut crate::protocol::Parser,
+    ) -> Result<Event, TransportError> {
         loop {
             match parser.next_event(&mut self.buf) {
                 Ok(Some(e)) => return Ok(e),
@@ -452,7 +538,11 @@ impl TransportReader {
             if !chunk.data.is_empty() {
                 logger.received_chunk_data(&chunk.data, conn, &chunk.transaction_id);
             }
-            logger.received_chunk_end(&chunk.encode_end(chunk.continuation), conn, &chunk.transaction_id);
+            logger.received_chunk_end(
+                &chunk.encode_end(chunk.continuation),
+                conn,
+                &chunk.transaction_id,
+            );
         }
     }
 }
@@ -483,6 +573,11 @@ impl TransportWriter {
         }
     }
 
+    /// Appends raw octets (a piece of a chunk being written in slices).
+    pub fn buffer_raw(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+
     /// Octets buffered and not yet written.
     pub fn buffered(&self) -> usize {
         self.out.len()
@@ -491,7 +586,10 @@ impl TransportWriter {
     /// Writes everything buffered and flushes the stream.
     pub async fn flush(&mut self) -> io::Result<()> {
         if self.closed {
-            return Err(io::Error::new(io::ErrorKind::NotConnected, "connection closed"));
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "connection closed",
+            ));
         }
         if !self.out.is_empty() {
             let r = self.io.write_all(&self.out).await;
@@ -512,7 +610,12 @@ impl TransportWriter {
     }
 
     /// Writes the response to `request` when one is due (RFC 4975 §7.2).
-    pub async fn write_response(&mut self, request: &Chunk, code: u16, comment: Option<&str>) -> io::Result<()> {
+    pub async fn write_response(
+        &mut self,
+        request: &Chunk,
+        code: u16,
+        comment: Option<&str>,
+    ) -> io::Result<()> {
         match self.info.make_response(request, code, comment) {
             Some(r) => self.write_chunk(&r).await,
             None => Ok(()),

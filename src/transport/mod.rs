@@ -6,6 +6,9 @@ pub mod connection;
 pub mod stream;
 pub mod tls;
 
-pub use connection::{make_response_to, ChunkParams, MsrpError, PathMatching, Transport, TransportError, TransportInfo, TransportReader, TransportWriter};
+pub use connection::{
+    make_response_to, ChunkParams, MsrpError, PathMatching, Transport, TransportError,
+    TransportInfo, TransportReader, TransportWriter,
+};
 pub use stream::Stream;
 pub use tls::{Fingerprint, PeerVerification, TlsError, TlsIdentity};

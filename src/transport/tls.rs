@@ -25,6 +25,24 @@
 //! finished its side of the handshake, so with [`server_config_requiring`] the
 //! client's [`connect`] can succeed and the rejection shows up as an error on the
 //! client's first read (converted by `From<std::io::Error> for TlsError`).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), msrp::transport::tls::TlsError> {
+//! use msrp::transport::tls::{self, Fingerprint, PeerVerification, TlsIdentity};
+//!
+//! // Our identity; its fingerprint goes into our SDP as `a=fingerprint:sha-256 …`.
+//! let me = TlsIdentity::self_signed(&["192.0.2.1"])?.identity;
+//! println!("a=fingerprint:{}", me.fingerprint().to_sdp());
+//!
+//! // The peer's fingerprint from its SDP; checked inside the handshake.
+//! let theirs: Fingerprint = "sha-256 AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89:\
+//!                            AB:CD:EF:01:23:45:67:89:AB:CD:EF:01:23:45:67:89".parse()?;
+//! let config = tls::client_config(Some(&me), &PeerVerification::Fingerprint(theirs))?;
+//! let tcp = tokio::net::TcpStream::connect("192.0.2.2:2855").await?;
+//! let stream = tls::connect(tcp, config, "192.0.2.2").await?;
+//! # let _ = stream; Ok(())
+//! # }
+//! ```
 
 use std::fmt;
 use std::io;
@@ -101,7 +119,9 @@ impl Fingerprint {
                 rest.trim_start()
             }
             None if trimmed.eq_ignore_ascii_case("sha-256") => {
-                return Err(invalid("the hex pairs after \"sha-256\" are missing".into()));
+                return Err(invalid(
+                    "the hex pairs after \"sha-256\" are missing".into(),
+                ));
             }
             None => trimmed,
         };
@@ -222,7 +242,12 @@ impl TlsIdentity {
     /// (`EC PRIVATE KEY`). Other sections are ignored. Encrypted keys are not
     /// supported. Fails if the key does not match the end-entity certificate.
     pub fn from_pem(cert_chain_pem: &[u8], key_pem: &[u8]) -> Result<Self, TlsError> {
-        Self::from_pem_labelled(cert_chain_pem, key_pem, "the certificate PEM", "the key PEM")
+        Self::from_pem_labelled(
+            cert_chain_pem,
+            key_pem,
+            "the certificate PEM",
+            "the key PEM",
+        )
     }
 
     /// Like [`TlsIdentity::from_pem`], reading the two files; errors name the file.
@@ -263,7 +288,7 @@ impl TlsIdentity {
             }
             Err(e) => return Err(TlsError::Pem(format!("{key_label}: {}", describe_pem(&e)))),
         };
-        Self::from_der(chain, key)
+        Self::from_der_labelled(chain, key, cert_label, key_label)
     }
 
     /// Builds an identity from DER: the chain (end-entity first) and its private key.
@@ -271,19 +296,36 @@ impl TlsIdentity {
         cert_chain: Vec<CertificateDer<'static>>,
         key: PrivateKeyDer<'static>,
     ) -> Result<Self, TlsError> {
+        Self::from_der_labelled(cert_chain, key, "the certificate", "the private key")
+    }
+
+    fn from_der_labelled(
+        cert_chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+        cert_label: &str,
+        key_label: &str,
+    ) -> Result<Self, TlsError> {
         let Some(end_entity) = cert_chain.first() else {
-            return Err(TlsError::Pem("the certificate chain is empty".into()));
+            return Err(TlsError::Pem(format!(
+                "{cert_label}: the certificate chain is empty"
+            )));
         };
         let fingerprint = Fingerprint::of_certificate(end_entity);
-        let certified = CertifiedKey::from_der(cert_chain, key, &provider()).map_err(|e| match e {
-            rustls::Error::InconsistentKeys(_) => TlsError::Key(
-                "the private key does not belong to the (first) certificate".into(),
-            ),
-            rustls::Error::InvalidCertificate(ce) => {
-                TlsError::Pem(format!("the certificate cannot be parsed: {ce}"))
-            }
-            other => TlsError::Key(format!("the private key cannot be used: {other}")),
-        })?;
+        let certified =
+            CertifiedKey::from_der(cert_chain, key, &provider()).map_err(|e| match e {
+                rustls::Error::InconsistentKeys(_) => TlsError::Key(format!(
+                    "the private key ({key_label}) does not belong to the first certificate \
+                 ({cert_label})"
+                )),
+                rustls::Error::InvalidCertificate(_) => TlsError::Pem(format!(
+                    "{cert_label}: the first certificate cannot be used: {}",
+                    describe_rustls(&e)
+                )),
+                other => TlsError::Key(format!(
+                    "{key_label}: the private key cannot be used: {}",
+                    describe_rustls(&other)
+                )),
+            })?;
         Ok(TlsIdentity {
             inner: Arc::new(IdentityInner {
                 certified: Arc::new(certified),
@@ -311,8 +353,8 @@ impl TlsIdentity {
                     .to_owned()
             })
             .collect();
-        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
-            .map_err(generate_error)?;
+        let key =
+            rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(generate_error)?;
         let mut params = rcgen::CertificateParams::new(names.clone()).map_err(|e| {
             TlsError::Config(format!(
                 "cannot make a certificate for {names:?}: {e} (each name must be a DNS \
@@ -366,10 +408,10 @@ fn read_file(path: &Path) -> Result<Vec<u8>, TlsError> {
 
 fn describe_pem(e: &pem::Error) -> String {
     match e {
-        pem::Error::MissingSectionEnd { end_marker } => format!(
-            "a PEM section is not terminated (missing \"{}\")",
-            String::from_utf8_lossy(end_marker)
-        ),
+        pem::Error::MissingSectionEnd { end_marker } => {
+            let label = String::from_utf8_lossy(end_marker);
+            format!("a PEM section is not terminated (missing \"-----END {label}-----\")")
+        }
         pem::Error::IllegalSectionStart { line } => format!(
             "malformed PEM BEGIN line \"{}\"",
             String::from_utf8_lossy(line)
@@ -517,11 +559,12 @@ impl fmt::Display for Rejection {
 
 impl std::error::Error for Rejection {}
 
-/// The shared decision: fingerprint first, then the chain.
+/// The shared decision: a matching fingerprint is enough; otherwise the chain check
+/// (if there are trust anchors) decides.
 fn decide(
     end_entity: &CertificateDer<'_>,
     fingerprint: Option<Fingerprint>,
-    chain_check: Option<&dyn Fn() -> Result<(), rustls::Error>>,
+    chain_check: Option<impl FnOnce() -> Result<(), rustls::Error>>,
 ) -> Result<(), Rejection> {
     let presented = Fingerprint::of_certificate(end_entity);
     if fingerprint == Some(presented) {
@@ -559,19 +602,15 @@ impl ServerCertVerifier for ServerVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let chain = self.anchors.as_ref().map(|v| {
+        let chain_check = self.anchors.as_ref().map(|v| {
             move || {
                 v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
                     .map(|_| ())
             }
         });
-        decide(
-            end_entity,
-            self.fingerprint,
-            chain.as_ref().map(|c| c as &dyn Fn() -> Result<(), rustls::Error>),
-        )
-        .map(|()| ServerCertVerified::assertion())
-        .map_err(Rejection::into_rustls)
+        decide(end_entity, self.fingerprint, chain_check)
+            .map(|()| ServerCertVerified::assertion())
+            .map_err(Rejection::into_rustls)
     }
 
     fn verify_tls12_signature(
@@ -649,16 +688,15 @@ impl ClientCertVerifier for ClientVerifier {
             // client holds the certificate's key.
             return Ok(ClientCertVerified::assertion());
         }
-        let chain = self.anchors.as_ref().map(|v| {
-            move || v.verify_client_cert(end_entity, intermediates, now).map(|_| ())
+        let chain_check = self.anchors.as_ref().map(|v| {
+            move || {
+                v.verify_client_cert(end_entity, intermediates, now)
+                    .map(|_| ())
+            }
         });
-        decide(
-            end_entity,
-            self.fingerprint,
-            chain.as_ref().map(|c| c as &dyn Fn() -> Result<(), rustls::Error>),
-        )
-        .map(|()| ClientCertVerified::assertion())
-        .map_err(Rejection::into_rustls)
+        decide(end_entity, self.fingerprint, chain_check)
+            .map(|()| ClientCertVerified::assertion())
+            .map_err(Rejection::into_rustls)
     }
 
     fn verify_tls12_signature(
@@ -867,14 +905,7 @@ pub fn check_client_certificate(
         }
     });
     if anchors.is_some() || fingerprint.is_some() {
-        decide(
-            end_entity,
-            fingerprint,
-            chain_check
-                .as_ref()
-                .map(|c| c as &dyn Fn() -> Result<(), rustls::Error>),
-        )
-        .map_err(|r| r.to_tls_error())?;
+        decide(end_entity, fingerprint, chain_check).map_err(|r| r.to_tls_error())?;
     }
     Ok(Some(Fingerprint::of_certificate(end_entity)))
 }
@@ -900,9 +931,7 @@ pub fn server_name(host: &str) -> Result<ServerName<'static>, TlsError> {
         return Ok(ServerName::IpAddress(ip.into()));
     }
     ServerName::try_from(host.to_owned()).map_err(|_| {
-        TlsError::InvalidServerName(format!(
-            "\"{host}\" is not a valid host name or IP address"
-        ))
+        TlsError::InvalidServerName(format!("\"{host}\" is not a valid host name or IP address"))
     })
 }
 

@@ -32,7 +32,11 @@ fn fingerprint_parses_all_accepted_forms() {
     ];
     for form in &forms {
         assert_eq!(Fingerprint::parse(form).unwrap(), expected, "form {form:?}");
-        assert_eq!(form.parse::<Fingerprint>().unwrap(), expected, "FromStr {form:?}");
+        assert_eq!(
+            form.parse::<Fingerprint>().unwrap(),
+            expected,
+            "FromStr {form:?}"
+        );
     }
 }
 
@@ -118,20 +122,43 @@ fn server_names() {
     use rustls_pki_types::IpAddr as PkiIp;
     let v4 = server_name("127.0.0.1").unwrap();
     assert!(matches!(v4, ServerName::IpAddress(PkiIp::V4(_))));
-    for host in ["::1", "[::1]", "fe80::1", "[2001:db8::42]", "::ffff:192.0.2.1"] {
+    for host in [
+        "::1",
+        "[::1]",
+        "fe80::1",
+        "[2001:db8::42]",
+        "::ffff:192.0.2.1",
+    ] {
         let name = server_name(host).unwrap();
-        assert!(matches!(name, ServerName::IpAddress(PkiIp::V6(_))), "{host}");
+        assert!(
+            matches!(name, ServerName::IpAddress(PkiIp::V6(_))),
+            "{host}"
+        );
     }
     assert_eq!(
         server_name("[::1]").unwrap(),
         ServerName::IpAddress(IpAddr::V6(Ipv6Addr::LOCALHOST).into())
     );
     for host in ["localhost", "relay.example.com", "a-b.example"] {
-        assert!(matches!(server_name(host).unwrap(), ServerName::DnsName(_)), "{host}");
+        assert!(
+            matches!(server_name(host).unwrap(), ServerName::DnsName(_)),
+            "{host}"
+        );
     }
-    for host in ["", "[127.0.0.1]", "[::1", "[nonsense]", "bad host", "a..b", "fe80::1%eth0"] {
+    for host in [
+        "",
+        "[127.0.0.1]",
+        "[::1",
+        "[nonsense]",
+        "bad host",
+        "a..b",
+        "fe80::1%eth0",
+    ] {
         let err = server_name(host).unwrap_err();
-        assert!(matches!(err, TlsError::InvalidServerName(_)), "{host}: {err:?}");
+        assert!(
+            matches!(err, TlsError::InvalidServerName(_)),
+            "{host}: {err:?}"
+        );
         assert!(err.to_string().contains(host), "{err}");
     }
 }
@@ -187,7 +214,9 @@ fn error_texts_are_user_readable() {
 fn configs_need_something_to_check() {
     let id = TlsIdentity::self_signed(&["localhost"]).unwrap().identity;
     let err = client_config(Some(&id), &PeerVerification::None).unwrap_err();
-    assert!(err.to_string().contains("a TLS client needs trust anchors or a fingerprint"));
+    assert!(err
+        .to_string()
+        .contains("a TLS client needs trust anchors or a fingerprint"));
     let err = server_config_requiring(&id, &PeerVerification::None).unwrap_err();
     assert!(matches!(err, TlsError::Config(_)));
     let empty = Arc::new(RootCertStore::empty());
@@ -249,8 +278,7 @@ async fn tls12_wrong_fingerprint_fails_in_handshake() {
     let server_id = TlsIdentity::self_signed(&["127.0.0.1"]).unwrap().identity;
     let expected = Fingerprint([7; 32]);
     let ccfg =
-        client_config_with_versions(None, &PeerVerification::Fingerprint(expected), TLS12)
-            .unwrap();
+        client_config_with_versions(None, &PeerVerification::Fingerprint(expected), TLS12).unwrap();
     let (c, s) = pair().await;
     let (client, server) = tokio::join!(
         connect(c, ccfg, "127.0.0.1"),
@@ -305,7 +333,10 @@ async fn tls12_requiring_rejects_in_handshake_on_both_sides() {
         e => panic!("{e:?}"),
     }
     let msg = client.unwrap_err().to_string();
-    assert!(msg.contains("rejected this endpoint's certificate"), "{msg}");
+    assert!(
+        msg.contains("rejected this endpoint's certificate"),
+        "{msg}"
+    );
 
     // the right one
     let ccfg = client_config_with_versions(Some(&wanted), &verify_server, TLS12).unwrap();
@@ -313,5 +344,8 @@ async fn tls12_requiring_rejects_in_handshake_on_both_sides() {
     let (client, server) = tokio::join!(connect(c, ccfg, "127.0.0.1"), accept(s, scfg));
     client.unwrap();
     let server = server.unwrap();
-    assert_eq!(peer_fingerprint(server.get_ref().1), Some(wanted.fingerprint()));
+    assert_eq!(
+        peer_fingerprint(server.get_ref().1),
+        Some(wanted.fingerprint())
+    );
 }

@@ -1,0 +1,304 @@
+//! Reassembly of incoming messages (sans-I/O): chunks of one Message-ID, in or
+//! out of order, duplicates tolerated, into a whole message held in memory up
+//! to a limit, or streamed out piece by piece above it (RFC 4975 §5.1, §7.1.1).
+
+use bytes::{Bytes, BytesMut};
+
+use crate::protocol::{Chunk, Continuation, Header};
+
+/// A set of disjoint, sorted, inclusive ranges of received octets.
+#[derive(Debug, Default, Clone)]
+pub struct RangeSet {
+    ranges: Vec<(u64, u64)>,
+}
+
+impl RangeSet {
+    /// Adds `[start, end]` and returns how many octets were new.
+    pub fn insert(&mut self, start: u64, end: u64) -> u64 {
+        if end < start {
+            return 0;
+        }
+        let before = self.covered();
+        let mut s = start;
+        let mut e = end;
+        let mut out = Vec::with_capacity(self.ranges.len() + 1);
+        let mut placed = false;
+        for &(a, b) in &self.ranges {
+            if b.saturating_add(1) < s {
+                out.push((a, b));
+            } else if e.saturating_add(1) < a {
+                if !placed {
+                    out.push((s, e));
+                    placed = true;
+                }
+                out.push((a, b));
+            } else {
+                s = s.min(a);
+                e = e.max(b);
+            }
+        }
+        if !placed {
+            out.push((s, e));
+        }
+        self.ranges = out;
+        self.covered() - before
+    }
+
+    /// Octets covered.
+    pub fn covered(&self) -> u64 {
+        self.ranges.iter().map(|(a, b)| b - a + 1).sum()
+    }
+
+    /// Octets covered contiguously from 1.
+    pub fn contiguous_from_one(&self) -> u64 {
+        match self.ranges.first() {
+            Some(&(1, b)) => b,
+            _ => 0,
+        }
+    }
+
+    /// Number of separate ranges (bounded to keep memory in check).
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+}
+
+/// What the reassembler has to say after a chunk.
+#[derive(Debug)]
+pub enum Reassembled {
+    /// Nothing to report yet.
+    Partial,
+    /// A piece of a large message to hand out as it is (streaming mode).
+    Data { offset: u64, data: Bytes },
+    /// The message is whole (memory mode: `body` is everything).
+    Complete { body: Option<Bytes>, bytes: u64 },
+    /// The message was aborted with `#`.
+    Aborted { bytes: u64 },
+}
+
+/// One incoming message being reassembled.
+#[derive(Debug)]
+pub struct IncomingState {
+    pub content_type: String,
+    /// Headers of the first chunk seen.
+    pub headers: Vec<Header>,
+    pub total: Option<u64>,
+    pub received: RangeSet,
+    /// Memory mode buffer; `None` once streaming.
+    body: Option<BytesMut>,
+    /// The end position of the `$` chunk, once seen.
+    end_seen: Option<u64>,
+    pub success_report: bool,
+    /// Progress already reported, in octets.
+    pub progress_reported: u64,
+}
+
+/// Most separate ranges tolerated for one message (a peer sending a million
+/// disjoint 1-octet pieces must not grow memory without bound).
+pub const MAX_RANGES: usize = 1024;
+
+impl IncomingState {
+    pub fn new(first: &Chunk, max_in_memory: u64) -> IncomingState {
+        let total = first.byte_range().total;
+        let streaming = total.is_some_and(|t| t > max_in_memory);
+        IncomingState {
+            content_type: first.content_type().unwrap_or("").to_string(),
+            headers: first.headers.clone(),
+            total,
+            received: RangeSet::default(),
+            body: if streaming {
+                None
+            } else {
+                Some(BytesMut::new())
+            },
+            end_seen: None,
+            success_report: first.success_report() == crate::protocol::SuccessReport::Yes,
+            progress_reported: 0,
+        }
+    }
+
+    /// Whether the message is streamed out rather than held.
+    pub fn streaming(&self) -> bool {
+        self.body.is_none()
+    }
+
+    /// Adds a chunk's payload. Returns what to report, or an error text when
+    /// the chunk cannot belong to this message (400).
+    pub fn add(&mut self, chunk: &Chunk, max_in_memory: u64) -> Result<Vec<Reassembled>, String> {
+        let range = chunk.byte_range();
+        if chunk.continuation == Continuation::Abort {
+            self.received
+                .insert(range.start, range.start + chunk.data.len() as u64 - 1);
+            return Ok(vec![Reassembled::Aborted {
+                bytes: self.received.covered(),
+            }]);
+        }
+        if self.content_type.is_empty() {
+            if let Some(ct) = chunk.content_type() {
+                self.content_type = ct.to_string();
+            }
+        }
+        if let (Some(a), Some(b)) = (self.total, range.total) {
+            if a != b {
+                return Err(format!(
+                    "Byte-Range total {b} differs from the message's {a}"
+                ));
+            }
+        }
+        if self.total.is_none() {
+            self.total = range.total;
+        }
+        let len = chunk.data.len() as u64;
+        let start = range.start;
+        let end = start + len - 1; // start >= 1, so this is start - 1 for an empty chunk
+        if let Some(total) = self.total {
+            if end > total {
+                return Err(format!(
+                    "chunk ends at {end}, beyond the message total {total}"
+                ));
+            }
+        }
+        let mut out = Vec::new();
+        if len > 0 {
+            self.received.insert(start, end);
+            if self.received.len() > MAX_RANGES {
+                return Err("too many separate byte ranges in one message".into());
+            }
+            if let Some(buf) = &mut self.body {
+                let needed = end as usize;
+                if end > max_in_memory {
+                    // Switch to streaming: hand out what is held, then pieces.
+                    let held = self.body.take().expect("memory mode").freeze();
+                    if !held.is_empty() {
+                        out.push(Reassembled::Data {
+                            offset: 0,
+                            data: held,
+                        });
+                    }
+                    out.push(Reassembled::Data {
+                        offset: start - 1,
+                        data: chunk.data.clone(),
+                    });
+                } else {
+                    if buf.len() < needed {
+                        buf.resize(needed, 0);
+                    }
+                    buf[(start - 1) as usize..needed].copy_from_slice(&chunk.data);
+                }
+            } else {
+                out.push(Reassembled::Data {
+                    offset: start - 1,
+                    data: chunk.data.clone(),
+                });
+            }
+        }
+        if chunk.continuation == Continuation::End {
+            self.end_seen = Some(end);
+            if self.total.is_none() {
+                self.total = Some(end);
+            }
+        }
+        if let Some(total) = self.total {
+            if self.end_seen.is_some() && self.received.covered() >= total {
+                let body = self.body.take().map(|mut b| {
+                    b.truncate(total as usize);
+                    b.freeze()
+                });
+                out.push(Reassembled::Complete { body, bytes: total });
+            }
+        }
+        if out.is_empty() {
+            out.push(Reassembled::Partial);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{ByteRange, Method};
+
+    fn chunk(start: u64, data: &[u8], total: Option<u64>, flag: Continuation) -> Chunk {
+        let mut c = Chunk::request("abcd", Method::Send);
+        c.add_header(Header::MessageId("m1234".into()));
+        c.add_header(Header::ContentType("text/plain".into()));
+        c.add_header(Header::ByteRange(ByteRange {
+            start,
+            end: Some(start + data.len() as u64 - 1),
+            total,
+        }));
+        c.data = Bytes::copy_from_slice(data);
+        c.continuation = flag;
+        c
+    }
+
+    #[test]
+    fn range_set_merges() {
+        let mut r = RangeSet::default();
+        assert_eq!(r.insert(5, 9), 5);
+        assert_eq!(r.insert(1, 3), 3);
+        assert_eq!(r.insert(2, 6), 1);
+        assert_eq!(r.contiguous_from_one(), 9);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r.insert(20, 21), 2);
+        assert_eq!(r.covered(), 11);
+    }
+
+    #[test]
+    fn out_of_order_reassembly() {
+        let last = chunk(6, b"world", Some(10), Continuation::End);
+        let mut s = IncomingState::new(&last, 1 << 20);
+        assert!(matches!(
+            s.add(&last, 1 << 20).unwrap()[0],
+            Reassembled::Partial
+        ));
+        let first = chunk(1, b"hello", Some(10), Continuation::More);
+        let r = s.add(&first, 1 << 20).unwrap();
+        match &r[0] {
+            Reassembled::Complete {
+                body: Some(b),
+                bytes,
+            } => {
+                assert_eq!(&b[..], b"helloworld");
+                assert_eq!(*bytes, 10);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_total_and_streaming_switch() {
+        let a = chunk(1, b"abcd", None, Continuation::More);
+        let mut s = IncomingState::new(&a, 6);
+        s.add(&a, 6).unwrap();
+        let b = chunk(5, b"efgh", None, Continuation::End);
+        let r = s.add(&b, 6).unwrap();
+        assert!(matches!(&r[0], Reassembled::Data { offset: 0, data } if &data[..] == b"abcd"));
+        assert!(matches!(&r[1], Reassembled::Data { offset: 4, data } if &data[..] == b"efgh"));
+        assert!(matches!(
+            &r[2],
+            Reassembled::Complete {
+                body: None,
+                bytes: 8
+            }
+        ));
+    }
+
+    #[test]
+    fn rejects_inconsistent_chunks() {
+        let a = chunk(1, b"abcd", Some(4), Continuation::More);
+        let mut s = IncomingState::new(&a, 100);
+        s.add(&a, 100).unwrap();
+        assert!(s
+            .add(&chunk(3, b"xyz", Some(4), Continuation::End), 100)
+            .is_err());
+        assert!(s
+            .add(&chunk(1, b"x", Some(5), Continuation::End), 100)
+            .is_err());
+    }
+}

@@ -1,0 +1,706 @@
+//! The session layer (the seed's `MSRPSession` and `OutgoingFile`): sending
+//! chunks with response tracking and timeouts, whole messages split into
+//! chunks, files read from disk as the socket drains, interleaving of
+//! outgoing messages chunk by chunk (RFC 4975 §5.1), reassembly of incoming
+//! messages, responses and REPORTs as §7 says, and shutdown.
+//!
+//! A [`Session`] runs two tasks on the current Tokio runtime: a writer that
+//! owns the socket's write half and a reader that owns its read half. The
+//! application talks to them through [`Session`] (a cheap handle) and hears
+//! back through a bounded channel of [`SessionEvent`]s: if the application
+//! stops reading events, the session stops reading the socket (backpressure
+//! all the way to TCP).
+
+mod incoming;
+mod outgoing;
+mod reader;
+mod writer;
+
+use std::collections::{BinaryHeap, HashMap};
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::time::Instant;
+
+pub use incoming::RangeSet;
+
+use crate::protocol::{ByteRange, Chunk, FailureReport, Header};
+use crate::transport::{Transport, TransportInfo};
+
+/// Default largest payload of an outgoing chunk: passes the relays people
+/// run (Kamailio answers 413 to frames of 11,239 octets or more; OpenSIPS
+/// drops frames over 64 KiB).
+pub const DEFAULT_CHUNK_SIZE: usize = 8192;
+
+/// Default time to wait for a response after a chunk's last octet was written
+/// (RFC 4975 §7.1.2: 30 seconds).
+pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Session settings.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// MIME types accepted from the peer (`*` and `type/*` match many);
+    /// others are answered 415.
+    pub accept_types: Vec<String>,
+    /// Largest outgoing chunk payload.
+    pub chunk_size: usize,
+    /// Time to wait for a response after a chunk was written.
+    pub response_timeout: Duration,
+    /// Incoming messages up to this size are delivered whole
+    /// ([`SessionEvent::Message`]); larger ones as [`SessionEvent::MessageData`].
+    pub max_message_size: u64,
+    /// Incoming messages larger than this are refused with 413.
+    pub max_incoming_size: Option<u64>,
+    /// Outgoing messages larger than this (SDP `a=max-size` of the peer) are
+    /// refused locally.
+    pub max_outgoing_size: Option<u64>,
+    /// Emit [`SessionEvent::Chunk`] for every incoming request chunk.
+    pub chunk_events: bool,
+    /// Emit progress after at least this many octets (and at the end).
+    pub progress_step: u64,
+    /// Most incoming messages being reassembled at once (413 beyond).
+    pub max_incoming_messages: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            accept_types: vec!["*".to_string()],
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            response_timeout: DEFAULT_RESPONSE_TIMEOUT,
+            max_message_size: 16 << 20,
+            max_incoming_size: None,
+            max_outgoing_size: None,
+            chunk_events: false,
+            progress_step: 1 << 20,
+            max_incoming_messages: 64,
+        }
+    }
+}
+
+/// Whether `content_type` matches one of `accept_types` (`*` matches all,
+/// `type/*` a whole type; parameters are ignored; case-insensitive).
+pub fn content_type_accepted(accept_types: &[String], content_type: &str) -> bool {
+    let ct = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let (major, _) = ct.split_once('/').unwrap_or((&ct, ""));
+    accept_types.iter().any(|t| {
+        let t = t.trim().to_ascii_lowercase();
+        t == "*" || t == ct || t.strip_suffix("/*").is_some_and(|m| m == major)
+    })
+}
+
+/// A message to send.
+#[derive(Debug, Clone)]
+pub struct OutgoingMessage {
+    pub content_type: String,
+    pub body: Bytes,
+    /// Extra headers for every chunk (e.g. Content-Disposition).
+    pub headers: Vec<Header>,
+    /// Generated when `None`.
+    pub message_id: Option<String>,
+    /// Ask for a success REPORT.
+    pub success_report: bool,
+    pub failure_report: FailureReport,
+}
+
+impl OutgoingMessage {
+    pub fn new(content_type: impl Into<String>, body: impl Into<Bytes>) -> OutgoingMessage {
+        OutgoingMessage {
+            content_type: content_type.into(),
+            body: body.into(),
+            headers: Vec::new(),
+            message_id: None,
+            success_report: false,
+            failure_report: FailureReport::Yes,
+        }
+    }
+}
+
+/// Where a file's octets come from.
+#[derive(Debug)]
+pub enum FileSource {
+    Path(PathBuf),
+    File(std::fs::File),
+}
+
+/// A file to send (the seed's `OutgoingFile`).
+#[derive(Debug)]
+pub struct OutgoingFile {
+    pub source: FileSource,
+    /// The whole file's size; read from the file when `None`.
+    pub size: Option<u64>,
+    pub content_type: String,
+    /// The seed's resume: continue the message `message_id` at this 0-based
+    /// offset (Byte-Range starts at `position + 1`, total is the file size).
+    pub position: u64,
+    /// RFC 5547 §8 resume: send only the octets `[start, end)` of the file as
+    /// a new message numbered from 1.
+    pub range: Option<(u64, u64)>,
+    pub message_id: Option<String>,
+    pub headers: Vec<Header>,
+    pub success_report: bool,
+}
+
+impl OutgoingFile {
+    pub fn new(source: FileSource, content_type: impl Into<String>) -> OutgoingFile {
+        OutgoingFile {
+            source,
+            size: None,
+            content_type: content_type.into(),
+            position: 0,
+            range: None,
+            message_id: None,
+            headers: Vec::new(),
+            success_report: false,
+        }
+    }
+}
+
+/// A whole incoming message.
+#[derive(Debug, Clone)]
+pub struct IncomingMessage {
+    pub message_id: String,
+    pub content_type: String,
+    /// Headers of the message's first chunk seen.
+    pub headers: Vec<Header>,
+    pub body: Bytes,
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// This side shut it down.
+    Local,
+    /// The peer closed the connection.
+    Peer,
+    /// An error ended it (connection reset, malformed input, ...).
+    Error(String),
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::Local => f.write_str("closed locally"),
+            CloseReason::Peer => f.write_str("closed by peer"),
+            CloseReason::Error(e) => write!(f, "error: {e}"),
+        }
+    }
+}
+
+/// A message that did not complete before the session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unfinished {
+    pub message_id: String,
+    pub outgoing: bool,
+    /// Outgoing: octets the peer acknowledged contiguously from the start of
+    /// what was sent (resume from `position + this`). Incoming: octets received.
+    pub bytes_acknowledged: u64,
+}
+
+/// What a session tells the application.
+#[derive(Debug, Clone)]
+pub enum SessionEvent {
+    /// An incoming request chunk (with [`SessionConfig::chunk_events`]).
+    Chunk(Chunk),
+    /// A whole incoming message.
+    Message(IncomingMessage),
+    /// A piece of a large incoming message (offset is 0-based).
+    MessageData {
+        message_id: String,
+        content_type: String,
+        offset: u64,
+        data: Bytes,
+        total: Option<u64>,
+    },
+    /// The end of a large message delivered as `MessageData`.
+    MessageComplete {
+        message_id: String,
+        content_type: String,
+        bytes: u64,
+    },
+    /// An incoming message ended with `#`.
+    Aborted { message_id: String, bytes: u64 },
+    /// The response to a chunk sent with `send_chunk(.., true)`.
+    ChunkResponse {
+        transaction_id: String,
+        response: Chunk,
+    },
+    /// An outgoing message is done: the first non-2xx code, else 200.
+    Sent {
+        message_id: String,
+        code: u16,
+        bytes_acknowledged: u64,
+    },
+    /// A REPORT for an outgoing message.
+    Report {
+        message_id: String,
+        code: u16,
+        comment: Option<String>,
+        byte_range: ByteRange,
+    },
+    /// Progress of a message (outgoing: octets acknowledged; incoming: received).
+    Progress {
+        message_id: String,
+        outgoing: bool,
+        bytes: u64,
+        total: Option<u64>,
+    },
+    /// The session ended. No event follows.
+    Closed {
+        reason: CloseReason,
+        unfinished: Vec<Unfinished>,
+    },
+}
+
+/// Why a session call failed.
+#[derive(Debug)]
+pub enum SessionError {
+    /// The session is closed (or shutting down).
+    Closed,
+    InvalidArgument(String),
+    /// A transaction got a non-2xx answer (received, or 408 generated locally).
+    Transaction {
+        code: u16,
+        response: Box<Chunk>,
+    },
+    Io(io::Error),
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionError::Closed => f.write_str("session is closed"),
+            SessionError::InvalidArgument(s) => write!(f, "invalid argument: {s}"),
+            SessionError::Transaction { code, response } => write!(
+                f,
+                "transaction failed: {code} {}",
+                response.comment().unwrap_or("")
+            ),
+            SessionError::Io(e) => write!(f, "I/O error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {}
+
+/// What to do when a transaction's response arrives (or times out).
+#[derive(Debug)]
+pub(crate) enum PendingKind {
+    /// A chunk of an outgoing message: octets `[start, end]` in its numbering.
+    Message {
+        message_id: String,
+        start: u64,
+        end: u64,
+    },
+    /// `send_chunk` with notification.
+    Notify,
+    /// `send_chunk` without notification.
+    Silent,
+    /// `deliver_chunk`.
+    Deliver(oneshot::Sender<Chunk>),
+}
+
+#[derive(Debug)]
+pub(crate) struct Pending {
+    kind: PendingKind,
+    failure_report: FailureReport,
+    /// Set once the chunk's last octet was written.
+    deadline: Option<Instant>,
+}
+
+/// Bookkeeping of one outgoing message.
+#[derive(Debug)]
+pub(crate) struct OutgoingState {
+    /// Octets acknowledged (2xx), as a set in the message's numbering.
+    acked: RangeSet,
+    /// First octet this send covers (1 for new messages, `position+1` on resume).
+    first: u64,
+    total: u64,
+    first_error: Option<u16>,
+    /// Every chunk was written.
+    all_written: bool,
+    /// Chunks written and not answered.
+    outstanding: usize,
+    /// Stop producing chunks (error answer, cancel).
+    stopped: bool,
+    progress_reported: u64,
+}
+
+impl OutgoingState {
+    fn acknowledged(&self) -> u64 {
+        // Octets acknowledged contiguously from `first`.
+        let mut r = self.acked.clone();
+        if self.first > 1 {
+            r.insert(1, self.first - 1);
+        }
+        r.contiguous_from_one().saturating_sub(self.first - 1)
+    }
+}
+
+/// State shared by the reader, the writer and the handle.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    pending: HashMap<String, Pending>,
+    deadlines: BinaryHeap<std::cmp::Reverse<(Instant, String)>>,
+    outgoing: HashMap<String, OutgoingState>,
+    /// Set once the session is closing or closed; no new sends.
+    closing: bool,
+    closed_event_sent: bool,
+}
+
+pub(crate) struct Inner {
+    shared: Mutex<Shared>,
+    /// Wakes the reader's timer when a first deadline appears.
+    deadline_added: Notify,
+    commands: mpsc::UnboundedSender<writer::Command>,
+    events: mpsc::Sender<SessionEvent>,
+    config: SessionConfig,
+    info: Arc<TransportInfo>,
+}
+
+/// A running session. Cloning gives another handle to the same session.
+#[derive(Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("local", &self.inner.info.local_uri.to_string())
+            .finish()
+    }
+}
+
+/// Capacity of the event channel.
+pub const EVENT_QUEUE: usize = 256;
+
+impl Session {
+    /// Starts a session over a bound transport. Must be called within a Tokio
+    /// runtime. Events arrive on the returned receiver until
+    /// [`SessionEvent::Closed`].
+    pub fn new(
+        transport: Transport,
+        config: SessionConfig,
+    ) -> (Session, mpsc::Receiver<SessionEvent>) {
+        let (events_tx, events_rx) = mpsc::channel(EVENT_QUEUE);
+        let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+        let info = transport.info().clone();
+        let inner = Arc::new(Inner {
+            shared: Mutex::new(Shared::default()),
+            deadline_added: Notify::new(),
+            commands: cmd_tx,
+            events: events_tx,
+            config,
+            info,
+        });
+        let (read_half, write_half) = transport.into_split();
+        let writer_task = tokio::spawn(writer::run(inner.clone(), write_half, cmd_rx));
+        tokio::spawn(reader::run(inner.clone(), read_half, writer_task));
+        (Session { inner }, events_rx)
+    }
+
+    /// The connection's paths and addresses.
+    pub fn info(&self) -> &Arc<TransportInfo> {
+        &self.inner.info
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &SessionConfig {
+        &self.inner.config
+    }
+
+    fn command(&self, c: writer::Command) -> Result<(), SessionError> {
+        if self.inner.shared.lock().expect("session state").closing {
+            return Err(SessionError::Closed);
+        }
+        self.inner
+            .commands
+            .send(c)
+            .map_err(|_| SessionError::Closed)
+    }
+
+    /// Sends a request chunk as it is (the seed's `send_chunk`). With
+    /// `notify_response`, its response (received, or generated after the
+    /// response timeout: 408 for Failure-Report yes, 200 for partial/no)
+    /// arrives as [`SessionEvent::ChunkResponse`].
+    pub fn send_chunk(&self, chunk: Chunk, notify_response: bool) -> Result<(), SessionError> {
+        if !chunk.is_request() {
+            return Err(SessionError::InvalidArgument(
+                "send_chunk takes a request".into(),
+            ));
+        }
+        let kind = if notify_response {
+            PendingKind::Notify
+        } else {
+            PendingKind::Silent
+        };
+        self.command(writer::Command::Raw(chunk, kind))
+    }
+
+    /// Sends a request chunk and waits for its transaction's result (the
+    /// seed's `deliver_chunk`): the 2xx response, `None` at once for
+    /// Failure-Report `no`, or [`SessionError::Transaction`] with the code.
+    pub async fn deliver_chunk(&self, chunk: Chunk) -> Result<Option<Chunk>, SessionError> {
+        if !chunk.is_request() {
+            return Err(SessionError::InvalidArgument(
+                "deliver_chunk takes a request".into(),
+            ));
+        }
+        if chunk.failure_report() == FailureReport::No {
+            self.command(writer::Command::Raw(chunk, PendingKind::Silent))?;
+            return Ok(None);
+        }
+        let (tx, rx) = oneshot::channel();
+        self.command(writer::Command::Raw(chunk, PendingKind::Deliver(tx)))?;
+        let response = rx.await.map_err(|_| SessionError::Closed)?;
+        match response.code() {
+            Some(c) if (200..300).contains(&c) => Ok(Some(response)),
+            Some(c) => Err(SessionError::Transaction {
+                code: c,
+                response: Box::new(response),
+            }),
+            None => Err(SessionError::Closed),
+        }
+    }
+
+    /// Queues a whole message; the library splits it into chunks. Returns
+    /// its Message-ID. The outcome arrives as [`SessionEvent::Sent`].
+    pub fn send_message(&self, msg: OutgoingMessage) -> Result<String, SessionError> {
+        if let Some(max) = self.inner.config.max_outgoing_size {
+            if msg.body.len() as u64 > max {
+                return Err(SessionError::InvalidArgument(format!(
+                    "message of {} octets exceeds the peer's max-size {max}",
+                    msg.body.len()
+                )));
+            }
+        }
+        check_content_type(&msg.content_type)?;
+        let source = outgoing::Source::message(msg)?;
+        let id = source.message_id.clone();
+        self.command(writer::Command::Queue(Box::new(source)))?;
+        Ok(id)
+    }
+
+    /// Queues a file; chunks are read from disk as the socket drains.
+    pub fn send_file(&self, file: OutgoingFile) -> Result<String, SessionError> {
+        check_content_type(&file.content_type)?;
+        let source = outgoing::Source::file(file, self.inner.config.max_outgoing_size)?;
+        let id = source.message_id.clone();
+        self.command(writer::Command::Queue(Box::new(source)))?;
+        Ok(id)
+    }
+
+    /// Cancels an outgoing message: one not started is dropped, one under
+    /// way is ended with `#`. Its [`SessionEvent::Sent`] carries 0... unless
+    /// it already completed.
+    pub fn cancel(&self, message_id: &str) -> Result<(), SessionError> {
+        self.command(writer::Command::Cancel(message_id.to_string()))
+    }
+
+    /// Ends the session. `sync`: sends what is queued, waits for the last
+    /// responses, then closes. Otherwise closes now; what was pending is
+    /// listed as unfinished in [`SessionEvent::Closed`]. Returns once closed.
+    pub async fn shutdown(&self, sync: bool) {
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut shared = self.inner.shared.lock().expect("session state");
+            if shared.closed_event_sent {
+                return;
+            }
+            shared.closing = true;
+        }
+        if self
+            .inner
+            .commands
+            .send(writer::Command::Shutdown { sync, done: tx })
+            .is_ok()
+        {
+            let _ = rx.await;
+        }
+    }
+
+    /// Whether the session has ended or is ending.
+    pub fn is_closed(&self) -> bool {
+        self.inner.shared.lock().expect("session state").closing
+    }
+}
+
+fn check_content_type(ct: &str) -> Result<(), SessionError> {
+    match Header::parse("Content-Type", ct) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(SessionError::InvalidArgument(e.to_string())),
+    }
+}
+
+impl Inner {
+    /// Sends an event; waits when the application is behind.
+    async fn emit(&self, event: SessionEvent) {
+        let _ = self.events.send(event).await;
+    }
+
+    /// Handles the answer to a transaction (received or generated).
+    /// Returns events to emit.
+    fn complete_transaction(&self, tid: &str, response: Chunk) -> Vec<SessionEvent> {
+        let mut shared = self.shared.lock().expect("session state");
+        let Some(p) = shared.pending.remove(tid) else {
+            return Vec::new();
+        };
+        let code = response.code().unwrap_or(0);
+        match p.kind {
+            PendingKind::Silent => Vec::new(),
+            PendingKind::Notify => vec![SessionEvent::ChunkResponse {
+                transaction_id: tid.to_string(),
+                response,
+            }],
+            PendingKind::Deliver(tx) => {
+                let _ = tx.send(response);
+                Vec::new()
+            }
+            PendingKind::Message {
+                message_id,
+                start,
+                end,
+            } => {
+                let step = self.config.progress_step;
+                let Some(out) = shared.outgoing.get_mut(&message_id) else {
+                    return Vec::new();
+                };
+                out.outstanding = out.outstanding.saturating_sub(1);
+                let mut events = Vec::new();
+                if (200..300).contains(&code) {
+                    out.acked.insert(start, end);
+                    let acked = out.acknowledged();
+                    if acked >= out.progress_reported + step
+                        && acked < out.total.saturating_sub(out.first - 1)
+                    {
+                        out.progress_reported = acked;
+                        events.push(SessionEvent::Progress {
+                            message_id: message_id.clone(),
+                            outgoing: true,
+                            bytes: acked,
+                            total: Some(out.total),
+                        });
+                    }
+                } else if out.first_error.is_none() {
+                    // §7.1.4 / 413: stop sending this message.
+                    out.first_error = Some(code);
+                    out.stopped = true;
+                }
+                if (out.all_written || out.stopped) && out.outstanding == 0 {
+                    let out = shared.outgoing.remove(&message_id).expect("present");
+                    let bytes = out.acknowledged();
+                    events.push(SessionEvent::Sent {
+                        message_id,
+                        code: out.first_error.unwrap_or(200),
+                        bytes_acknowledged: bytes,
+                    });
+                }
+                events
+            }
+        }
+    }
+
+    /// Expires transactions whose deadline passed, generating the seed's
+    /// local response: 408 for Failure-Report yes, 200 for partial or no.
+    /// Such a 408 is a local event only; it is never sent (RFC 4975 §10.4).
+    fn expire(&self, now: Instant) -> Vec<SessionEvent> {
+        let mut expired = Vec::new();
+        {
+            let mut shared = self.shared.lock().expect("session state");
+            while let Some(std::cmp::Reverse((at, _))) = shared.deadlines.peek() {
+                if *at > now {
+                    break;
+                }
+                let std::cmp::Reverse((at, tid)) = shared.deadlines.pop().expect("peeked");
+                if let Some(p) = shared.pending.get(&tid) {
+                    if p.deadline == Some(at) {
+                        expired.push((tid, p.failure_report));
+                    }
+                }
+            }
+        }
+        let mut events = Vec::new();
+        for (tid, fr) in expired {
+            let code = if fr == FailureReport::Yes { 408 } else { 200 };
+            let comment = if code == 408 {
+                "Request Timeout (generated locally)"
+            } else {
+                "OK (no response expected)"
+            };
+            let response = Chunk::response(tid.clone(), code, Some(comment.to_string()));
+            events.extend(self.complete_transaction(&tid, response));
+        }
+        events
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.shared
+            .lock()
+            .expect("session state")
+            .deadlines
+            .peek()
+            .map(|r| r.0 .0)
+    }
+
+    /// The unfinished list for the Closed event; marks the session closed.
+    /// `None` when Closed was already emitted.
+    fn take_unfinished(&self, incoming: Vec<Unfinished>) -> Option<Vec<Unfinished>> {
+        let mut shared = self.shared.lock().expect("session state");
+        if shared.closed_event_sent {
+            return None;
+        }
+        shared.closed_event_sent = true;
+        shared.closing = true;
+        let mut list: Vec<Unfinished> = shared
+            .outgoing
+            .drain()
+            .map(|(message_id, s)| Unfinished {
+                bytes_acknowledged: s.acknowledged(),
+                message_id,
+                outgoing: true,
+            })
+            .collect();
+        list.sort_by(|a, b| a.message_id.cmp(&b.message_id));
+        for (_, p) in shared.pending.drain() {
+            if let PendingKind::Deliver(tx) = p.kind {
+                drop(tx);
+            }
+        }
+        shared.deadlines.clear();
+        list.extend(incoming);
+        Some(list)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_types_match() {
+        let t = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(content_type_accepted(&t(&["*"]), "image/png"));
+        assert!(content_type_accepted(
+            &t(&["text/plain"]),
+            "Text/Plain; charset=utf-8"
+        ));
+        assert!(content_type_accepted(
+            &t(&["message/cpim", "text/*"]),
+            "text/html"
+        ));
+        assert!(!content_type_accepted(&t(&["text/*"]), "image/png"));
+        assert!(!content_type_accepted(&t(&["text/plain"]), "text/plainx"));
+        assert!(!content_type_accepted(&[], "text/plain"));
+    }
+}

@@ -1,0 +1,389 @@
+//! The session's writer task: owns the write half; sends responses and
+//! REPORTs first, then raw chunks, then one chunk of each queued message in
+//! turn (interleaving, RFC 4975 §5.1); interrupts a long chunk when something
+//! urgent is waiting (§7.1.1); registers transactions and their deadlines;
+//! flushes in batches; and carries out shutdown.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::outgoing::Source;
+use super::{CloseReason, Inner, OutgoingState, Pending, PendingKind, SessionEvent};
+use crate::protocol::{Chunk, Continuation, FailureReport};
+use crate::transport::TransportWriter;
+
+/// Write to the socket once this much is buffered.
+const FLUSH_AT: usize = 64 * 1024;
+/// A chunk payload larger than this is written in slices of this size, with
+/// a check for urgent output between slices.
+const SLICE: usize = 16 * 1024;
+
+pub(crate) enum Command {
+    /// A request chunk from `send_chunk`/`deliver_chunk`.
+    Raw(Chunk, PendingKind),
+    /// A response or REPORT from the reader: goes out first.
+    Urgent(Chunk),
+    /// A message or file to send.
+    Queue(Box<Source>),
+    Cancel(String),
+    Shutdown {
+        sync: bool,
+        done: oneshot::Sender<()>,
+    },
+}
+
+struct Writer {
+    inner: Arc<Inner>,
+    w: TransportWriter,
+    urgent: VecDeque<Chunk>,
+    raw: VecDeque<(Chunk, PendingKind)>,
+    queue: VecDeque<Box<Source>>,
+    /// Transactions written since the last flush (their deadlines start at the flush).
+    written: Vec<String>,
+    /// Messages whose every chunk was written since the last flush (Failure-Report no).
+    finished_unanswered: Vec<String>,
+    shutdown: Option<(bool, oneshot::Sender<()>)>,
+    other_waiters: Vec<oneshot::Sender<()>>,
+}
+
+pub(crate) async fn run(
+    inner: Arc<Inner>,
+    w: TransportWriter,
+    mut rx: mpsc::UnboundedReceiver<Command>,
+) {
+    let mut wr = Writer {
+        inner,
+        w,
+        urgent: VecDeque::new(),
+        raw: VecDeque::new(),
+        queue: VecDeque::new(),
+        written: Vec::new(),
+        finished_unanswered: Vec::new(),
+        shutdown: None,
+        other_waiters: Vec::new(),
+    };
+    let result = wr.main_loop(&mut rx).await;
+    let reason = match result {
+        Ok(()) => CloseReason::Local,
+        Err(e) => CloseReason::Error(format!("write failed: {e}")),
+    };
+    wr.w.close().await;
+    if let Some(unfinished) = wr.inner.take_unfinished(Vec::new()) {
+        wr.inner
+            .emit(SessionEvent::Closed { reason, unfinished })
+            .await;
+    }
+    if let Some((_, done)) = wr.shutdown.take() {
+        let _ = done.send(());
+    }
+    for d in wr.other_waiters.drain(..) {
+        let _ = d.send(());
+    }
+}
+
+impl Writer {
+    fn accept(&mut self, c: Command) {
+        match c {
+            Command::Urgent(chunk) => self.urgent.push_back(chunk),
+            Command::Raw(chunk, kind) => self.raw.push_back((chunk, kind)),
+            Command::Queue(src) => {
+                let mut shared = self.inner.shared.lock().expect("session state");
+                shared.outgoing.insert(
+                    src.message_id.clone(),
+                    OutgoingState {
+                        acked: Default::default(),
+                        first: src.first,
+                        total: src.total,
+                        first_error: None,
+                        all_written: false,
+                        outstanding: 0,
+                        stopped: false,
+                        progress_reported: 0,
+                    },
+                );
+                drop(shared);
+                self.queue.push_back(src);
+            }
+            Command::Cancel(id) => {
+                if let Some(pos) = self.queue.iter().position(|s| s.message_id == id) {
+                    let src = self.queue.remove(pos).expect("position found");
+                    if src.started && !src.done() {
+                        let abort = src.abort_chunk(&self.inner.info);
+                        self.urgent.push_back(abort);
+                    }
+                    let mut shared = self.inner.shared.lock().expect("session state");
+                    if let Some(out) = shared.outgoing.get_mut(&id) {
+                        out.stopped = true;
+                        out.first_error.get_or_insert(0);
+                        out.all_written = true;
+                    }
+                }
+            }
+            Command::Shutdown { sync, done } => {
+                if self.shutdown.is_some() {
+                    self.other_waiters.push(done);
+                } else {
+                    self.shutdown = Some((sync, done));
+                }
+            }
+        }
+    }
+
+    fn register(&self, chunk: &Chunk, kind: PendingKind) {
+        let mut shared = self.inner.shared.lock().expect("session state");
+        shared.pending.insert(
+            chunk.transaction_id.clone(),
+            Pending {
+                kind,
+                failure_report: chunk.failure_report(),
+                deadline: None,
+            },
+        );
+    }
+
+    /// Writes buffered output and starts the response timers of what it held.
+    async fn flush(&mut self) -> std::io::Result<()> {
+        self.w.flush().await?;
+        let deadline = Instant::now() + self.inner.config.response_timeout;
+        let mut first = false;
+        {
+            let mut shared = self.inner.shared.lock().expect("session state");
+            first = first || shared.deadlines.is_empty();
+            for tid in self.written.drain(..) {
+                if let Some(p) = shared.pending.get_mut(&tid) {
+                    p.deadline = Some(deadline);
+                    shared.deadlines.push(std::cmp::Reverse((deadline, tid)));
+                }
+            }
+        }
+        if first {
+            self.inner.deadline_added.notify_one();
+        }
+        // Messages sent with Failure-Report: no are done once written.
+        for id in std::mem::take(&mut self.finished_unanswered) {
+            let out = self
+                .inner
+                .shared
+                .lock()
+                .expect("session state")
+                .outgoing
+                .remove(&id);
+            if let Some(out) = out {
+                let bytes = out.total.saturating_sub(out.first - 1);
+                self.inner
+                    .emit(SessionEvent::Sent {
+                        message_id: id,
+                        code: out.first_error.unwrap_or(200),
+                        bytes_acknowledged: bytes,
+                    })
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    fn stopped(&self, id: &str) -> bool {
+        self.inner
+            .shared
+            .lock()
+            .expect("session state")
+            .outgoing
+            .get(id)
+            .is_none_or(|o| o.stopped)
+    }
+
+    async fn main_loop(
+        &mut self,
+        rx: &mut mpsc::UnboundedReceiver<Command>,
+    ) -> std::io::Result<()> {
+        loop {
+            while let Ok(c) = rx.try_recv() {
+                self.accept(c);
+            }
+            if let Some((false, _)) = &self.shutdown {
+                return Ok(());
+            }
+            if let Some(chunk) = self.urgent.pop_front() {
+                self.w.buffer_chunk(&chunk);
+            } else if let Some((chunk, kind)) = self.raw.pop_front() {
+                let answered = !matches!(kind, PendingKind::Silent)
+                    || chunk.failure_report() != FailureReport::No;
+                if answered {
+                    self.register(&chunk, kind);
+                    self.written.push(chunk.transaction_id.clone());
+                }
+                self.w.buffer_chunk(&chunk);
+            } else if let Some(mut src) = self.queue.pop_front() {
+                if self.stopped(&src.message_id) {
+                    self.finish_stopped(&src.message_id);
+                    continue;
+                }
+                let chunk = src
+                    .next_chunk(&self.inner.info, self.inner.config.chunk_size)
+                    .await;
+                let chunk = match chunk {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // The file could not be read: abort what went out, report the error.
+                        crate::msrp_log!(
+                            self.inner.info.logger,
+                            crate::log::Level::Error,
+                            "message {}: {e}",
+                            src.message_id
+                        );
+                        if src.next > src.first {
+                            self.urgent.push_back(src.abort_chunk(&self.inner.info));
+                        }
+                        self.fail_message(&src.message_id);
+                        continue;
+                    }
+                };
+                self.write_message_chunk(&mut src, chunk, rx).await?;
+                if !src.done() {
+                    self.queue.push_back(src);
+                }
+            }
+            let idle = self.urgent.is_empty() && self.raw.is_empty() && self.queue.is_empty();
+            if self.w.buffered() >= FLUSH_AT || (idle && self.w.buffered() > 0) {
+                self.flush().await?;
+            }
+            if idle {
+                if let Some((true, _)) = &self.shutdown {
+                    if self
+                        .inner
+                        .shared
+                        .lock()
+                        .expect("session state")
+                        .pending
+                        .is_empty()
+                    {
+                        return Ok(());
+                    }
+                    tokio::select! {
+                        c = rx.recv() => match c { Some(c) => self.accept(c), None => return Ok(()) },
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {}
+                    }
+                    continue;
+                }
+                match rx.recv().await {
+                    Some(c) => self.accept(c),
+                    None => return Ok(()),
+                }
+            }
+        }
+    }
+
+    fn finish_stopped(&mut self, id: &str) {
+        let mut shared = self.inner.shared.lock().expect("session state");
+        if let Some(out) = shared.outgoing.get_mut(id) {
+            out.all_written = true;
+            if out.outstanding == 0 {
+                // Its Sent event comes from the last response; with none outstanding, now.
+                let out = shared.outgoing.remove(id).expect("present");
+                let bytes = out.acknowledged();
+                drop(shared);
+                let _ = self.inner.events.try_send(SessionEvent::Sent {
+                    message_id: id.to_string(),
+                    code: out.first_error.unwrap_or(0),
+                    bytes_acknowledged: bytes,
+                });
+            }
+        }
+    }
+
+    fn fail_message(&mut self, id: &str) {
+        {
+            let mut shared = self.inner.shared.lock().expect("session state");
+            if let Some(out) = shared.outgoing.get_mut(id) {
+                out.stopped = true;
+                out.first_error.get_or_insert(0);
+            }
+        }
+        self.finish_stopped(id);
+    }
+
+    /// Writes one chunk of a message, registering its transaction. A long
+    /// chunk (its Byte-Range end is `*`) is written in slices and cut short
+    /// when urgent output arrives meanwhile (§7.1.1).
+    async fn write_message_chunk(
+        &mut self,
+        src: &mut Source,
+        mut chunk: Chunk,
+        rx: &mut mpsc::UnboundedReceiver<Command>,
+    ) -> std::io::Result<()> {
+        let start = chunk.byte_range().start;
+        let data = chunk.data.clone();
+        let mut sent = data.len();
+        if data.len() > SLICE && chunk.byte_range().end.is_none() {
+            // Head, then slices; check for urgent output between them.
+            let mut head = chunk.clone();
+            head.data = bytes::Bytes::new();
+            let mut out = Vec::new();
+            head.encode_start_into(&mut out);
+            if !head.has_body() {
+                out.extend_from_slice(b"\r\n");
+            }
+            let mut offset = 0;
+            let mut cut = false;
+            self.w.buffer_raw(&out);
+            while offset < data.len() {
+                let end = (offset + SLICE).min(data.len());
+                self.w.buffer_raw(&data[offset..end]);
+                offset = end;
+                if self.w.buffered() >= FLUSH_AT {
+                    self.w.flush().await?;
+                }
+                while let Ok(c) = rx.try_recv() {
+                    self.accept(c);
+                }
+                if !self.urgent.is_empty() && offset < data.len() {
+                    cut = true;
+                    break;
+                }
+            }
+            let flag = if cut {
+                Continuation::More
+            } else {
+                chunk.continuation
+            };
+            self.w.buffer_raw(&chunk.encode_end(flag));
+            if cut {
+                sent = offset;
+                src.interrupted(start, &data, offset);
+                chunk.data = data.slice(..offset);
+                chunk.continuation = Continuation::More;
+            }
+        } else {
+            self.w.buffer_chunk(&chunk);
+        }
+        let end = start + sent as u64 - 1;
+        let done = src.done();
+        let fr = chunk.failure_report();
+        {
+            let mut shared = self.inner.shared.lock().expect("session state");
+            if let Some(out) = shared.outgoing.get_mut(&src.message_id) {
+                if fr != FailureReport::No {
+                    out.outstanding += 1;
+                }
+                out.all_written = done;
+            }
+        }
+        if fr != FailureReport::No {
+            self.register(
+                &chunk,
+                PendingKind::Message {
+                    message_id: src.message_id.clone(),
+                    start,
+                    end,
+                },
+            );
+            self.written.push(chunk.transaction_id.clone());
+        } else if done {
+            self.finished_unanswered.push(src.message_id.clone());
+        }
+        Ok(())
+    }
+}
