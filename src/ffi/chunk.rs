@@ -5,9 +5,17 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
-use super::handle::{arc_clone_from_ptr, arc_from_ptr, arc_into_ptr, out, out_opt, slice_arg, str_arg, string_into_ptr, try_ref, Castable, OwnershipArc};
-use super::result::{fail, msrp_result_t, Error, Result, MSRP_RESULT_BUFFER_TOO_SMALL, MSRP_RESULT_INVALID_ARGUMENT, MSRP_RESULT_INVALID_STATE, MSRP_RESULT_NOT_FOUND, MSRP_RESULT_NULL_POINTER, MSRP_RESULT_PARSE};
-use crate::protocol::{ids, Chunk, ChunkReader, Continuation, FailureReport, Header, Limits, Method, SuccessReport};
+use super::handle::{
+    arc_clone_from_ptr, arc_from_ptr, arc_into_ptr, out, out_opt, slice_arg, str_arg,
+    string_into_ptr, try_ref, Castable, OwnershipArc,
+};
+use super::result::{
+    fail, msrp_result_t, Error, Result, MSRP_RESULT_BUFFER_TOO_SMALL, MSRP_RESULT_INVALID_ARGUMENT,
+    MSRP_RESULT_INVALID_STATE, MSRP_RESULT_NOT_FOUND, MSRP_RESULT_NULL_POINTER, MSRP_RESULT_PARSE,
+};
+use crate::protocol::{
+    ids, Chunk, ChunkReader, Continuation, FailureReport, Header, Limits, Method, SuccessReport,
+};
 
 /// One MSRP chunk: a request (possibly one piece of a larger message) or a
 /// response, with its headers, payload and continuation flag.
@@ -43,7 +51,11 @@ pub struct msrp_byte_range_t {
 
 impl From<crate::protocol::ByteRange> for msrp_byte_range_t {
     fn from(r: crate::protocol::ByteRange) -> Self {
-        msrp_byte_range_t { start: r.start, end: r.end.unwrap_or(MSRP_SIZE_UNKNOWN), total: r.total.unwrap_or(MSRP_SIZE_UNKNOWN) }
+        msrp_byte_range_t {
+            start: r.start,
+            end: r.end.unwrap_or(MSRP_SIZE_UNKNOWN),
+            total: r.total.unwrap_or(MSRP_SIZE_UNKNOWN),
+        }
     }
 }
 
@@ -59,15 +71,29 @@ pub struct msrp_header_t {
 /// Parses C header pairs (`Header::parse` rules: known names are typed and
 /// checked, others kept verbatim).
 pub(crate) fn parse_headers(headers: &[msrp_header_t]) -> Result<Vec<Header>> {
-    headers.iter().map(|h| parse_header(str_arg(h.name, "header name")?, str_arg(h.value, "header value")?)).collect()
+    headers
+        .iter()
+        .map(|h| {
+            parse_header(
+                str_arg(h.name, "header name")?,
+                str_arg(h.value, "header value")?,
+            )
+        })
+        .collect()
 }
 
 fn parse_header(name: &str, value: &str) -> Result<Header> {
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic() && b != b':') {
-        return fail(MSRP_RESULT_INVALID_ARGUMENT, format!("invalid header name {name:?}"));
+        return fail(
+            MSRP_RESULT_INVALID_ARGUMENT,
+            format!("invalid header name {name:?}"),
+        );
     }
     if value.bytes().any(|b| b == b'\r' || b == b'\n') {
-        return fail(MSRP_RESULT_INVALID_ARGUMENT, format!("the value of header {name} contains a line break"));
+        return fail(
+            MSRP_RESULT_INVALID_ARGUMENT,
+            format!("the value of header {name} contains a line break"),
+        );
     }
     Header::parse(name, value).map_err(|e| Error::new(MSRP_RESULT_PARSE, e.to_string()))
 }
@@ -101,7 +127,8 @@ fn chunk_mut<'a>(chunk: *mut msrp_chunk_t) -> Result<&'a mut Chunk> {
     // SAFETY: non-NULL chunk pointers come from arc_into_ptr; we rebuild the
     // Arc without taking the caller's reference (ManuallyDrop), and hand out
     // a mutable borrow only when that reference is the only one.
-    let mut arc = std::mem::ManuallyDrop::new(unsafe { Arc::from_raw(chunk.cast_const().cast::<Chunk>()) });
+    let mut arc =
+        std::mem::ManuallyDrop::new(unsafe { Arc::from_raw(chunk.cast_const().cast::<Chunk>()) });
     match Arc::get_mut(&mut arc) {
         // SAFETY: unique; the pointer stays valid as long as the caller's reference.
         Some(c) => Ok(unsafe { &mut *(c as *mut Chunk) }),
@@ -116,7 +143,11 @@ fn chunk_mut<'a>(chunk: *mut msrp_chunk_t) -> Result<&'a mut Chunk> {
 /// `msrp_transport_make_chunk` is handier: it fills in the paths. On success
 /// writes a new chunk to `*out` (free with `msrp_chunk_free`).
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_chunk_new_request(method: *const c_char, transaction_id: *const c_char, out_chunk: *mut *mut msrp_chunk_t) -> msrp_result_t {
+pub extern "C" fn msrp_chunk_new_request(
+    method: *const c_char,
+    transaction_id: *const c_char,
+    out_chunk: *mut *mut msrp_chunk_t,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let out_chunk = out(out_chunk, "out")?;
         let method = match super::handle::opt_str_arg(method, "method")? {
@@ -134,7 +165,12 @@ pub extern "C" fn msrp_chunk_new_request(method: *const c_char, transaction_id: 
 /// (free with `msrp_chunk_free`). `msrp_transport_write_response` builds and
 /// sends a proper response to a request in one call.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_chunk_new_response(code: u16, comment: *const c_char, transaction_id: *const c_char, out_chunk: *mut *mut msrp_chunk_t) -> msrp_result_t {
+pub extern "C" fn msrp_chunk_new_response(
+    code: u16,
+    comment: *const c_char,
+    transaction_id: *const c_char,
+    out_chunk: *mut *mut msrp_chunk_t,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let out_chunk = out(out_chunk, "out")?;
         if !(100..=999).contains(&code) {
@@ -151,7 +187,10 @@ fn transaction_id_arg(tid: *const c_char) -> Result<String> {
     match super::handle::opt_str_arg(tid, "transaction_id")? {
         None => Ok(ids::transaction_id()),
         Some(t) if crate::protocol::headers::is_ident(t) => Ok(t.to_string()),
-        Some(t) => fail(MSRP_RESULT_INVALID_ARGUMENT, format!("transaction id {t:?} is not an RFC 4975 ident (4-32 characters)")),
+        Some(t) => fail(
+            MSRP_RESULT_INVALID_ARGUMENT,
+            format!("transaction id {t:?} is not an RFC 4975 ident (4-32 characters)"),
+        ),
     }
 }
 
@@ -160,7 +199,11 @@ fn transaction_id_arg(tid: *const c_char) -> Result<String> {
 /// `MSRP_RESULT_PARSE` when it is malformed or incomplete. On success writes a
 /// new chunk to `*out` (free with `msrp_chunk_free`).
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_chunk_parse(data: *const u8, len: usize, out_chunk: *mut *mut msrp_chunk_t) -> msrp_result_t {
+pub extern "C" fn msrp_chunk_parse(
+    data: *const u8,
+    len: usize,
+    out_chunk: *mut *mut msrp_chunk_t,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let out_chunk = out(out_chunk, "out")?;
         let mut buf = BytesMut::from(slice_arg(data, len, "data")?);
@@ -182,7 +225,12 @@ pub extern "C" fn msrp_chunk_parse(data: *const u8, len: usize, out_chunk: *mut 
 /// smaller. `buf` may be NULL with `len` 0 to ask for the size. The output is
 /// not NUL-terminated (payloads may contain NUL).
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_chunk_encode(chunk: *const msrp_chunk_t, buf: *mut u8, len: usize, needed: *mut usize) -> msrp_result_t {
+pub extern "C" fn msrp_chunk_encode(
+    chunk: *const msrp_chunk_t,
+    buf: *mut u8,
+    len: usize,
+    needed: *mut usize,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let wire = chunk_ref(chunk)?.encode();
         if let Some(n) = out_opt(needed) {
@@ -210,7 +258,10 @@ pub extern "C" fn msrp_chunk_clone(chunk: *const msrp_chunk_t) -> *mut msrp_chun
 /// Makes a deep copy of the chunk that the caller alone holds (so it can be
 /// changed) and writes it to `*out` (free with `msrp_chunk_free`).
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_chunk_copy(chunk: *const msrp_chunk_t, out_chunk: *mut *mut msrp_chunk_t) -> msrp_result_t {
+pub extern "C" fn msrp_chunk_copy(
+    chunk: *const msrp_chunk_t,
+    out_chunk: *mut *mut msrp_chunk_t,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let out_chunk = out(out_chunk, "out")?;
         let copy = chunk_ref(chunk)?.clone();
@@ -237,7 +288,10 @@ pub extern "C" fn msrp_chunk_is_request(chunk: *const msrp_chunk_t) -> bool {
 
 /// Writes the transaction id to `*out` (free with `msrp_string_free`).
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_chunk_transaction_id(chunk: *const msrp_chunk_t, out_text: *mut *mut c_char) -> msrp_result_t {
+pub extern "C" fn msrp_chunk_transaction_id(
+    chunk: *const msrp_chunk_t,
+    out_text: *mut *mut c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let out_text = out(out_text, "out")?;
         out_text.write(string_into_ptr(chunk_ref(chunk)?.transaction_id.as_str())?);
@@ -248,7 +302,10 @@ pub extern "C" fn msrp_chunk_transaction_id(chunk: *const msrp_chunk_t, out_text
 /// Writes a request's method (`"SEND"`, ...) to `*out` (free with
 /// `msrp_string_free`); `MSRP_RESULT_NOT_FOUND` for a response.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_chunk_method(chunk: *const msrp_chunk_t, out_text: *mut *mut c_char) -> msrp_result_t {
+pub extern "C" fn msrp_chunk_method(
+    chunk: *const msrp_chunk_t,
+    out_text: *mut *mut c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let out_text = out(out_text, "out")?;
         match chunk_ref(chunk)?.method() {
@@ -265,7 +322,11 @@ pub extern "C" fn msrp_chunk_method(chunk: *const msrp_chunk_t, out_text: *mut *
 /// (when `comment` is not NULL: a string to free with `msrp_string_free`, or
 /// NULL when the response has none). `MSRP_RESULT_NOT_FOUND` for a request.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_chunk_response_code(chunk: *const msrp_chunk_t, code: *mut u16, comment: *mut *mut c_char) -> msrp_result_t {
+pub extern "C" fn msrp_chunk_response_code(
+    chunk: *const msrp_chunk_t,
+    code: *mut u16,
+    comment: *mut *mut c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let code = out(code, "code")?;
         let c = chunk_ref(chunk)?;
@@ -285,7 +346,11 @@ pub extern "C" fn msrp_chunk_response_code(chunk: *const msrp_chunk_t, code: *mu
 /// chunk has none. Works for every header, e.g. "Message-ID",
 /// "Content-Type", "To-Path", "Byte-Range", "Status", extension headers.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_chunk_header(chunk: *const msrp_chunk_t, name: *const c_char, out_text: *mut *mut c_char) -> msrp_result_t {
+pub extern "C" fn msrp_chunk_header(
+    chunk: *const msrp_chunk_t,
+    name: *const c_char,
+    out_text: *mut *mut c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let out_text = out(out_text, "out")?;
         let name = str_arg(name, "name")?;
@@ -310,7 +375,12 @@ pub extern "C" fn msrp_chunk_header_count(chunk: *const msrp_chunk_t) -> usize {
 /// `msrp_string_free`; either pointer may be NULL when not wanted).
 /// `MSRP_RESULT_NOT_FOUND` when `index` is out of range.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_chunk_header_at(chunk: *const msrp_chunk_t, index: usize, name: *mut *mut c_char, value: *mut *mut c_char) -> msrp_result_t {
+pub extern "C" fn msrp_chunk_header_at(
+    chunk: *const msrp_chunk_t,
+    index: usize,
+    name: *mut *mut c_char,
+    value: *mut *mut c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let c = chunk_ref(chunk)?;
         let Some(h) = c.headers.get(index) else {
@@ -339,7 +409,10 @@ pub extern "C" fn msrp_chunk_header_at(chunk: *const msrp_chunk_t, index: usize,
 /// Writes the chunk's Byte-Range to `*out`: the header's value, or the one
 /// implied when it is absent (`1-*/*`).
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_chunk_byte_range(chunk: *const msrp_chunk_t, out_range: *mut msrp_byte_range_t) -> msrp_result_t {
+pub extern "C" fn msrp_chunk_byte_range(
+    chunk: *const msrp_chunk_t,
+    out_range: *mut msrp_byte_range_t,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let out_range = out(out_range, "out")?;
         out_range.write(chunk_ref(chunk)?.byte_range().into());
@@ -366,7 +439,11 @@ pub extern "C" fn msrp_chunk_segment(chunk: *const msrp_chunk_t) -> u32 {
 /// reference to it. The payload may contain NUL bytes and is not
 /// NUL-terminated; `*data` may be NULL when `*len` is 0.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_chunk_data(chunk: *const msrp_chunk_t, data: *mut *const u8, len: *mut usize) -> msrp_result_t {
+pub extern "C" fn msrp_chunk_data(
+    chunk: *const msrp_chunk_t,
+    data: *mut *const u8,
+    len: *mut usize,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let data = out(data, "data")?;
         let len = out(len, "len")?;
@@ -391,7 +468,10 @@ pub(crate) fn failure_report_arg(value: msrp_failure_report_t) -> Result<Failure
         MSRP_FAILURE_REPORT_YES => Ok(FailureReport::Yes),
         MSRP_FAILURE_REPORT_NO => Ok(FailureReport::No),
         MSRP_FAILURE_REPORT_PARTIAL => Ok(FailureReport::Partial),
-        other => fail(MSRP_RESULT_INVALID_ARGUMENT, format!("unknown Failure-Report value {other}")),
+        other => fail(
+            MSRP_RESULT_INVALID_ARGUMENT,
+            format!("unknown Failure-Report value {other}"),
+        ),
     }
 }
 
@@ -430,7 +510,11 @@ pub extern "C" fn msrp_chunk_verify_headers(chunk: *const msrp_chunk_t) -> msrp_
 /// name is replaced, except extension headers, which are appended.
 /// Only on a chunk the caller alone holds (`MSRP_RESULT_INVALID_STATE`).
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_chunk_add_header(chunk: *mut msrp_chunk_t, name: *const c_char, value: *const c_char) -> msrp_result_t {
+pub extern "C" fn msrp_chunk_add_header(
+    chunk: *mut msrp_chunk_t,
+    name: *const c_char,
+    value: *const c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let header = parse_header(str_arg(name, "name")?, str_arg(value, "value")?)?;
         chunk_mut(chunk)?.add_header(header);
@@ -441,7 +525,10 @@ pub extern "C" fn msrp_chunk_add_header(chunk: *mut msrp_chunk_t, name: *const c
 /// Removes every header called `name` (any case). Only on a chunk the caller
 /// alone holds.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_chunk_remove_header(chunk: *mut msrp_chunk_t, name: *const c_char) -> msrp_result_t {
+pub extern "C" fn msrp_chunk_remove_header(
+    chunk: *mut msrp_chunk_t,
+    name: *const c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let name = str_arg(name, "name")?;
         chunk_mut(chunk)?.remove_header(name);
@@ -453,7 +540,11 @@ pub extern "C" fn msrp_chunk_remove_header(chunk: *mut msrp_chunk_t, name: *cons
 /// with 0). Byte-Range and Content-Type are not changed. Only on a chunk the
 /// caller alone holds; invalidates pointers from `msrp_chunk_data`.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_chunk_set_data(chunk: *mut msrp_chunk_t, data: *const u8, len: usize) -> msrp_result_t {
+pub extern "C" fn msrp_chunk_set_data(
+    chunk: *mut msrp_chunk_t,
+    data: *const u8,
+    len: usize,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let bytes = Bytes::copy_from_slice(slice_arg(data, len, "data")?);
         let c = chunk_mut(chunk)?;
@@ -466,7 +557,10 @@ pub extern "C" fn msrp_chunk_set_data(chunk: *mut msrp_chunk_t, data: *const u8,
 /// Sets the continuation flag: `'$'`, `'+'` or `'#'`. Only on a chunk the
 /// caller alone holds.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_chunk_set_continuation(chunk: *mut msrp_chunk_t, flag: c_char) -> msrp_result_t {
+pub extern "C" fn msrp_chunk_set_continuation(
+    chunk: *mut msrp_chunk_t,
+    flag: c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let Some(flag) = Continuation::from_byte(flag as u8) else {
             return fail(MSRP_RESULT_INVALID_ARGUMENT, "the continuation flag must be '$', '+' or '#'");

@@ -5,12 +5,15 @@
 use std::ffi::c_char;
 use std::path::Path;
 
-use super::handle::{box_from_ptr, box_into_ptr, out, slice_arg, str_arg, string_into_ptr, try_mut, try_ref, Castable, OwnershipBox};
+use super::handle::{
+    box_from_ptr, box_into_ptr, out, slice_arg, str_arg, string_into_ptr, try_mut, try_ref,
+    Castable, OwnershipBox,
+};
 use super::logger::{msrp_logger_t, CLogger, UserData};
 use super::result::{fail, msrp_result_t, Result, MSRP_RESULT_NOT_FOUND};
 use super::runtime::timeout_ms;
 use crate::connect::EndpointConfig;
-use crate::transport::{PeerVerification, PathMatching, TlsIdentity};
+use crate::transport::{PathMatching, PeerVerification, TlsIdentity};
 
 /// Settings for `msrp_connector_*_new`, `msrp_acceptor_*_new` and
 /// `msrp_server_new`, which copy them: one config can make many handles and
@@ -42,7 +45,9 @@ pub(crate) fn config_or_default(cfg: *const msrp_endpoint_config_t) -> Result<En
 /// `MSRP_LOG`: error, warn, info, debug, trace; default warn), a 30 second
 /// bind timeout, RFC 4975 URI matching. Writes it to `*out`.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_endpoint_config_new(out_cfg: *mut *mut msrp_endpoint_config_t) -> msrp_result_t {
+pub extern "C" fn msrp_endpoint_config_new(
+    out_cfg: *mut *mut msrp_endpoint_config_t,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let out_cfg = out(out_cfg, "out")?;
         out_cfg.write(box_into_ptr(EndpointConfig::default()));
@@ -66,7 +71,11 @@ pub extern "C" fn msrp_endpoint_config_free(cfg: *mut msrp_endpoint_config_t) {
 /// Fails with `MSRP_RESULT_IO` (unreadable file) or `MSRP_RESULT_TLS`
 /// (malformed, or the key does not match), leaving the config unchanged.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_endpoint_config_set_identity_files(cfg: *mut msrp_endpoint_config_t, cert_file: *const c_char, key_file: *const c_char) -> msrp_result_t {
+pub extern "C" fn msrp_endpoint_config_set_identity_files(
+    cfg: *mut msrp_endpoint_config_t,
+    cert_file: *const c_char,
+    key_file: *const c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let cfg = try_mut(cfg)?;
         let identity = TlsIdentity::from_pem_files(Path::new(str_arg(cert_file, "cert_file")?), Path::new(str_arg(key_file, "key_file")?))?;
@@ -97,7 +106,10 @@ pub extern "C" fn msrp_endpoint_config_set_identity_pem(
 /// CERTIFICATE sections) that a peer's or relay's certificate may chain to,
 /// besides or instead of the fingerprint from SDP.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_endpoint_config_set_trust_anchors_file(cfg: *mut msrp_endpoint_config_t, ca_file: *const c_char) -> msrp_result_t {
+pub extern "C" fn msrp_endpoint_config_set_trust_anchors_file(
+    cfg: *mut msrp_endpoint_config_t,
+    ca_file: *const c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let cfg = try_mut(cfg)?;
         let anchors = PeerVerification::trust_anchors_from_file(Path::new(str_arg(ca_file, "ca_file")?))?;
@@ -110,7 +122,10 @@ pub extern "C" fn msrp_endpoint_config_set_trust_anchors_file(cfg: *mut msrp_end
 /// `user_data` is consumed even when the call fails). NULL restores the
 /// default stderr logger.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_endpoint_config_set_logger(cfg: *mut msrp_endpoint_config_t, logger: *const msrp_logger_t) -> msrp_result_t {
+pub extern "C" fn msrp_endpoint_config_set_logger(
+    cfg: *mut msrp_endpoint_config_t,
+    logger: *const msrp_logger_t,
+) -> msrp_result_t {
     ffi_boundary! { result:
         // SAFETY: NULL or a logger struct readable for the call.
         let hooks = unsafe { logger.as_ref() };
@@ -122,7 +137,7 @@ pub extern "C" fn msrp_endpoint_config_set_logger(cfg: *mut msrp_endpoint_config
             }
         };
         cfg.logger = match hooks {
-            Some(h) => CLogger::new(h),
+            Some(h) => CLogger::shared(h),
             None => crate::log::default_logger(),
         };
         Ok(())
@@ -132,7 +147,10 @@ pub extern "C" fn msrp_endpoint_config_set_logger(cfg: *mut msrp_endpoint_config
 /// Sets the time allowed for connecting and binding when `complete` is given
 /// a timeout of 0 (`timeout_ms` 0 restores the default, 30 seconds).
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_endpoint_config_set_bind_timeout(cfg: *mut msrp_endpoint_config_t, timeout_ms_value: u32) -> msrp_result_t {
+pub extern "C" fn msrp_endpoint_config_set_bind_timeout(
+    cfg: *mut msrp_endpoint_config_t,
+    timeout_ms_value: u32,
+) -> msrp_result_t {
     ffi_boundary! { result:
         try_mut(cfg)?.bind_timeout = timeout_ms(timeout_ms_value).unwrap_or(crate::connect::DEFAULT_BIND_TIMEOUT);
         Ok(())
@@ -143,7 +161,10 @@ pub extern "C" fn msrp_endpoint_config_set_bind_timeout(cfg: *mut msrp_endpoint_
 /// RFC 4975 §6.1 URI comparison, for middleboxes that rewrite addresses
 /// (the practice behind RFC 6714). Off by default.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_endpoint_config_set_session_id_matching(cfg: *mut msrp_endpoint_config_t, enabled: bool) -> msrp_result_t {
+pub extern "C" fn msrp_endpoint_config_set_session_id_matching(
+    cfg: *mut msrp_endpoint_config_t,
+    enabled: bool,
+) -> msrp_result_t {
     ffi_boundary! { result:
         try_mut(cfg)?.matching = if enabled { PathMatching::SessionId } else { PathMatching::Uri };
         Ok(())
@@ -155,7 +176,10 @@ pub extern "C" fn msrp_endpoint_config_set_session_id_matching(cfg: *mut msrp_en
 /// SDP `a=fingerprint`). Free with `msrp_string_free`.
 /// `MSRP_RESULT_NOT_FOUND` when no certificate is set.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_endpoint_config_fingerprint(cfg: *const msrp_endpoint_config_t, out_text: *mut *mut c_char) -> msrp_result_t {
+pub extern "C" fn msrp_endpoint_config_fingerprint(
+    cfg: *const msrp_endpoint_config_t,
+    out_text: *mut *mut c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let out_text = out(out_text, "out")?;
         let Some(identity) = &try_ref(cfg)?.identity else {

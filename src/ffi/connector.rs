@@ -10,8 +10,14 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::config::{config_or_default, msrp_endpoint_config_t};
-use super::handle::{box_from_ptr, box_into_ptr, opt_str_arg, out, str_arg, string_into_ptr, try_ref, Castable, OwnershipBox};
-use super::result::{fail, msrp_result_t, set_last_error, Result, MSRP_RESULT_CANCELLED, MSRP_RESULT_INVALID_STATE, MSRP_RESULT_NULL_POINTER, MSRP_RESULT_OK};
+use super::handle::{
+    box_from_ptr, box_into_ptr, opt_str_arg, out, str_arg, string_into_ptr, try_ref, Castable,
+    OwnershipBox,
+};
+use super::result::{
+    fail, msrp_result_t, set_last_error, Result, MSRP_RESULT_CANCELLED, MSRP_RESULT_INVALID_STATE,
+    MSRP_RESULT_NULL_POINTER, MSRP_RESULT_OK,
+};
 use super::runtime::{block_on, check_may_block, dispatch, spawn, timeout_ms, CallbackGate};
 use super::tls::fingerprint_arg;
 use super::transport::{msrp_transport_t, TransportHandle};
@@ -50,7 +56,12 @@ impl Kind {
         }
     }
 
-    async fn complete(&mut self, path: &[Uri], fingerprint: Option<Fingerprint>, timeout: Option<Duration>) -> std::result::Result<Transport, ConnectError> {
+    async fn complete(
+        &mut self,
+        path: &[Uri],
+        fingerprint: Option<Fingerprint>,
+        timeout: Option<Duration>,
+    ) -> std::result::Result<Transport, ConnectError> {
         match self {
             Kind::Connector(c) => c.complete(path, fingerprint, timeout).await,
             Kind::Acceptor(a) => a.complete(path, fingerprint, timeout).await,
@@ -100,16 +111,28 @@ impl Castable for msrp_connector_t {
 
 impl ConnectorHandle {
     fn new(kind: Kind) -> ConnectorHandle {
-        ConnectorHandle { kind: Arc::new(tokio::sync::Mutex::new(kind)), op: Arc::default(), gate: CallbackGate::new() }
+        ConnectorHandle {
+            kind: Arc::new(tokio::sync::Mutex::new(kind)),
+            op: Arc::default(),
+            gate: CallbackGate::new(),
+        }
     }
 
     /// Registers a complete and returns the future that runs it.
-    fn start_complete(&self, path: Vec<Uri>, fingerprint: Option<Fingerprint>, timeout: Option<Duration>) -> Result<impl Future<Output = Result<Transport>> + Send + 'static> {
+    fn start_complete(
+        &self,
+        path: Vec<Uri>,
+        fingerprint: Option<Fingerprint>,
+        timeout: Option<Duration>,
+    ) -> Result<impl Future<Output = Result<Transport>> + Send + 'static> {
         let (tx, rx) = oneshot::channel();
         {
             let mut op = lock(&self.op);
             if op.cancel.is_some() {
-                return fail(MSRP_RESULT_INVALID_STATE, "a complete is already running on this connector");
+                return fail(
+                    MSRP_RESULT_INVALID_STATE,
+                    "a complete is already running on this connector",
+                );
             }
             op.cancel = Some(tx);
         }
@@ -152,7 +175,9 @@ impl ConnectorHandle {
 /// Otherwise `transport` is NULL and `msrp_last_error()` on this thread gives
 /// the detail; `MSRP_RESULT_CANCELLED` when cleanup, free or shutdown
 /// cancelled it.
-pub type msrp_complete_cb = Option<extern "C" fn(user_data: *mut c_void, result: msrp_result_t, transport: *mut msrp_transport_t)>;
+pub type msrp_complete_cb = Option<
+    extern "C" fn(user_data: *mut c_void, result: msrp_result_t, transport: *mut msrp_transport_t),
+>;
 
 /// A C pointer carried to a dispatcher thread.
 pub(crate) struct SendPtr(pub *mut c_void);
@@ -193,7 +218,10 @@ pub(crate) fn spawn_completion(
 /// the session. `cfg` NULL uses the defaults; it is copied. Writes the
 /// connector to `*out` (free with `msrp_connector_free`).
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_connector_direct_new(cfg: *const msrp_endpoint_config_t, out_connector: *mut *mut msrp_connector_t) -> msrp_result_t {
+pub extern "C" fn msrp_connector_direct_new(
+    cfg: *const msrp_endpoint_config_t,
+    out_connector: *mut *mut msrp_connector_t,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let out_connector = out(out_connector, "out")?;
         let kind = Kind::Connector(ConnectorDirect::new(config_or_default(cfg)?));
@@ -208,7 +236,10 @@ pub extern "C" fn msrp_connector_direct_new(cfg: *const msrp_endpoint_config_t, 
 /// defaults; it is copied. Writes the acceptor to `*out` (free with
 /// `msrp_connector_free`).
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_acceptor_direct_new(cfg: *const msrp_endpoint_config_t, out_connector: *mut *mut msrp_connector_t) -> msrp_result_t {
+pub extern "C" fn msrp_acceptor_direct_new(
+    cfg: *const msrp_endpoint_config_t,
+    out_connector: *mut *mut msrp_connector_t,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let out_connector = out(out_connector, "out")?;
         let kind = Kind::Acceptor(AcceptorDirect::new(config_or_default(cfg)?));
@@ -229,7 +260,11 @@ pub extern "C" fn msrp_acceptor_direct_new(cfg: *const msrp_endpoint_config_t, o
 /// Blocking (an acceptor opens its socket): `MSRP_RESULT_WOULD_DEADLOCK`
 /// inside callbacks.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_connector_prepare(connector: *mut msrp_connector_t, local_uri: *const c_char, full_local_path: *mut *mut c_char) -> msrp_result_t {
+pub extern "C" fn msrp_connector_prepare(
+    connector: *mut msrp_connector_t,
+    local_uri: *const c_char,
+    full_local_path: *mut *mut c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let full_local_path = out(full_local_path, "full_local_path")?;
         let h = try_ref(connector.cast_const())?;
@@ -245,8 +280,16 @@ pub extern "C" fn msrp_connector_prepare(connector: *mut msrp_connector_t, local
 }
 
 /// Arguments shared by complete and complete_async.
-fn complete_args(full_remote_path: *const c_char, fingerprint: *const c_char, timeout: u32) -> Result<(Vec<Uri>, Option<Fingerprint>, Option<Duration>)> {
-    Ok((parse_path(str_arg(full_remote_path, "full_remote_path")?)?, fingerprint_arg(fingerprint)?, timeout_ms(timeout)))
+fn complete_args(
+    full_remote_path: *const c_char,
+    fingerprint: *const c_char,
+    timeout: u32,
+) -> Result<(Vec<Uri>, Option<Fingerprint>, Option<Duration>)> {
+    Ok((
+        parse_path(str_arg(full_remote_path, "full_remote_path")?)?,
+        fingerprint_arg(fingerprint)?,
+        timeout_ms(timeout),
+    ))
 }
 
 /// Establishes and binds the connection and writes the transport to `*out`

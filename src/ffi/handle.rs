@@ -12,7 +12,10 @@ use std::ffi::{c_char, CStr, CString};
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use super::result::{fail, Error, Result, MSRP_RESULT_INVALID_ARGUMENT, MSRP_RESULT_INVALID_UTF8, MSRP_RESULT_NULL_POINTER};
+use super::result::{
+    fail, Error, Result, MSRP_RESULT_INVALID_ARGUMENT, MSRP_RESULT_INVALID_UTF8,
+    MSRP_RESULT_NULL_POINTER,
+};
 
 /// Handles owned as a `Box`: one owner, freed once.
 pub(crate) struct OwnershipBox;
@@ -36,13 +39,17 @@ pub(crate) fn box_into_ptr<C: Castable<Ownership = OwnershipBox>>(value: C::Rust
 /// # Safety
 /// `ptr` is NULL or came from [`box_into_ptr`] for the same `C` and was not
 /// taken back before.
-pub(crate) unsafe fn box_from_ptr<C: Castable<Ownership = OwnershipBox>>(ptr: *mut C) -> Option<Box<C::RustType>> {
+pub(crate) unsafe fn box_from_ptr<C: Castable<Ownership = OwnershipBox>>(
+    ptr: *mut C,
+) -> Option<Box<C::RustType>> {
     // SAFETY: per the contract above.
     (!ptr.is_null()).then(|| unsafe { Box::from_raw(ptr.cast::<C::RustType>()) })
 }
 
 /// Gives C one reference to `value`.
-pub(crate) fn arc_into_ptr<C: Castable<Ownership = OwnershipArc>>(value: Arc<C::RustType>) -> *mut C {
+pub(crate) fn arc_into_ptr<C: Castable<Ownership = OwnershipArc>>(
+    value: Arc<C::RustType>,
+) -> *mut C {
     Arc::into_raw(value).cast_mut().cast()
 }
 
@@ -51,13 +58,17 @@ pub(crate) fn arc_into_ptr<C: Castable<Ownership = OwnershipArc>>(value: Arc<C::
 /// # Safety
 /// `ptr` is NULL or came from [`arc_into_ptr`] for the same `C`, and this
 /// reference was not taken back before.
-pub(crate) unsafe fn arc_from_ptr<C: Castable<Ownership = OwnershipArc>>(ptr: *const C) -> Option<Arc<C::RustType>> {
+pub(crate) unsafe fn arc_from_ptr<C: Castable<Ownership = OwnershipArc>>(
+    ptr: *const C,
+) -> Option<Arc<C::RustType>> {
     // SAFETY: per the contract above.
     (!ptr.is_null()).then(|| unsafe { Arc::from_raw(ptr.cast::<C::RustType>()) })
 }
 
 /// A new reference to the value behind a C reference, which C keeps.
-pub(crate) fn arc_clone_from_ptr<C: Castable<Ownership = OwnershipArc>>(ptr: *const C) -> Result<Arc<C::RustType>> {
+pub(crate) fn arc_clone_from_ptr<C: Castable<Ownership = OwnershipArc>>(
+    ptr: *const C,
+) -> Result<Arc<C::RustType>> {
     if ptr.is_null() {
         return null_pointer();
     }
@@ -78,14 +89,19 @@ pub(crate) fn try_ref<'a, C: Castable>(ptr: *const C) -> Result<&'a C::RustType>
 }
 
 /// Borrows a single-owner handle mutably for the duration of the call.
-pub(crate) fn try_mut<'a, C: Castable<Ownership = OwnershipBox>>(ptr: *mut C) -> Result<&'a mut C::RustType> {
+pub(crate) fn try_mut<'a, C: Castable<Ownership = OwnershipBox>>(
+    ptr: *mut C,
+) -> Result<&'a mut C::RustType> {
     // SAFETY: as for try_ref; a Box handle is used by one thread at a time
     // (documented per type), so the borrow is unique.
     unsafe { ptr.cast::<C::RustType>().as_mut() }.ok_or_else(null_pointer_error)
 }
 
 fn null_pointer_error() -> Error {
-    Error::new(MSRP_RESULT_NULL_POINTER, "a required pointer argument is NULL")
+    Error::new(
+        MSRP_RESULT_NULL_POINTER,
+        "a required pointer argument is NULL",
+    )
 }
 
 pub(crate) fn null_pointer<T>() -> Result<T> {
@@ -112,12 +128,18 @@ pub(crate) fn out<'a, T>(ptr: *mut T, name: &str) -> Result<Out<'a, T>> {
     if ptr.is_null() {
         return fail(MSRP_RESULT_NULL_POINTER, format!("{name} is NULL"));
     }
-    Ok(Out { ptr, _life: PhantomData })
+    Ok(Out {
+        ptr,
+        _life: PhantomData,
+    })
 }
 
 /// An optional output parameter: NULL means the caller does not want it.
 pub(crate) fn out_opt<'a, T>(ptr: *mut T) -> Option<Out<'a, T>> {
-    (!ptr.is_null()).then_some(Out { ptr, _life: PhantomData })
+    (!ptr.is_null()).then_some(Out {
+        ptr,
+        _life: PhantomData,
+    })
 }
 
 /// A required NUL-terminated UTF-8 string argument.
@@ -136,7 +158,12 @@ pub(crate) fn opt_str_arg<'a>(ptr: *const c_char, name: &str) -> Result<Option<&
     // SAFETY: non-NULL; the caller promises a NUL-terminated string that
     // outlives the call.
     let c = unsafe { CStr::from_ptr(ptr) };
-    c.to_str().map(Some).map_err(|_| Error::new(MSRP_RESULT_INVALID_UTF8, format!("{name} is not valid UTF-8")))
+    c.to_str().map(Some).map_err(|_| {
+        Error::new(
+            MSRP_RESULT_INVALID_UTF8,
+            format!("{name} is not valid UTF-8"),
+        )
+    })
 }
 
 /// A buffer argument: `len` bytes at `ptr` (NULL allowed when `len` is 0).
@@ -145,7 +172,10 @@ pub(crate) fn slice_arg<'a>(ptr: *const u8, len: usize, name: &str) -> Result<&'
         return Ok(&[]);
     }
     if ptr.is_null() {
-        return fail(MSRP_RESULT_NULL_POINTER, format!("{name} is NULL but its length is {len}"));
+        return fail(
+            MSRP_RESULT_NULL_POINTER,
+            format!("{name} is NULL but its length is {len}"),
+        );
     }
     // SAFETY: non-NULL; the caller promises `len` readable bytes for the call.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
@@ -157,7 +187,10 @@ pub(crate) fn array_arg<'a, T>(ptr: *const T, len: usize, name: &str) -> Result<
         return Ok(&[]);
     }
     if ptr.is_null() {
-        return fail(MSRP_RESULT_NULL_POINTER, format!("{name} is NULL but its count is {len}"));
+        return fail(
+            MSRP_RESULT_NULL_POINTER,
+            format!("{name} is NULL but its count is {len}"),
+        );
     }
     // SAFETY: non-NULL; the caller promises `len` initialised items.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
@@ -165,9 +198,12 @@ pub(crate) fn array_arg<'a, T>(ptr: *const T, len: usize, name: &str) -> Result<
 
 /// A string for C that C must free with `msrp_string_free`.
 pub(crate) fn string_into_ptr(text: impl Into<Vec<u8>>) -> Result<*mut c_char> {
-    CString::new(text)
-        .map(CString::into_raw)
-        .map_err(|_| Error::new(MSRP_RESULT_INVALID_ARGUMENT, "the text contains a NUL byte and cannot be returned as a C string"))
+    CString::new(text).map(CString::into_raw).map_err(|_| {
+        Error::new(
+            MSRP_RESULT_INVALID_ARGUMENT,
+            "the text contains a NUL byte and cannot be returned as a C string",
+        )
+    })
 }
 
 /// A NUL-terminated copy for passing to a callback (borrowed by C for the

@@ -33,18 +33,33 @@ pub struct msrp_connection_info_t {
 }
 
 /// A text log line: `message` is borrowed for the call.
-pub type msrp_log_cb = Option<extern "C" fn(user_data: *mut c_void, level: msrp_log_level_t, message: *const c_char)>;
+pub type msrp_log_cb =
+    Option<extern "C" fn(user_data: *mut c_void, level: msrp_log_level_t, message: *const c_char)>;
 
 /// The start of a chunk was sent or received: `data`/`len` is the start line
 /// and headers as on the wire; `chunk` is the whole chunk (a reference the
 /// callee may keep with `msrp_chunk_clone`). All borrowed for the call.
-pub type msrp_log_chunk_start_cb =
-    Option<extern "C" fn(user_data: *mut c_void, data: *const u8, len: usize, conn: *const msrp_connection_info_t, chunk: *const msrp_chunk_t)>;
+pub type msrp_log_chunk_start_cb = Option<
+    extern "C" fn(
+        user_data: *mut c_void,
+        data: *const u8,
+        len: usize,
+        conn: *const msrp_connection_info_t,
+        chunk: *const msrp_chunk_t,
+    ),
+>;
 
 /// Payload or the end-line of a chunk was sent or received (`data`/`len`),
 /// for the chunk with `transaction_id`. All borrowed for the call.
-pub type msrp_log_chunk_piece_cb =
-    Option<extern "C" fn(user_data: *mut c_void, data: *const u8, len: usize, conn: *const msrp_connection_info_t, transaction_id: *const c_char)>;
+pub type msrp_log_chunk_piece_cb = Option<
+    extern "C" fn(
+        user_data: *mut c_void,
+        data: *const u8,
+        len: usize,
+        conn: *const msrp_connection_info_t,
+        transaction_id: *const c_char,
+    ),
+>;
 
 /// Releases a `user_data` pointer.
 pub type msrp_user_data_free_cb = Option<extern "C" fn(user_data: *mut c_void)>;
@@ -134,28 +149,62 @@ fn level_from_c(level: msrp_log_level_t) -> Level {
 
 impl CLogger {
     /// Takes over a C logger (and its user_data).
-    pub fn new(hooks: &msrp_logger_t) -> SharedLogger {
-        let copy = msrp_logger_t { user_data: std::ptr::null_mut(), user_data_free: None, ..*hooks };
-        Arc::new(CLogger { hooks: copy, user_data: UserData::new(hooks.user_data, hooks.user_data_free), max_level: level_from_c(hooks.max_level) })
+    pub fn shared(hooks: &msrp_logger_t) -> SharedLogger {
+        let copy = msrp_logger_t {
+            user_data: std::ptr::null_mut(),
+            user_data_free: None,
+            ..*hooks
+        };
+        Arc::new(CLogger {
+            hooks: copy,
+            user_data: UserData::new(hooks.user_data, hooks.user_data_free),
+            max_level: level_from_c(hooks.max_level),
+        })
     }
 
-    fn start(&self, hook: msrp_log_chunk_start_cb, data: &[u8], conn: ConnectionInfo<'_>, chunk: &Chunk) {
+    fn start(
+        &self,
+        hook: msrp_log_chunk_start_cb,
+        data: &[u8],
+        conn: ConnectionInfo<'_>,
+        chunk: &Chunk,
+    ) {
         if let Some(f) = hook {
             let _scope = CallbackScope::enter(0);
             let (local, peer) = (c_string(conn.local), c_string(conn.peer));
-            let info = msrp_connection_info_t { id: conn.id, local_uri: local.as_ptr(), peer_address: peer.as_ptr() };
+            let info = msrp_connection_info_t {
+                id: conn.id,
+                local_uri: local.as_ptr(),
+                peer_address: peer.as_ptr(),
+            };
             let c = chunk_into_ptr(chunk.clone());
             f(self.user_data.ptr(), data.as_ptr(), data.len(), &info, c);
             super::chunk::msrp_chunk_free(c);
         }
     }
 
-    fn piece(&self, hook: msrp_log_chunk_piece_cb, data: &[u8], conn: ConnectionInfo<'_>, tid: &str) {
+    fn piece(
+        &self,
+        hook: msrp_log_chunk_piece_cb,
+        data: &[u8],
+        conn: ConnectionInfo<'_>,
+        tid: &str,
+    ) {
         if let Some(f) = hook {
             let _scope = CallbackScope::enter(0);
             let (local, peer, tid) = (c_string(conn.local), c_string(conn.peer), c_string(tid));
-            let info = msrp_connection_info_t { id: conn.id, local_uri: local.as_ptr(), peer_address: peer.as_ptr() };
-            f(self.user_data.ptr(), data.as_ptr(), data.len(), &info, tid.as_ptr());
+            let info = msrp_connection_info_t {
+                id: conn.id,
+                local_uri: local.as_ptr(),
+                peer_address: peer.as_ptr(),
+            };
+            f(
+                self.user_data.ptr(),
+                data.as_ptr(),
+                data.len(),
+                &info,
+                tid.as_ptr(),
+            );
         }
     }
 }
@@ -195,7 +244,11 @@ impl Logger for CLogger {
         if let (Some(f), true) = (self.hooks.log, level <= self.max_level) {
             let _scope = CallbackScope::enter(0);
             let text = c_string(message);
-            f(self.user_data.ptr(), level as msrp_log_level_t, text.as_ptr());
+            f(
+                self.user_data.ptr(),
+                level as msrp_log_level_t,
+                text.as_ptr(),
+            );
         }
     }
 }

@@ -29,6 +29,7 @@ pub(crate) mod handle;
 pub mod logger;
 pub mod runtime;
 pub mod server;
+pub mod session;
 pub mod tls;
 pub mod transport;
 pub mod uri;

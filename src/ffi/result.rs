@@ -115,7 +115,10 @@ const NAMES: [&str; 21] = [
 /// including inside callbacks.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_result_str(code: msrp_result_t) -> *const c_char {
-    let name = NAMES.get(code as usize).copied().unwrap_or("MSRP_RESULT_UNKNOWN\0");
+    let name = NAMES
+        .get(code as usize)
+        .copied()
+        .unwrap_or("MSRP_RESULT_UNKNOWN\0");
     name.as_ptr().cast()
 }
 
@@ -170,7 +173,10 @@ pub(crate) struct Error {
 
 impl Error {
     pub fn new(code: msrp_result_t, text: impl Into<String>) -> Error {
-        Error { code, text: text.into() }
+        Error {
+            code,
+            text: text.into(),
+        }
     }
 
     /// Records the text as the thread's last error and returns the code.
@@ -264,7 +270,10 @@ pub(crate) fn run_boundary<T: FfiOutput>(body: impl FnOnce() -> T + UnwindSafe) 
     match std::panic::catch_unwind(body) {
         Ok(v) => v.into_c(),
         Err(payload) => {
-            set_last_error(&format!("panic inside libmsrp: {}", panic_message(&payload)));
+            set_last_error(&format!(
+                "panic inside libmsrp: {}",
+                panic_message(&payload)
+            ));
             T::panicked()
         }
     }
@@ -280,7 +289,6 @@ pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         "(no message)".to_string()
     }
 }
-
 
 // ---------------------------------------------------------------------------
 // Core errors to codes
@@ -339,7 +347,6 @@ impl From<std::io::Error> for Error {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,7 +371,10 @@ mod tests {
         let mut buf = [0x7f as c_char; 6];
         assert_eq!(msrp_last_error(buf.as_mut_ptr(), buf.len()), 11);
         // SAFETY: NUL-terminated by msrp_last_error.
-        assert_eq!(unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap(), "hello");
+        assert_eq!(
+            unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap(),
+            "hello"
+        );
         assert_eq!(msrp_last_error(std::ptr::null_mut(), 0), 11);
     }
 

@@ -26,7 +26,10 @@ use std::time::Duration;
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::oneshot;
 
-use super::result::{fail, Result, MSRP_RESULT_CANCELLED, MSRP_RESULT_INVALID_ARGUMENT, MSRP_RESULT_INVALID_STATE, MSRP_RESULT_RUNTIME, MSRP_RESULT_WOULD_DEADLOCK};
+use super::result::{
+    fail, Result, MSRP_RESULT_CANCELLED, MSRP_RESULT_INVALID_ARGUMENT, MSRP_RESULT_INVALID_STATE,
+    MSRP_RESULT_RUNTIME, MSRP_RESULT_WOULD_DEADLOCK,
+};
 use super::result::{msrp_result_t, panic_message};
 
 /// Worker threads when neither `msrp_library_init` nor `MSRP_THREADS` says.
@@ -50,7 +53,10 @@ struct Library {
     running: Option<Running>,
 }
 
-static LIBRARY: Mutex<Library> = Mutex::new(Library { threads: None, running: None });
+static LIBRARY: Mutex<Library> = Mutex::new(Library {
+    threads: None,
+    running: None,
+});
 
 fn library() -> MutexGuard<'static, Library> {
     LIBRARY.lock().unwrap_or_else(|p| p.into_inner())
@@ -101,29 +107,57 @@ impl Pool {
 }
 
 fn threads_from_env() -> Option<usize> {
-    std::env::var("MSRP_THREADS").ok()?.trim().parse().ok().filter(|&n| n > 0)
+    std::env::var("MSRP_THREADS")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&n| n > 0)
 }
 
 fn start(lib: &mut Library) -> Result<&Running> {
     if lib.running.is_none() {
-        let threads = lib.threads.or_else(threads_from_env).unwrap_or(DEFAULT_THREADS);
+        let threads = lib
+            .threads
+            .or_else(threads_from_env)
+            .unwrap_or(DEFAULT_THREADS);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("msrp-runtime")
             .enable_all()
             .build()
-            .map_err(|e| super::result::Error::new(MSRP_RESULT_RUNTIME, format!("cannot start the runtime: {e}")))?;
-        let pool = Arc::new(Pool { queue: Mutex::new(PoolQueue { jobs: VecDeque::new(), stopping: false }), ready: Condvar::new() });
+            .map_err(|e| {
+                super::result::Error::new(
+                    MSRP_RESULT_RUNTIME,
+                    format!("cannot start the runtime: {e}"),
+                )
+            })?;
+        let pool = Arc::new(Pool {
+            queue: Mutex::new(PoolQueue {
+                jobs: VecDeque::new(),
+                stopping: false,
+            }),
+            ready: Condvar::new(),
+        });
         let mut handles = Vec::new();
         for i in 0..threads {
             let p = pool.clone();
             let h = std::thread::Builder::new()
                 .name(format!("msrp-dispatch-{i}"))
                 .spawn(move || p.worker())
-                .map_err(|e| super::result::Error::new(MSRP_RESULT_RUNTIME, format!("cannot start a dispatcher thread: {e}")))?;
+                .map_err(|e| {
+                    super::result::Error::new(
+                        MSRP_RESULT_RUNTIME,
+                        format!("cannot start a dispatcher thread: {e}"),
+                    )
+                })?;
             handles.push(h);
         }
-        lib.running = Some(Running { runtime, pool, threads: handles });
+        lib.running = Some(Running {
+            runtime,
+            pool,
+            threads: handles,
+        });
     }
     Ok(lib.running.as_ref().expect("started above"))
 }
@@ -258,10 +292,16 @@ fn in_callback_of(id: u64) -> bool {
 /// callback, or on a thread that runs the runtime.
 pub(crate) fn check_may_block() -> Result<()> {
     if in_any_callback() {
-        return fail(MSRP_RESULT_WOULD_DEADLOCK, "a blocking function was called from inside a libmsrp callback");
+        return fail(
+            MSRP_RESULT_WOULD_DEADLOCK,
+            "a blocking function was called from inside a libmsrp callback",
+        );
     }
     if Handle::try_current().is_ok() {
-        return fail(MSRP_RESULT_WOULD_DEADLOCK, "a blocking function was called from a thread that runs an async runtime");
+        return fail(
+            MSRP_RESULT_WOULD_DEADLOCK,
+            "a blocking function was called from a thread that runs an async runtime",
+        );
     }
     Ok(())
 }
@@ -277,7 +317,12 @@ where
     spawn(async move {
         let _ = tx.send(fut.await);
     })?;
-    rx.blocking_recv().or_else(|_| fail(MSRP_RESULT_CANCELLED, "the library was shut down during the call"))
+    rx.blocking_recv().or_else(|_| {
+        fail(
+            MSRP_RESULT_CANCELLED,
+            "the library was shut down during the call",
+        )
+    })
 }
 
 /// Converts a timeout in milliseconds (0: the library default) for the core.
@@ -311,7 +356,11 @@ pub(crate) struct CallbackGate {
 
 impl CallbackGate {
     pub fn new() -> Arc<CallbackGate> {
-        Arc::new(CallbackGate { id: NEXT_GATE_ID.fetch_add(1, Ordering::Relaxed), state: Mutex::new(GateState::default()), idle: Condvar::new() })
+        Arc::new(CallbackGate {
+            id: NEXT_GATE_ID.fetch_add(1, Ordering::Relaxed),
+            state: Mutex::new(GateState::default()),
+            idle: Condvar::new(),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, GateState> {

@@ -6,7 +6,10 @@ use std::sync::{mpsc, Arc, Mutex};
 
 use super::config::{config_or_default, msrp_endpoint_config_t};
 use super::connector::{msrp_complete_cb, spawn_completion};
-use super::handle::{box_from_ptr, box_into_ptr, opt_str_arg, out, str_arg, string_into_ptr, try_ref, Castable, OwnershipBox};
+use super::handle::{
+    box_from_ptr, box_into_ptr, opt_str_arg, out, str_arg, string_into_ptr, try_ref, Castable,
+    OwnershipBox,
+};
 use super::result::{fail, msrp_result_t, MSRP_RESULT_NULL_POINTER};
 use super::runtime::{block_on, check_may_block, timeout_ms, CallbackGate};
 use super::tls::fingerprint_arg;
@@ -43,7 +46,10 @@ impl Castable for msrp_server_t {
 /// copied (accepting `msrps` needs its certificate). Writes the server to
 /// `*out` (free with `msrp_server_free`).
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_server_new(cfg: *const msrp_endpoint_config_t, out_server: *mut *mut msrp_server_t) -> msrp_result_t {
+pub extern "C" fn msrp_server_new(
+    cfg: *const msrp_endpoint_config_t,
+    out_server: *mut *mut msrp_server_t,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let out_server = out(out_server, "out")?;
         let server = Server::new(config_or_default(cfg)?);
@@ -60,7 +66,11 @@ pub extern "C" fn msrp_server_new(cfg: *const msrp_endpoint_config_t, out_server
 /// (the path's last URI) to `msrp_server_complete` and `msrp_server_cleanup`.
 /// Blocking: `MSRP_RESULT_WOULD_DEADLOCK` inside callbacks.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_server_prepare(server: *const msrp_server_t, local_uri: *const c_char, full_local_path: *mut *mut c_char) -> msrp_result_t {
+pub extern "C" fn msrp_server_prepare(
+    server: *const msrp_server_t,
+    local_uri: *const c_char,
+    full_local_path: *mut *mut c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let full_local_path = out(full_local_path, "full_local_path")?;
         let s = try_ref(server)?.server.clone();
@@ -136,7 +146,10 @@ pub extern "C" fn msrp_server_complete_async(
 /// Forgets the session prepared for `local_uri`; a complete waiting for it
 /// fails with `MSRP_RESULT_CANCELLED`. Non-blocking.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_server_cleanup(server: *const msrp_server_t, local_uri: *const c_char) -> msrp_result_t {
+pub extern "C" fn msrp_server_cleanup(
+    server: *const msrp_server_t,
+    local_uri: *const c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let h = try_ref(server)?;
         h.server.cleanup(&parse_uri(str_arg(local_uri, "local_uri")?)?);

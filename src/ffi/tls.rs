@@ -12,7 +12,9 @@ use crate::transport::TlsIdentity;
 
 /// Parses an optional fingerprint argument.
 pub(crate) fn fingerprint_arg(text: *const c_char) -> Result<Option<Fingerprint>> {
-    opt_str_arg(text, "fingerprint")?.map(|t| Fingerprint::parse(t).map_err(Error::from)).transpose()
+    opt_str_arg(text, "fingerprint")?
+        .map(|t| Fingerprint::parse(t).map_err(Error::from))
+        .transpose()
 }
 
 fn write_file(path: &Path, contents: &str, private: bool) -> Result<()> {
@@ -25,8 +27,18 @@ fn write_file(path: &Path, contents: &str, private: bool) -> Result<()> {
     }
     #[cfg(not(unix))]
     let _ = private;
-    let mut f = options.open(path).map_err(|e| Error::new(MSRP_RESULT_IO, format!("cannot write {}: {e}", path.display())))?;
-    f.write_all(contents.as_bytes()).map_err(|e| Error::new(MSRP_RESULT_IO, format!("cannot write {}: {e}", path.display())))
+    let mut f = options.open(path).map_err(|e| {
+        Error::new(
+            MSRP_RESULT_IO,
+            format!("cannot write {}: {e}", path.display()),
+        )
+    })?;
+    f.write_all(contents.as_bytes()).map_err(|e| {
+        Error::new(
+            MSRP_RESULT_IO,
+            format!("cannot write {}: {e}", path.display()),
+        )
+    })
 }
 
 /// Generates a self-signed ECDSA P-256 certificate and key and writes them as
@@ -71,7 +83,10 @@ pub extern "C" fn msrp_tls_self_signed(
 /// Writes the SHA-256 fingerprint (`AB:CD:...`) of the first certificate in
 /// the PEM file `cert_file` to `*out` (free with `msrp_string_free`).
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_tls_fingerprint_of_cert_file(cert_file: *const c_char, out_text: *mut *mut c_char) -> msrp_result_t {
+pub extern "C" fn msrp_tls_fingerprint_of_cert_file(
+    cert_file: *const c_char,
+    out_text: *mut *mut c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         use rustls_pki_types::pem::PemObject;
         let out_text = out(out_text, "out")?;
@@ -88,7 +103,10 @@ pub extern "C" fn msrp_tls_fingerprint_of_cert_file(cert_file: *const c_char, ou
 /// and writes its canonical form (`AB:CD:...`) to `*out` (free with
 /// `msrp_string_free`). `MSRP_RESULT_PARSE`, with the reason, otherwise.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_tls_fingerprint_parse(text: *const c_char, out_text: *mut *mut c_char) -> msrp_result_t {
+pub extern "C" fn msrp_tls_fingerprint_parse(
+    text: *const c_char,
+    out_text: *mut *mut c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let out_text = out(out_text, "out")?;
         let fp = Fingerprint::parse(str_arg(text, "text")?)?;

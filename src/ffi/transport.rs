@@ -7,8 +7,14 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 
 use super::chunk::{chunk_into_ptr, chunk_ref, msrp_chunk_t};
-use super::handle::{box_from_ptr, box_into_ptr, opt_str_arg, out, out_opt, slice_arg, string_into_ptr, try_ref, Castable, OwnershipBox};
-use super::result::{fail, msrp_result_t, Error, Result, MSRP_RESULT_INVALID_ARGUMENT, MSRP_RESULT_INVALID_STATE, MSRP_RESULT_NOT_FOUND, MSRP_RESULT_REJECTED, MSRP_RESULT_TIMEOUT};
+use super::handle::{
+    box_from_ptr, box_into_ptr, opt_str_arg, out, out_opt, slice_arg, string_into_ptr, try_ref,
+    Castable, OwnershipBox,
+};
+use super::result::{
+    fail, msrp_result_t, Error, Result, MSRP_RESULT_INVALID_ARGUMENT, MSRP_RESULT_INVALID_STATE,
+    MSRP_RESULT_NOT_FOUND, MSRP_RESULT_REJECTED, MSRP_RESULT_TIMEOUT,
+};
 use super::runtime::{block_on, spawn_if_running, timeout_ms};
 use crate::protocol::{Continuation, Method, Uri};
 use crate::transport::{ChunkParams, Transport, TransportInfo};
@@ -43,14 +49,20 @@ impl TransportHandle {
     /// Hands a transport to C.
     pub fn into_ptr(transport: Transport) -> *mut msrp_transport_t {
         let info = transport.info().clone();
-        box_into_ptr(TransportHandle { slot: Mutex::new(Some(transport)), info })
+        box_into_ptr(TransportHandle {
+            slot: Mutex::new(Some(transport)),
+            info,
+        })
     }
 
     /// Takes the connection out for a call; give it back with `put`.
     fn take(&self) -> Result<Transport> {
         match self.slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
             Some(t) => Ok(t),
-            None => fail(MSRP_RESULT_INVALID_STATE, "the transport is in use by another call (or was handed to a session)"),
+            None => fail(
+                MSRP_RESULT_INVALID_STATE,
+                "the transport is in use by another call (or was handed to a session)",
+            ),
         }
     }
 
@@ -119,7 +131,11 @@ pub struct msrp_chunk_params_t {
 /// `params` NULL gives a bodiless SEND. On success writes a new chunk to
 /// `*out` (free with `msrp_chunk_free`). Non-blocking.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_transport_make_chunk(transport: *const msrp_transport_t, params: *const msrp_chunk_params_t, out_chunk: *mut *mut msrp_chunk_t) -> msrp_result_t {
+pub extern "C" fn msrp_transport_make_chunk(
+    transport: *const msrp_transport_t,
+    params: *const msrp_chunk_params_t,
+    out_chunk: *mut *mut msrp_chunk_t,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let out_chunk = out(out_chunk, "out")?;
         let t = try_ref(transport)?;
@@ -137,14 +153,27 @@ fn chunk_params(p: &msrp_chunk_params_t) -> Result<ChunkParams> {
     let text = |ptr, name| opt_str_arg(ptr, name).map(|o| o.map(str::to_string));
     let method = match opt_str_arg(p.method, "method")? {
         None => None,
-        Some(m) => Some(Method::parse(m).ok_or_else(|| Error::new(MSRP_RESULT_INVALID_ARGUMENT, format!("invalid method {m:?}")))?),
+        Some(m) => Some(Method::parse(m).ok_or_else(|| {
+            Error::new(
+                MSRP_RESULT_INVALID_ARGUMENT,
+                format!("invalid method {m:?}"),
+            )
+        })?),
     };
     let continuation = match p.continuation {
         0 => None,
-        c => Some(Continuation::from_byte(c as u8).ok_or_else(|| Error::new(MSRP_RESULT_INVALID_ARGUMENT, "continuation must be '$', '+', '#' or 0"))?),
+        c => Some(Continuation::from_byte(c as u8).ok_or_else(|| {
+            Error::new(
+                MSRP_RESULT_INVALID_ARGUMENT,
+                "continuation must be '$', '+', '#' or 0",
+            )
+        })?),
     };
     if p.code != 0 && !(100..=999).contains(&p.code) {
-        return fail(MSRP_RESULT_INVALID_ARGUMENT, format!("status code {} is not three digits", p.code));
+        return fail(
+            MSRP_RESULT_INVALID_ARGUMENT,
+            format!("status code {} is not three digits", p.code),
+        );
     }
     Ok(ChunkParams {
         transaction_id: text(p.transaction_id, "transaction_id")?,
@@ -164,7 +193,10 @@ fn chunk_params(p: &msrp_chunk_params_t) -> Result<ChunkParams> {
 /// Writes a chunk and waits until the connection has taken it. The chunk is
 /// borrowed. Blocking: `MSRP_RESULT_WOULD_DEADLOCK` inside callbacks.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_transport_write_chunk(transport: *mut msrp_transport_t, chunk: *const msrp_chunk_t) -> msrp_result_t {
+pub extern "C" fn msrp_transport_write_chunk(
+    transport: *mut msrp_transport_t,
+    chunk: *const msrp_chunk_t,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let chunk = chunk_ref(chunk)?.clone();
         try_ref(transport)?.blocking(move |mut t| async move {
@@ -178,7 +210,12 @@ pub extern "C" fn msrp_transport_write_chunk(transport: *mut msrp_transport_t, c
 /// REPORTs, `Failure-Report: no`, or a 200 to `Failure-Report: partial`):
 /// status `code`, `comment` (NULL: the standard reason phrase). Blocking.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_transport_write_response(transport: *mut msrp_transport_t, request: *const msrp_chunk_t, code: u16, comment: *const c_char) -> msrp_result_t {
+pub extern "C" fn msrp_transport_write_response(
+    transport: *mut msrp_transport_t,
+    request: *const msrp_chunk_t,
+    code: u16,
+    comment: *const c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let request = chunk_ref(request)?.clone();
         let comment = opt_str_arg(comment, "comment")?.map(str::to_string);
@@ -209,7 +246,12 @@ pub const MSRP_READ_WHOLE_CHUNK: i64 = -1;
 /// `MSRP_RESULT_CLOSED` when the peer closed the connection,
 /// `MSRP_RESULT_TIMEOUT` on timeout (the connection stays usable). Blocking.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_transport_read_chunk(transport: *mut msrp_transport_t, size_hint: i64, timeout_ms_value: u32, out_chunk: *mut *mut msrp_chunk_t) -> msrp_result_t {
+pub extern "C" fn msrp_transport_read_chunk(
+    transport: *mut msrp_transport_t,
+    size_hint: i64,
+    timeout_ms_value: u32,
+    out_chunk: *mut *mut msrp_chunk_t,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let out_chunk = out(out_chunk, "out")?;
         let size = usize::try_from(size_hint).ok();
@@ -236,7 +278,12 @@ pub extern "C" fn msrp_transport_read_chunk(transport: *mut msrp_transport_t, si
 /// `*code` and, when `comment` is not NULL, its comment to `*comment` (free
 /// with `msrp_string_free`). Non-blocking.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_transport_check_incoming_send_chunk(transport: *const msrp_transport_t, chunk: *const msrp_chunk_t, code: *mut u16, comment: *mut *mut c_char) -> msrp_result_t {
+pub extern "C" fn msrp_transport_check_incoming_send_chunk(
+    transport: *const msrp_transport_t,
+    chunk: *const msrp_chunk_t,
+    code: *mut u16,
+    comment: *mut *mut c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let code = out(code, "code")?;
         let t = try_ref(transport)?;
@@ -265,7 +312,11 @@ pub const MSRP_PATH_REMOTE: msrp_path_kind_t = 1;
 /// Writes one of the connection's paths, space-separated URIs, to `*out`
 /// (free with `msrp_string_free`). Non-blocking.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_transport_path(transport: *const msrp_transport_t, which: msrp_path_kind_t, out_text: *mut *mut c_char) -> msrp_result_t {
+pub extern "C" fn msrp_transport_path(
+    transport: *const msrp_transport_t,
+    which: msrp_path_kind_t,
+    out_text: *mut *mut c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let out_text = out(out_text, "out")?;
         let info = &try_ref(transport)?.info;
@@ -283,7 +334,10 @@ pub extern "C" fn msrp_transport_path(transport: *const msrp_transport_t, which:
 /// presented to `*out` (free with `msrp_string_free`); `MSRP_RESULT_NOT_FOUND`
 /// over TCP or when it presented none. Non-blocking.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_transport_peer_fingerprint(transport: *const msrp_transport_t, out_text: *mut *mut c_char) -> msrp_result_t {
+pub extern "C" fn msrp_transport_peer_fingerprint(
+    transport: *const msrp_transport_t,
+    out_text: *mut *mut c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let out_text = out(out_text, "out")?;
         match try_ref(transport)?.info.peer_fingerprint {

@@ -2,7 +2,9 @@
 
 use std::ffi::c_char;
 
-use super::handle::{box_from_ptr, box_into_ptr, out, str_arg, string_into_ptr, try_ref, Castable, OwnershipBox};
+use super::handle::{
+    box_from_ptr, box_into_ptr, out, str_arg, string_into_ptr, try_ref, Castable, OwnershipBox,
+};
 use super::result::{fail, msrp_result_t, Error, Result, MSRP_RESULT_NOT_FOUND, MSRP_RESULT_PARSE};
 use crate::protocol::Uri;
 
@@ -36,7 +38,10 @@ pub(crate) fn parse_path(text: &str) -> Result<Vec<Uri>> {
 /// Fails with `MSRP_RESULT_PARSE` (the last error says which rule of RFC 4975
 /// §9 is broken). Thread-safe.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_uri_parse(text: *const c_char, out_uri: *mut *mut msrp_uri_t) -> msrp_result_t {
+pub extern "C" fn msrp_uri_parse(
+    text: *const c_char,
+    out_uri: *mut *mut msrp_uri_t,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let out_uri = out(out_uri, "out")?;
         let uri = parse_uri(str_arg(text, "text")?)?;
@@ -56,7 +61,10 @@ pub extern "C" fn msrp_uri_free(uri: *mut msrp_uri_t) {
 
 /// Writes the URI's text form to `*out` (free with `msrp_string_free`).
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_uri_format(uri: *const msrp_uri_t, out_text: *mut *mut c_char) -> msrp_result_t {
+pub extern "C" fn msrp_uri_format(
+    uri: *const msrp_uri_t,
+    out_text: *mut *mut c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let out_text = out(out_text, "out")?;
         out_text.write(string_into_ptr(try_ref(uri)?.to_string())?);
@@ -88,7 +96,11 @@ pub const MSRP_URI_FIELD_SCHEME: msrp_uri_field_t = 4;
 /// `MSRP_RESULT_NOT_FOUND` when the URI has no such part (no user, no session
 /// id); `MSRP_RESULT_INVALID_ARGUMENT` for an unknown field.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_uri_field(uri: *const msrp_uri_t, field: msrp_uri_field_t, out_text: *mut *mut c_char) -> msrp_result_t {
+pub extern "C" fn msrp_uri_field(
+    uri: *const msrp_uri_t,
+    field: msrp_uri_field_t,
+    out_text: *mut *mut c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let out_text = out(out_text, "out")?;
         let u = try_ref(uri)?;
