@@ -447,7 +447,7 @@ typedef struct msrp_session_config_t {
      */
     size_t size;
     /**
-     * Accepted MIME types, space-separated (`*` and `type/*` match many);
+     * Accepted MIME types, space-separated (`*` matches all, `text/` followed by `*` a whole type);
      * others are answered 415. NULL: `"*"`.
      */
     const char *accept_types;
@@ -963,7 +963,7 @@ msrp_result_t msrp_chunk_header_at(const struct msrp_chunk_t *chunk,
 
 /**
  * Writes the chunk's Byte-Range to `*out`: the header's value, or the one
- * implied when it is absent (`1-*/*`).
+ * implied when it is absent (from 1, end and total unknown).
  */
 msrp_result_t msrp_chunk_byte_range(const struct msrp_chunk_t *chunk,
                                     struct msrp_byte_range_t *out_range);
@@ -1092,7 +1092,7 @@ msrp_result_t msrp_endpoint_config_set_logger(struct msrp_endpoint_config_t *cfg
  * a timeout of 0 (`timeout_ms` 0 restores the default, 30 seconds).
  */
 msrp_result_t msrp_endpoint_config_set_bind_timeout(struct msrp_endpoint_config_t *cfg,
-                                                    uint32_t timeout_ms_value);
+                                                    uint32_t timeout_ms);
 
 /**
  * Matches incoming chunks to sessions by session id alone instead of the
@@ -1168,7 +1168,7 @@ msrp_result_t msrp_connector_prepare(struct msrp_connector_t *connector,
 msrp_result_t msrp_connector_complete(struct msrp_connector_t *connector,
                                       const char *full_remote_path,
                                       const char *fingerprint,
-                                      uint32_t timeout_ms_value,
+                                      uint32_t timeout_ms,
                                       struct msrp_transport_t **out_transport);
 
 /**
@@ -1181,7 +1181,7 @@ msrp_result_t msrp_connector_complete(struct msrp_connector_t *connector,
 msrp_result_t msrp_connector_complete_async(struct msrp_connector_t *connector,
                                             const char *full_remote_path,
                                             const char *fingerprint,
-                                            uint32_t timeout_ms_value,
+                                            uint32_t timeout_ms,
                                             msrp_complete_cb cb,
                                             void *user_data);
 
@@ -1266,7 +1266,7 @@ msrp_result_t msrp_server_complete(const struct msrp_server_t *server,
                                    const char *local_uri,
                                    const char *full_remote_path,
                                    const char *fingerprint,
-                                   uint32_t timeout_ms_value,
+                                   uint32_t timeout_ms,
                                    struct msrp_transport_t **out_transport);
 
 /**
@@ -1281,7 +1281,7 @@ msrp_result_t msrp_server_complete_async(const struct msrp_server_t *server,
                                          const char *local_uri,
                                          const char *full_remote_path,
                                          const char *fingerprint,
-                                         uint32_t timeout_ms_value,
+                                         uint32_t timeout_ms,
                                          msrp_complete_cb cb,
                                          void *user_data);
 
@@ -1345,7 +1345,7 @@ msrp_result_t msrp_session_send_chunk(const struct msrp_session_t *session,
  */
 msrp_result_t msrp_session_deliver_chunk(const struct msrp_session_t *session,
                                          const struct msrp_chunk_t *chunk,
-                                         uint32_t timeout_ms_value,
+                                         uint32_t timeout_ms,
                                          struct msrp_chunk_t **response);
 
 /**
@@ -1474,7 +1474,7 @@ msrp_result_t msrp_transport_write_response(struct msrp_transport_t *transport,
  */
 msrp_result_t msrp_transport_read_chunk(struct msrp_transport_t *transport,
                                         int64_t size_hint,
-                                        uint32_t timeout_ms_value,
+                                        uint32_t timeout_ms,
                                         struct msrp_chunk_t **out_chunk);
 
 /**

@@ -407,7 +407,7 @@ pub extern "C" fn msrp_chunk_header_at(
 }
 
 /// Writes the chunk's Byte-Range to `*out`: the header's value, or the one
-/// implied when it is absent (`1-*/*`).
+/// implied when it is absent (from 1, end and total unknown).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_chunk_byte_range(
     chunk: *const msrp_chunk_t,

@@ -11,7 +11,7 @@ use super::handle::{
 };
 use super::logger::{msrp_logger_t, CLogger, UserData};
 use super::result::{fail, msrp_result_t, Result, MSRP_RESULT_NOT_FOUND};
-use super::runtime::timeout_ms;
+use super::runtime::duration_from_ms;
 use crate::connect::EndpointConfig;
 use crate::transport::{PathMatching, PeerVerification, TlsIdentity};
 
@@ -149,10 +149,10 @@ pub extern "C" fn msrp_endpoint_config_set_logger(
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_endpoint_config_set_bind_timeout(
     cfg: *mut msrp_endpoint_config_t,
-    timeout_ms_value: u32,
+    timeout_ms: u32,
 ) -> msrp_result_t {
     ffi_boundary! { result:
-        try_mut(cfg)?.bind_timeout = timeout_ms(timeout_ms_value).unwrap_or(crate::connect::DEFAULT_BIND_TIMEOUT);
+        try_mut(cfg)?.bind_timeout = duration_from_ms(timeout_ms).unwrap_or(crate::connect::DEFAULT_BIND_TIMEOUT);
         Ok(())
     }
 }

@@ -18,7 +18,7 @@ use super::result::{
     fail, msrp_result_t, set_last_error, Result, MSRP_RESULT_CANCELLED, MSRP_RESULT_INVALID_STATE,
     MSRP_RESULT_NULL_POINTER, MSRP_RESULT_OK,
 };
-use super::runtime::{block_on, check_may_block, dispatch, spawn, timeout_ms, CallbackGate};
+use super::runtime::{block_on, check_may_block, dispatch, spawn, duration_from_ms, CallbackGate};
 use super::tls::fingerprint_arg;
 use super::transport::{msrp_transport_t, TransportHandle};
 use super::uri::{parse_path, parse_uri};
@@ -288,7 +288,7 @@ fn complete_args(
     Ok((
         parse_path(str_arg(full_remote_path, "full_remote_path")?)?,
         fingerprint_arg(fingerprint)?,
-        timeout_ms(timeout),
+        duration_from_ms(timeout),
     ))
 }
 
@@ -313,13 +313,13 @@ pub extern "C" fn msrp_connector_complete(
     connector: *mut msrp_connector_t,
     full_remote_path: *const c_char,
     fingerprint: *const c_char,
-    timeout_ms_value: u32,
+    timeout_ms: u32,
     out_transport: *mut *mut msrp_transport_t,
 ) -> msrp_result_t {
     ffi_boundary! { result:
         let out_transport = out(out_transport, "out")?;
         let h = try_ref(connector.cast_const())?;
-        let (path, fp, timeout) = complete_args(full_remote_path, fingerprint, timeout_ms_value)?;
+        let (path, fp, timeout) = complete_args(full_remote_path, fingerprint, timeout_ms)?;
         check_may_block()?;
         let transport = block_on(h.start_complete(path, fp, timeout)?)??;
         out_transport.write(TransportHandle::into_ptr(transport));
@@ -337,14 +337,14 @@ pub extern "C" fn msrp_connector_complete_async(
     connector: *mut msrp_connector_t,
     full_remote_path: *const c_char,
     fingerprint: *const c_char,
-    timeout_ms_value: u32,
+    timeout_ms: u32,
     cb: msrp_complete_cb,
     user_data: *mut c_void,
 ) -> msrp_result_t {
     ffi_boundary! { result:
         let h = try_ref(connector.cast_const())?;
         let Some(cb) = cb else { return fail(MSRP_RESULT_NULL_POINTER, "cb is NULL") };
-        let (path, fp, timeout) = complete_args(full_remote_path, fingerprint, timeout_ms_value)?;
+        let (path, fp, timeout) = complete_args(full_remote_path, fingerprint, timeout_ms)?;
         let work = h.start_complete(path, fp, timeout)?;
         let ran = spawn_completion(work, h.gate.clone(), cb, user_data)?;
         lock(&h.op).callback_ran = Some(ran);

@@ -326,7 +326,7 @@ where
 }
 
 /// Converts a timeout in milliseconds (0: the library default) for the core.
-pub(crate) fn timeout_ms(ms: u32) -> Option<Duration> {
+pub(crate) fn duration_from_ms(ms: u32) -> Option<Duration> {
     (ms > 0).then(|| Duration::from_millis(ms.into()))
 }
 

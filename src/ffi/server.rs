@@ -11,7 +11,7 @@ use super::handle::{
     OwnershipBox,
 };
 use super::result::{fail, msrp_result_t, MSRP_RESULT_NULL_POINTER};
-use super::runtime::{block_on, check_may_block, timeout_ms, CallbackGate};
+use super::runtime::{block_on, check_may_block, duration_from_ms, CallbackGate};
 use super::tls::fingerprint_arg;
 use super::transport::{msrp_transport_t, TransportHandle};
 use super::uri::{parse_path, parse_uri};
@@ -93,7 +93,7 @@ pub extern "C" fn msrp_server_complete(
     local_uri: *const c_char,
     full_remote_path: *const c_char,
     fingerprint: *const c_char,
-    timeout_ms_value: u32,
+    timeout_ms: u32,
     out_transport: *mut *mut msrp_transport_t,
 ) -> msrp_result_t {
     ffi_boundary! { result:
@@ -103,7 +103,7 @@ pub extern "C" fn msrp_server_complete(
         let path = parse_path(str_arg(full_remote_path, "full_remote_path")?)?;
         let fp = fingerprint_arg(fingerprint)?;
         check_may_block()?;
-        let timeout = timeout_ms(timeout_ms_value);
+        let timeout = duration_from_ms(timeout_ms);
         let t = block_on(async move { s.complete(&local, &path, fp, timeout).await })??;
         out_transport.write(TransportHandle::into_ptr(t));
         Ok(())
@@ -122,7 +122,7 @@ pub extern "C" fn msrp_server_complete_async(
     local_uri: *const c_char,
     full_remote_path: *const c_char,
     fingerprint: *const c_char,
-    timeout_ms_value: u32,
+    timeout_ms: u32,
     cb: msrp_complete_cb,
     user_data: *mut c_void,
 ) -> msrp_result_t {
@@ -132,7 +132,7 @@ pub extern "C" fn msrp_server_complete_async(
         let local = parse_uri(str_arg(local_uri, "local_uri")?)?;
         let path = parse_path(str_arg(full_remote_path, "full_remote_path")?)?;
         let fp = fingerprint_arg(fingerprint)?;
-        let timeout = timeout_ms(timeout_ms_value);
+        let timeout = duration_from_ms(timeout_ms);
         let s = h.server.clone();
         let work = async move { s.complete(&local, &path, fp, timeout).await.map_err(Into::into) };
         let ran = spawn_completion(work, h.gate.clone(), cb, user_data)?;

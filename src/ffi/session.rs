@@ -25,7 +25,7 @@ use super::result::{
     MSRP_RESULT_NULL_POINTER, MSRP_RESULT_OK, MSRP_RESULT_TIMEOUT, MSRP_RESULT_TRANSACTION_FAILED,
 };
 use super::runtime::{
-    block_on, check_may_block, dispatch, handle, spawn, spawn_if_running, timeout_ms, CallbackGate,
+    block_on, check_may_block, dispatch, handle, spawn, spawn_if_running, duration_from_ms, CallbackGate,
     CallbackScope,
 };
 use super::transport::{msrp_transport_t, transport_take};
@@ -198,7 +198,7 @@ pub type msrp_response_cb = Option<
 pub struct msrp_session_config_t {
     /// `sizeof(msrp_session_config_t)` as the caller knows it.
     pub size: usize,
-    /// Accepted MIME types, space-separated (`*` and `type/*` match many);
+    /// Accepted MIME types, space-separated (`*` matches all, `text/` followed by `*` a whole type);
     /// others are answered 415. NULL: `"*"`.
     pub accept_types: *const c_char,
     /// Largest outgoing chunk payload in bytes (0: 8192, safe through relays).
@@ -332,7 +332,7 @@ fn session_config(c: &msrp_session_config_t) -> Result<SessionConfig> {
     if c.chunk_size > 0 {
         s.chunk_size = c.chunk_size;
     }
-    if let Some(d) = timeout_ms(c.response_timeout_ms) {
+    if let Some(d) = duration_from_ms(c.response_timeout_ms) {
         s.response_timeout = d;
     }
     if c.max_message_size > 0 {
@@ -661,7 +661,7 @@ pub extern "C" fn msrp_session_send_chunk(
 pub extern "C" fn msrp_session_deliver_chunk(
     session: *const msrp_session_t,
     chunk: *const msrp_chunk_t,
-    timeout_ms_value: u32,
+    timeout_ms: u32,
     response: *mut *mut msrp_chunk_t,
 ) -> msrp_result_t {
     ffi_boundary! { result:
@@ -669,7 +669,7 @@ pub extern "C" fn msrp_session_deliver_chunk(
         let s = session_ref(session)?.session.clone();
         let chunk = chunk_ref(chunk)?.clone();
         check_may_block()?;
-        let timeout = timeout_ms(timeout_ms_value);
+        let timeout = duration_from_ms(timeout_ms);
         let outcome = block_on(async move {
             match timeout {
                 Some(d) => tokio::time::timeout(d, s.deliver_chunk(chunk)).await.ok(),

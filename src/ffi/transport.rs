@@ -15,7 +15,7 @@ use super::result::{
     fail, msrp_result_t, Error, Result, MSRP_RESULT_INVALID_ARGUMENT, MSRP_RESULT_INVALID_STATE,
     MSRP_RESULT_NOT_FOUND, MSRP_RESULT_REJECTED, MSRP_RESULT_TIMEOUT,
 };
-use super::runtime::{block_on, spawn_if_running, timeout_ms};
+use super::runtime::{block_on, duration_from_ms, spawn_if_running};
 use crate::protocol::{Continuation, Method, Uri};
 use crate::transport::{ChunkParams, Transport, TransportInfo};
 
@@ -249,13 +249,13 @@ pub const MSRP_READ_WHOLE_CHUNK: i64 = -1;
 pub extern "C" fn msrp_transport_read_chunk(
     transport: *mut msrp_transport_t,
     size_hint: i64,
-    timeout_ms_value: u32,
+    timeout_ms: u32,
     out_chunk: *mut *mut msrp_chunk_t,
 ) -> msrp_result_t {
     ffi_boundary! { result:
         let out_chunk = out(out_chunk, "out")?;
         let size = usize::try_from(size_hint).ok();
-        let timeout = timeout_ms(timeout_ms_value);
+        let timeout = duration_from_ms(timeout_ms);
         let chunk = try_ref(transport)?.blocking(move |mut t| async move {
             let read = t.read_chunk(size);
             let r = match timeout {

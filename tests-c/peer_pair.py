@@ -1,0 +1,259 @@
+#!/usr/bin/env python3
+"""int_ tests: two msrp-peer processes talking over loopback.
+
+Each peer's PATH line is written to the other's stdin (the SDP exchange a
+SIP stack would do), then both run to completion and their stdout lines are
+checked against the msrp-peer contract (DESIGN.md).
+
+usage: peer_pair.py --peer PATH/TO/msrp-peer [--wrap "valgrind ..."] CASE
+cases: text, file, tls, tls-wrong-fingerprint, resume, usage
+"""
+import argparse
+import hashlib
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import threading
+
+TIMEOUT = 120
+
+
+class Peer:
+    def __init__(self, cmd, name):
+        self.name = name
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.lines = []
+        self.stderr = ""
+        self.path_ready = threading.Event()
+        self.path = None
+        self._out = threading.Thread(target=self._read_out, daemon=True)
+        self._err = threading.Thread(target=self._read_err, daemon=True)
+        self._out.start()
+        self._err.start()
+
+    def _read_out(self):
+        for line in self.proc.stdout:
+            line = line.rstrip("\n")
+            self.lines.append(line)
+            if line.startswith("PATH ") and self.path is None:
+                self.path = line
+                self.path_ready.set()
+        self.path_ready.set()
+
+    def _read_err(self):
+        self.stderr = self.proc.stderr.read()
+
+    def send_path(self, line):
+        try:
+            self.proc.stdin.write(line + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            pass
+
+    def wait(self):
+        try:
+            rc = self.proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self._out.join()
+        self._err.join()
+        self.rc = rc
+        return rc
+
+    def report(self):
+        return "--- %s (exit %s)\nstdout:\n%s\nstderr:\n%s" % (
+            self.name, self.rc, "\n".join(self.lines), self.stderr[-4000:])
+
+    def starting(self, word):
+        return [l.split() for l in self.lines if l.startswith(word + " ") or l == word]
+
+
+def run_pair(peer_cmd, accept_args, connect_args):
+    a = Peer(peer_cmd + ["accept"] + accept_args, "accept")
+    c = Peer(peer_cmd + ["connect"] + connect_args, "connect")
+    for p in (a, c):
+        if not p.path_ready.wait(TIMEOUT) or p.path is None:
+            for q in (a, c):
+                q.proc.kill()
+                q.wait()
+            raise AssertionError("no PATH line\n" + a.report() + "\n" + c.report())
+    a.send_path(c.path)
+    c.send_path(a.path)
+    a.wait()
+    c.wait()
+    return a, c
+
+
+def check(cond, what, *peers):
+    if not cond:
+        raise AssertionError(what + "\n" + "\n".join(p.report() for p in peers))
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def make_file(path, size):
+    # Deterministic, incompressible-looking content.
+    block = hashlib.sha256(b"libmsrp").digest() * 2048  # 64 KiB
+    with open(path, "wb") as f:
+        left = size
+        i = 0
+        while left > 0:
+            piece = bytes((b + i) & 0xFF for b in block[:min(left, len(block))]) if i % 7 == 0 else block[:min(left, len(block))]
+            f.write(piece)
+            left -= len(piece)
+            i += 1
+
+
+def case_text(cmd, tmp):
+    a, c = run_pair(cmd,
+                    ["--send-text", "hello from accept", "--count", "2"],
+                    ["--send-text", "hello from connect", "--send-text", "second \u00e9t\u00e9", "--count", "1"])
+    for p in (a, c):
+        check(p.rc == 0, "%s failed" % p.name, a, c)
+        check(p.starting("BOUND"), "no BOUND", p)
+        check(p.lines[-1].startswith("CLOSED "), "last line is not CLOSED", p)
+    check(len(a.starting("RECEIVED")) == 2 and len(c.starting("RECEIVED")) == 1, "RECEIVED counts", a, c)
+    want = hashlib.sha256("hello from connect".encode()).hexdigest()
+    got = [r for r in a.starting("RECEIVED")]
+    check(any(r[2] == "text/plain" and r[4] == want and r[3] == "18" for r in got), "digest of text", a)
+    check([s[2] for s in c.starting("SENT")] == ["200", "200"], "two SENT 200 on connect", c)
+    check([s[2] for s in a.starting("SENT")] == ["200"], "SENT 200 on accept", a)
+
+
+def case_file(cmd, tmp, size=50 << 20, chunk=None):
+    src = os.path.join(tmp, "big.bin")
+    make_file(src, size)
+    out = os.path.join(tmp, "out")
+    os.mkdir(out)
+    extra = ["--chunk-size", str(chunk)] if chunk else []
+    a, c = run_pair(cmd,
+                    ["--count", "1", "--out-dir", out, "--no-progress"],
+                    ["--send-file", src, "--content-type", "application/x-test", "--no-progress"] + extra)
+    check(a.rc == 0 and c.rc == 0, "file transfer failed", a, c)
+    rec = a.starting("RECEIVED")
+    want = sha256_file(src)
+    check(len(rec) == 1 and rec[0][2] == "application/x-test" and rec[0][3] == str(size) and rec[0][4] == want,
+          "RECEIVED line of the file", a)
+    check(sha256_file(os.path.join(out, rec[0][1])) == want, "file in --out-dir differs", a)
+    check(c.starting("SENT") == [["SENT", rec[0][1], "200"]], "SENT line", c)
+
+
+def tls_files(tmp, name):
+    cert, key = os.path.join(tmp, name + ".crt"), os.path.join(tmp, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    fp = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-fingerprint", "-sha256"],
+                        check=True, capture_output=True, text=True).stdout.strip().split("=", 1)[1]
+    return cert, key, fp
+
+
+def tls_pair(cmd, tmp, wrong):
+    scert, skey, sfp = tls_files(tmp, "server")
+    ccert, ckey, cfp = tls_files(tmp, "client")
+    _, _, otherfp = tls_files(tmp, "other")
+    a = Peer(cmd + ["accept", "--tls", "--cert", scert, "--key", skey, "--fingerprint", cfp,
+                    "--send-text", "secret reply", "--count", "1", "--timeout", "20"], "accept")
+    c = Peer(cmd + ["connect", "--tls", "--cert", ccert, "--key", ckey,
+                    "--fingerprint", "sha-256 " + (otherfp if wrong else sfp.lower()),
+                    "--send-text", "secret hello", "--count", "1", "--timeout", "20"], "connect")
+    for p in (a, c):
+        p.path_ready.wait(TIMEOUT)
+    a.send_path(c.path or "PATH none")
+    c.send_path(a.path or "PATH none")
+    c.wait()
+    if wrong:
+        a.proc.kill()
+    a.wait()
+    check(a.starting("FINGERPRINT") == [["FINGERPRINT", sfp]], "accept FINGERPRINT is the cert's", a)
+    check(c.starting("FINGERPRINT") == [["FINGERPRINT", cfp]], "connect FINGERPRINT is the cert's", c)
+    check(a.path.split()[1].startswith("msrps://") and c.path.split()[1].startswith("msrps://"), "msrps paths", a, c)
+    return a, c
+
+
+def case_tls(cmd, tmp):
+    a, c = tls_pair(cmd, tmp, wrong=False)
+    check(a.rc == 0 and c.rc == 0, "TLS pair failed", a, c)
+    check(len(a.starting("RECEIVED")) == 1 and len(c.starting("RECEIVED")) == 1, "messages over TLS", a, c)
+
+
+def case_tls_wrong_fingerprint(cmd, tmp):
+    a, c = tls_pair(cmd, tmp, wrong=True)
+    check(c.rc == 1, "connect with a wrong fingerprint must exit 1", c)
+    check(not c.starting("BOUND") and not c.starting("SENT"), "nothing may be bound or sent", c)
+    check("fingerprint" in c.stderr.lower(), "the reason names the fingerprint", c)
+
+
+def case_resume(cmd, tmp):
+    size, start = 3 << 20, (1 << 20) + 12345
+    src = os.path.join(tmp, "whole.bin")
+    make_file(src, size)
+    head = os.path.join(tmp, "head.bin")
+    with open(src, "rb") as f, open(head, "wb") as g:
+        g.write(f.read(start))
+    out = os.path.join(tmp, "out")
+    os.mkdir(out)
+    mid = "resume0message1"
+    # First session: only the first `start` bytes arrive, under the message id.
+    a, c = run_pair(cmd, ["--count", "1", "--out-dir", out],
+                    ["--send-file", head, "--message-id", mid])
+    check(a.rc == 0 and c.rc == 0, "first part failed", a, c)
+    # Second session: the seed's resume continues at byte `start`.
+    a, c = run_pair(cmd, ["--count", "1", "--out-dir", out],
+                    ["--send-file", src, "--start", str(start), "--message-id", mid])
+    check(a.rc == 0 and c.rc == 0, "resume failed", a, c)
+    check(c.starting("SENT") == [["SENT", mid, "200"]], "SENT of the resumed message", c)
+    rec = a.starting("RECEIVED")
+    want = sha256_file(src)
+    check(len(rec) == 1 and rec[0][1] == mid and rec[0][3] == str(size - start), "RECEIVED of the rest", a)
+    check(rec[0][4] == want and sha256_file(os.path.join(out, mid)) == want, "resumed file differs", a)
+
+
+def case_usage(cmd, tmp):
+    for args in (["bogus"], ["connect", "--frobnicate"], ["accept", "--count"], ["connect", "--start", "5"]):
+        p = subprocess.run(cmd + args, capture_output=True, text=True, timeout=30)
+        if p.returncode != 2:
+            raise AssertionError("%s: exit %d, expected 2\n%s" % (args, p.returncode, p.stderr))
+
+
+CASES = {
+    "text": case_text,
+    "file": case_file,
+    "file-small": lambda cmd, tmp: case_file(cmd, tmp, size=5 << 20, chunk=4000),
+    "tls": case_tls,
+    "tls-wrong-fingerprint": case_tls_wrong_fingerprint,
+    "resume": case_resume,
+    "usage": case_usage,
+}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--peer", required=True)
+    ap.add_argument("--wrap", default="", help="command prefix, e.g. valgrind options")
+    ap.add_argument("case", choices=sorted(CASES))
+    args = ap.parse_args()
+    cmd = shlex.split(args.wrap) + [args.peer]
+    with tempfile.TemporaryDirectory(prefix="msrp-peer-") as tmp:
+        try:
+            CASES[args.case](cmd, tmp)
+        except AssertionError as e:
+            print("FAIL %s: %s" % (args.case, e))
+            return 1
+    print("PASS %s" % args.case)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
