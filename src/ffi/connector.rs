@@ -18,7 +18,7 @@ use super::result::{
     fail, msrp_result_t, set_last_error, Result, MSRP_RESULT_CANCELLED, MSRP_RESULT_INVALID_STATE,
     MSRP_RESULT_NULL_POINTER, MSRP_RESULT_OK,
 };
-use super::runtime::{block_on, check_may_block, dispatch, spawn, duration_from_ms, CallbackGate};
+use super::runtime::{block_on, check_may_block, dispatch, duration_from_ms, spawn, CallbackGate};
 use super::tls::fingerprint_arg;
 use super::transport::{msrp_transport_t, TransportHandle};
 use super::uri::{parse_path, parse_uri};

@@ -10,7 +10,7 @@ use super::handle::{
     box_from_ptr, box_into_ptr, opt_str_arg, out, str_arg, string_into_ptr, try_ref, Castable,
     OwnershipBox,
 };
-use super::result::{fail, msrp_result_t, MSRP_RESULT_NULL_POINTER};
+use super::result::{fail, msrp_result_t, MSRP_RESULT_CANCELLED, MSRP_RESULT_NULL_POINTER};
 use super::runtime::{block_on, check_may_block, duration_from_ms, CallbackGate};
 use super::tls::fingerprint_arg;
 use super::transport::{msrp_transport_t, TransportHandle};
@@ -35,6 +35,8 @@ pub(crate) struct ServerHandle {
     gate: Arc<CallbackGate>,
     /// One receiver per complete_async whose callback may not have run yet.
     pending: Mutex<Vec<mpsc::Receiver<()>>>,
+    /// Set by free: cancels every complete_async, even one not yet waiting.
+    cancel: tokio::sync::watch::Sender<bool>,
 }
 
 impl Castable for msrp_server_t {
@@ -53,7 +55,12 @@ pub extern "C" fn msrp_server_new(
     ffi_boundary! { result:
         let out_server = out(out_server, "out")?;
         let server = Server::new(config_or_default(cfg)?);
-        out_server.write(box_into_ptr(ServerHandle { server, gate: CallbackGate::new(), pending: Mutex::new(Vec::new()) }));
+        out_server.write(box_into_ptr(ServerHandle {
+            server,
+            gate: CallbackGate::new(),
+            pending: Mutex::new(Vec::new()),
+            cancel: tokio::sync::watch::channel(false).0,
+        }));
         Ok(())
     }
 }
@@ -134,7 +141,14 @@ pub extern "C" fn msrp_server_complete_async(
         let fp = fingerprint_arg(fingerprint)?;
         let timeout = duration_from_ms(timeout_ms);
         let s = h.server.clone();
-        let work = async move { s.complete(&local, &path, fp, timeout).await.map_err(Into::into) };
+        let mut cancelled = h.cancel.subscribe();
+        let work = async move {
+            tokio::select! {
+                biased; // a free wins over what closing the server does to the complete
+                _ = cancelled.wait_for(|c| *c) => fail(MSRP_RESULT_CANCELLED, "msrp_server_free cancelled the complete"),
+                r = s.complete(&local, &path, fp, timeout) => r.map_err(Into::into),
+            }
+        };
         let ran = spawn_completion(work, h.gate.clone(), cb, user_data)?;
         let mut pending = h.pending.lock().unwrap_or_else(|p| p.into_inner());
         pending.retain(|r| matches!(r.try_recv(), Err(mpsc::TryRecvError::Empty)));
@@ -167,6 +181,7 @@ pub extern "C" fn msrp_server_free(server: *mut msrp_server_t) {
     ffi_boundary! {
         // SAFETY: the caller passes a server it owns, once.
         let Some(h) = (unsafe { box_from_ptr(server) }) else { return };
+        h.cancel.send_replace(true);
         h.server.close();
         let pending = std::mem::take(&mut *h.pending.lock().unwrap_or_else(|p| p.into_inner()));
         if !h.gate.is_current() {

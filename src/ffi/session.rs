@@ -25,8 +25,8 @@ use super::result::{
     MSRP_RESULT_NULL_POINTER, MSRP_RESULT_OK, MSRP_RESULT_TIMEOUT, MSRP_RESULT_TRANSACTION_FAILED,
 };
 use super::runtime::{
-    block_on, check_may_block, dispatch, handle, spawn, spawn_if_running, duration_from_ms, CallbackGate,
-    CallbackScope,
+    block_on, check_may_block, dispatch, duration_from_ms, handle, spawn, spawn_if_running,
+    CallbackGate, CallbackScope,
 };
 use super::transport::{msrp_transport_t, transport_take};
 use crate::protocol::Header;

@@ -1,0 +1,3 @@
+module libmsrp/tests-ffi/go
+
+go 1.19
