@@ -1,3 +1,4 @@
+#![allow(clippy::unnecessary_to_owned, clippy::never_loop)]
 //! Malformed inputs: each yields its specific ParseErrorKind, says whether
 //! it is fatal and whether a 400 can still be answered, gives the same
 //! result whole and byte by byte, never panics; after every non-fatal error
