@@ -4,6 +4,8 @@
 
 pub mod chunk;
 pub mod digest;
+#[doc(hidden)]
+pub mod fuzz_checks;
 pub mod headers;
 pub mod ids;
 pub mod parser;
