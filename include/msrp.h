@@ -70,8 +70,10 @@
  * `msrp_chunk_add_header` and `msrp_chunk_remove_header` functions work only
  * while the caller holds the only reference (after `msrp_chunk_new_*`,
  * `msrp_chunk_parse` or `msrp_chunk_copy`, before cloning it or passing it
- * on) and fail with `MSRP_RESULT_INVALID_STATE` otherwise. Reading a chunk is
- * safe from several threads at once.
+ * on) and fail with `MSRP_RESULT_INVALID_STATE` otherwise.
+ *
+ * Thread-safety: reading a chunk, cloning and freeing references are safe
+ * from several threads at once; changing it is for its single holder.
  */
 typedef struct msrp_chunk_t msrp_chunk_t;
 
@@ -96,8 +98,9 @@ typedef struct msrp_connector_t msrp_connector_t;
  * be freed right after.
  *
  * Made by `msrp_endpoint_config_new`, freed by `msrp_endpoint_config_free`.
- * Not thread-safe while being changed: set it up from one thread; reading
- * it (making handles) from several threads at once is safe.
+ *
+ * Thread-safety: not while being changed (set it up from one thread);
+ * making handles from it on several threads at once is safe.
  */
 typedef struct msrp_endpoint_config_t msrp_endpoint_config_t;
 
@@ -107,9 +110,10 @@ typedef struct msrp_endpoint_config_t msrp_endpoint_config_t;
  * waits for the peer that binds to it, `cleanup` forgets it. Connections for
  * unknown session ids are answered 481, for sessions already bound 506.
  *
- * Made by `msrp_server_new`, freed by `msrp_server_free`. Thread-safe: any
- * function may be called from several threads at once (one complete per
- * local URI at a time).
+ * Made by `msrp_server_new`, freed by `msrp_server_free`.
+ *
+ * Thread-safety: any function may be called from several threads at once
+ * (one complete per local URI at a time).
  */
 typedef struct msrp_server_t msrp_server_t;
 
@@ -142,8 +146,9 @@ typedef struct msrp_transport_t msrp_transport_t;
 /**
  * An MSRP or MSRPS URI, e.g. `msrp://127.0.0.1:2855/jshA7weztas;tcp`.
  *
- * Made by `msrp_uri_parse`, freed by `msrp_uri_free`. Immutable: it can be
- * read from several threads at once.
+ * Made by `msrp_uri_parse`, freed by `msrp_uri_free`.
+ *
+ * Thread-safety: immutable; it can be read from several threads at once.
  */
 typedef struct msrp_uri_t msrp_uri_t;
 
@@ -237,9 +242,9 @@ typedef void (*msrp_log_chunk_piece_cb)(void *user_data,
  * belongs to the library, which calls `user_data_free(user_data)` (when not
  * NULL) once no handle uses the logger any more.
  *
- * Threading: the hooks are called on library threads, possibly on several
- * at once, in the middle of network work: they must be quick, must not
- * block, and any blocking libmsrp function called from them returns
+ * Thread-safety: the hooks are called on library threads, possibly on
+ * several at once, in the middle of network work: they must be quick, must
+ * not block, and any blocking libmsrp function called from them returns
  * `MSRP_RESULT_WOULD_DEADLOCK`.
  */
 typedef struct msrp_logger_t {

@@ -25,8 +25,10 @@ use crate::protocol::{
 /// `msrp_chunk_add_header` and `msrp_chunk_remove_header` functions work only
 /// while the caller holds the only reference (after `msrp_chunk_new_*`,
 /// `msrp_chunk_parse` or `msrp_chunk_copy`, before cloning it or passing it
-/// on) and fail with `MSRP_RESULT_INVALID_STATE` otherwise. Reading a chunk is
-/// safe from several threads at once.
+/// on) and fail with `MSRP_RESULT_INVALID_STATE` otherwise.
+///
+/// Thread-safety: reading a chunk, cloning and freeing references are safe
+/// from several threads at once; changing it is for its single holder.
 pub struct msrp_chunk_t {
     _private: [u8; 0],
 }

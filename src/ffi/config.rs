@@ -20,8 +20,9 @@ use crate::transport::{PathMatching, PeerVerification, TlsIdentity};
 /// be freed right after.
 ///
 /// Made by `msrp_endpoint_config_new`, freed by `msrp_endpoint_config_free`.
-/// Not thread-safe while being changed: set it up from one thread; reading
-/// it (making handles) from several threads at once is safe.
+///
+/// Thread-safety: not while being changed (set it up from one thread);
+/// making handles from it on several threads at once is safe.
 pub struct msrp_endpoint_config_t {
     _private: [u8; 0],
 }

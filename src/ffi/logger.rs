@@ -72,9 +72,9 @@ pub type msrp_user_data_free_cb = Option<extern "C" fn(user_data: *mut c_void)>;
 /// belongs to the library, which calls `user_data_free(user_data)` (when not
 /// NULL) once no handle uses the logger any more.
 ///
-/// Threading: the hooks are called on library threads, possibly on several
-/// at once, in the middle of network work: they must be quick, must not
-/// block, and any blocking libmsrp function called from them returns
+/// Thread-safety: the hooks are called on library threads, possibly on
+/// several at once, in the middle of network work: they must be quick, must
+/// not block, and any blocking libmsrp function called from them returns
 /// `MSRP_RESULT_WOULD_DEADLOCK`.
 #[repr(C)]
 pub struct msrp_logger_t {

@@ -23,9 +23,10 @@ use crate::protocol::Uri;
 /// waits for the peer that binds to it, `cleanup` forgets it. Connections for
 /// unknown session ids are answered 481, for sessions already bound 506.
 ///
-/// Made by `msrp_server_new`, freed by `msrp_server_free`. Thread-safe: any
-/// function may be called from several threads at once (one complete per
-/// local URI at a time).
+/// Made by `msrp_server_new`, freed by `msrp_server_free`.
+///
+/// Thread-safety: any function may be called from several threads at once
+/// (one complete per local URI at a time).
 pub struct msrp_server_t {
     _private: [u8; 0],
 }

@@ -10,8 +10,9 @@ use crate::protocol::Uri;
 
 /// An MSRP or MSRPS URI, e.g. `msrp://127.0.0.1:2855/jshA7weztas;tcp`.
 ///
-/// Made by `msrp_uri_parse`, freed by `msrp_uri_free`. Immutable: it can be
-/// read from several threads at once.
+/// Made by `msrp_uri_parse`, freed by `msrp_uri_free`.
+///
+/// Thread-safety: immutable; it can be read from several threads at once.
 pub struct msrp_uri_t {
     _private: [u8; 0],
 }
