@@ -272,7 +272,7 @@ pub(crate) fn run_boundary<T: FfiOutput>(body: impl FnOnce() -> T + UnwindSafe) 
         Err(payload) => {
             set_last_error(&format!(
                 "panic inside libmsrp: {}",
-                panic_message(&payload)
+                panic_message(&*payload)
             ));
             T::panicked()
         }
