@@ -431,3 +431,63 @@ pub(crate) async fn dispatch(job: impl FnOnce() + Send + 'static) {
         let _ = rx.await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+
+    #[test]
+    fn close_inside_own_callback_defers_the_release() {
+        let gate = CallbackGate::new();
+        let released = Arc::new(AtomicBool::new(false));
+        let (g, r) = (gate.clone(), released.clone());
+        assert!(gate.run(move || {
+            let r2 = r.clone();
+            g.close(move || r2.store(true, Ordering::SeqCst));
+            assert!(
+                !r.load(Ordering::SeqCst),
+                "released while its callback still runs"
+            );
+        }));
+        assert!(
+            released.load(Ordering::SeqCst),
+            "released once the callback returned"
+        );
+        assert!(!gate.run(|| panic!("no callback after close")));
+    }
+
+    #[test]
+    fn close_from_another_thread_waits_for_the_callback_in_flight() {
+        let gate = CallbackGate::new();
+        let (entered_tx, entered_rx) = std::sync::mpsc::channel();
+        let finished = Arc::new(AtomicBool::new(false));
+        let (g, f) = (gate.clone(), finished.clone());
+        let t = std::thread::spawn(move || {
+            g.run(|| {
+                entered_tx.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(100));
+                f.store(true, Ordering::SeqCst);
+            })
+        });
+        entered_rx.recv().unwrap();
+        let f = finished.clone();
+        gate.close(move || {
+            assert!(
+                f.load(Ordering::SeqCst),
+                "released before the callback returned"
+            )
+        });
+        assert!(finished.load(Ordering::SeqCst));
+        assert!(t.join().unwrap());
+    }
+
+    #[test]
+    fn blocking_is_refused_inside_callbacks() {
+        let _scope = CallbackScope::enter(7);
+        assert_eq!(
+            check_may_block().unwrap_err().code,
+            MSRP_RESULT_WOULD_DEADLOCK
+        );
+    }
+}
