@@ -4,7 +4,7 @@
 
 use std::ffi::{c_char, c_void};
 use std::future::Future;
-use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -18,7 +18,9 @@ use super::result::{
     fail, msrp_result_t, set_last_error, Result, MSRP_RESULT_CANCELLED, MSRP_RESULT_INVALID_STATE,
     MSRP_RESULT_NULL_POINTER, MSRP_RESULT_OK,
 };
-use super::runtime::{block_on, check_may_block, dispatch, duration_from_ms, spawn, CallbackGate};
+use super::runtime::{
+    block_on, check_may_block, dispatch, duration_from_ms, lock, spawn, CallbackGate,
+};
 use super::tls::fingerprint_arg;
 use super::transport::{msrp_transport_t, TransportHandle};
 use super::uri::{parse_path, parse_uri};
@@ -92,10 +94,6 @@ impl Drop for OpGuard {
     fn drop(&mut self) {
         lock(&self.0).cancel = None;
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 pub(crate) struct ConnectorHandle {

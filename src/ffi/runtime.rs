@@ -59,7 +59,13 @@ static LIBRARY: Mutex<Library> = Mutex::new(Library {
 });
 
 fn library() -> MutexGuard<'static, Library> {
-    LIBRARY.lock().unwrap_or_else(|p| p.into_inner())
+    lock(&LIBRARY)
+}
+
+/// Locks a mutex; a panic in another holder (caught at the boundary) does not
+/// make the state unusable, so poisoning is ignored.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The dispatcher pool's queue.
@@ -75,7 +81,7 @@ struct PoolQueue {
 
 impl Pool {
     fn submit(&self, job: Job) -> std::result::Result<(), Job> {
-        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let mut q = lock(&self.queue);
         if q.stopping {
             return Err(job);
         }
@@ -87,7 +93,7 @@ impl Pool {
     fn worker(&self) {
         loop {
             let job = {
-                let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+                let mut q = lock(&self.queue);
                 loop {
                     if let Some(j) = q.jobs.pop_front() {
                         break j;
@@ -241,7 +247,7 @@ pub extern "C" fn msrp_library_shutdown() -> msrp_result_t {
         let rt = std::thread::spawn(move || runtime.shutdown_timeout(SHUTDOWN_TIMEOUT));
         let _ = rt.join();
         {
-            let mut q = pool.queue.lock().unwrap_or_else(|p| p.into_inner());
+            let mut q = lock(&pool.queue);
             q.stopping = true;
             pool.ready.notify_all();
         }
@@ -363,15 +369,11 @@ impl CallbackGate {
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, GateState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Runs `f` as a callback of this handle on the current thread, unless
     /// the gate is closed. Returns whether it ran.
     pub fn run(&self, f: impl FnOnce()) -> bool {
         {
-            let mut s = self.lock();
+            let mut s = lock(&self.state);
             if s.closed {
                 return false;
             }
@@ -384,7 +386,7 @@ impl CallbackGate {
             }
         }
         let deferred = {
-            let mut s = self.lock();
+            let mut s = lock(&self.state);
             s.in_flight = false;
             self.idle.notify_all();
             s.deferred.take()
@@ -399,7 +401,7 @@ impl CallbackGate {
     /// now (after waiting for the one in flight), or, when called from inside
     /// this handle's own callback, right after that callback returns.
     pub fn close(&self, release: impl FnOnce() + Send + 'static) {
-        let mut s = self.lock();
+        let mut s = lock(&self.state);
         s.closed = true;
         if in_callback_of(self.id) {
             s.deferred = Some(Box::new(release));

@@ -11,7 +11,7 @@ use super::handle::{
     OwnershipBox,
 };
 use super::result::{fail, msrp_result_t, MSRP_RESULT_CANCELLED, MSRP_RESULT_NULL_POINTER};
-use super::runtime::{block_on, check_may_block, duration_from_ms, CallbackGate};
+use super::runtime::{block_on, check_may_block, duration_from_ms, lock, CallbackGate};
 use super::tls::fingerprint_arg;
 use super::transport::{msrp_transport_t, TransportHandle};
 use super::uri::{parse_path, parse_uri};
@@ -151,7 +151,7 @@ pub extern "C" fn msrp_server_complete_async(
             }
         };
         let ran = spawn_completion(work, h.gate.clone(), cb, user_data)?;
-        let mut pending = h.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let mut pending = lock(&h.pending);
         pending.retain(|r| matches!(r.try_recv(), Err(mpsc::TryRecvError::Empty)));
         pending.push(ran);
         Ok(())
@@ -184,7 +184,7 @@ pub extern "C" fn msrp_server_free(server: *mut msrp_server_t) {
         let Some(h) = (unsafe { box_from_ptr(server) }) else { return };
         h.cancel.send_replace(true);
         h.server.close();
-        let pending = std::mem::take(&mut *h.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        let pending = std::mem::take(&mut *lock(&h.pending));
         if !h.gate.is_current() {
             for ran in pending {
                 let _ = ran.recv();

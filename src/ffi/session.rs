@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void, CString};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -25,7 +25,7 @@ use super::result::{
     MSRP_RESULT_NULL_POINTER, MSRP_RESULT_OK, MSRP_RESULT_TIMEOUT, MSRP_RESULT_TRANSACTION_FAILED,
 };
 use super::runtime::{
-    block_on, check_may_block, dispatch, duration_from_ms, handle, spawn, spawn_if_running,
+    block_on, check_may_block, dispatch, duration_from_ms, handle, lock, spawn, spawn_if_running,
     CallbackGate, CallbackScope,
 };
 use super::transport::{msrp_transport_t, transport_take};
@@ -266,10 +266,6 @@ struct Shared {
 // SAFETY: the raw pointers inside are C's user_data, documented as used on
 // dispatcher threads; everything else is Sync.
 unsafe impl Sync for Shared {}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 pub(crate) struct SessionHandle {
     session: Session,

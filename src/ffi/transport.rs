@@ -15,7 +15,7 @@ use super::result::{
     fail, msrp_result_t, Error, Result, MSRP_RESULT_INVALID_ARGUMENT, MSRP_RESULT_INVALID_STATE,
     MSRP_RESULT_NOT_FOUND, MSRP_RESULT_REJECTED, MSRP_RESULT_TIMEOUT,
 };
-use super::runtime::{block_on, duration_from_ms, spawn_if_running};
+use super::runtime::{block_on, duration_from_ms, lock, spawn_if_running};
 use crate::protocol::{Continuation, Method, Uri};
 use crate::transport::{ChunkParams, Transport, TransportInfo};
 
@@ -57,7 +57,7 @@ impl TransportHandle {
 
     /// Takes the connection out for a call; give it back with `put`.
     fn take(&self) -> Result<Transport> {
-        match self.slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        match lock(&self.slot).take() {
             Some(t) => Ok(t),
             None => fail(
                 MSRP_RESULT_INVALID_STATE,
@@ -67,7 +67,7 @@ impl TransportHandle {
     }
 
     fn put(&self, transport: Transport) {
-        *self.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(transport);
+        *lock(&self.slot) = Some(transport);
     }
 
     /// Runs `op` on the connection on the runtime and waits for it.
