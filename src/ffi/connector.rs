@@ -177,10 +177,13 @@ pub type msrp_complete_cb = Option<
     extern "C" fn(user_data: *mut c_void, result: msrp_result_t, transport: *mut msrp_transport_t),
 >;
 
-/// A C pointer carried to a dispatcher thread.
+/// A C `user_data` pointer carried to, and shared with, dispatcher threads.
 pub(crate) struct SendPtr(pub *mut c_void);
-// SAFETY: the C API documents on which threads user_data is used.
+// SAFETY: the C API documents that user_data is used on library threads;
+// the library itself never dereferences it.
 unsafe impl Send for SendPtr {}
+// SAFETY: as above.
+unsafe impl Sync for SendPtr {}
 
 /// Runs `work` on the runtime and then `cb` through `gate` on a dispatcher
 /// thread, exactly once unless the library shuts down first. The returned

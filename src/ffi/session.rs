@@ -263,9 +263,6 @@ struct Shared {
     responses: Mutex<HashMap<String, ResponseWaiter>>,
 }
 
-// SAFETY: the raw pointers inside are C's user_data, documented as used on
-// dispatcher threads; everything else is Sync.
-unsafe impl Sync for Shared {}
 
 pub(crate) struct SessionHandle {
     session: Session,
