@@ -263,7 +263,6 @@ struct Shared {
     responses: Mutex<HashMap<String, ResponseWaiter>>,
 }
 
-
 pub(crate) struct SessionHandle {
     session: Session,
     shared: Arc<Shared>,
