@@ -1,6 +1,8 @@
 /* api_basics: result names, the last error's snprintf rules, the version,
  * and NULL arguments everywhere: a NULL where a pointer is required gives
  * MSRP_RESULT_NULL_POINTER, and every *_free accepts NULL. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -87,6 +89,31 @@ int main(void) {
     CHECK(strncmp(fp, "AB:CD:EF:01", 11) == 0 && strlen(fp) == 95);
     msrp_string_free(fp);
     CHECK_RESULT(msrp_tls_fingerprint_parse("sha-1 AB:CD", &fp), MSRP_RESULT_PARSE);
+
+    /* A self-signed identity: files, their fingerprint, and a config using them. */
+    char dir[] = "/tmp/msrp-api-basics-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char cert[64], key[64];
+    snprintf(cert, sizeof cert, "%s/c.pem", dir);
+    snprintf(key, sizeof key, "%s/k.pem", dir);
+    const char *names[] = {"localhost", "127.0.0.1"};
+    char *made = NULL, *read_back = NULL, *configured = NULL;
+    CHECK_OK(msrp_tls_self_signed(names, 2, cert, key, &made));
+    CHECK_OK(msrp_tls_fingerprint_of_cert_file(cert, &read_back));
+    CHECK(strcmp(made, read_back) == 0);
+    msrp_endpoint_config_t *ecfg = NULL;
+    CHECK_OK(msrp_endpoint_config_new(&ecfg));
+    CHECK_OK(msrp_endpoint_config_set_identity_files(ecfg, cert, key));
+    CHECK_OK(msrp_endpoint_config_fingerprint(ecfg, &configured));
+    CHECK(strcmp(made, configured) == 0);
+    CHECK_RESULT(msrp_endpoint_config_set_identity_files(ecfg, key, cert), MSRP_RESULT_TLS);
+    msrp_endpoint_config_free(ecfg);
+    msrp_string_free(made);
+    msrp_string_free(read_back);
+    msrp_string_free(configured);
+    remove(cert);
+    remove(key);
+    remove(dir);
 
     CHECK_OK(msrp_library_shutdown());
     puts("api_basics: ok");
