@@ -102,7 +102,7 @@ fn assert_path(got: Option<&Vec<Uri>>, want: &str) {
     assert_eq!(got, &path(want));
 }
 
-fn header_value<'a>(c: &'a Chunk, name: &str) -> String {
+fn header_value(c: &Chunk, name: &str) -> String {
     c.header(name)
         .unwrap_or_else(|| panic!("no {name}"))
         .encode_value()
