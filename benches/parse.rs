@@ -8,7 +8,7 @@
 use std::hint::black_box;
 
 use bytes::{Bytes, BytesMut};
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use msrp::protocol::*;
 
 const SLICE: usize = 64 * 1024;
@@ -53,7 +53,44 @@ fn stream(size: Option<usize>) -> (Vec<u8>, usize) {
     (one.repeat(count), count)
 }
 
-/// Feeds `wire` in 64 KiB slices to a parser, consuming every event.
+/// Makes 64 KiB slices of `all` arrive at the end of the parser's buffer
+/// one after the other, as a socket read writes them into a `BytesMut`
+/// (`unsplit` of contiguous parts is O(1): no copy that the parser would
+/// not see in real life), consuming every event. Returns the number of
+/// chunks and what is left of the buffer (dropped outside the timing).
+fn parse_arriving(mut all: BytesMut) -> (usize, BytesMut, BytesMut) {
+    let mut parser = Parser::default();
+    let mut buf = all.split_to(0);
+    let mut ends = 0;
+    while !all.is_empty() {
+        buf.unsplit(all.split_to(all.len().min(SLICE)));
+        while let Some(e) = parser.next_event(&mut buf).unwrap() {
+            if let Event::End(_) = e {
+                ends += 1;
+            }
+            black_box(e);
+        }
+    }
+    (ends, buf, all)
+}
+
+/// [`parse_arriving`] with a [`ChunkReader`] assembling whole chunks.
+fn read_arriving(mut all: BytesMut) -> (usize, BytesMut, BytesMut) {
+    let mut reader = ChunkReader::default();
+    let mut buf = all.split_to(0);
+    let mut n = 0;
+    while !all.is_empty() {
+        buf.unsplit(all.split_to(all.len().min(SLICE)));
+        while let Some(c) = reader.read_chunk(&mut buf, None).unwrap() {
+            black_box(c);
+            n += 1;
+        }
+    }
+    (n, buf, all)
+}
+
+/// Feeds `wire` in 64 KiB slices copied into the parser's buffer
+/// (`extend_from_slice`: the copy is counted), consuming every event.
 fn parse(wire: &[u8]) -> usize {
     let mut parser = Parser::default();
     let mut buf = BytesMut::with_capacity(2 * SLICE);
@@ -70,7 +107,7 @@ fn parse(wire: &[u8]) -> usize {
     ends
 }
 
-/// Feeds `wire` in 64 KiB slices to a chunk reader (whole chunks).
+/// [`parse`] with a [`ChunkReader`] assembling whole chunks.
 fn read(wire: &[u8]) -> usize {
     let mut reader = ChunkReader::default();
     let mut buf = BytesMut::with_capacity(2 * SLICE);
@@ -107,11 +144,24 @@ fn bench(c: &mut Criterion) {
         }
         let mut g = c.benchmark_group(format!("parse/{name}"));
         g.throughput(Throughput::Bytes(wire.len() as u64));
+        let arriving = || BytesMut::from(&wire[..]);
+        assert_eq!(parse_arriving(arriving()).0, count);
+        assert_eq!(read_arriving(arriving()).0, count);
         g.bench_function("memmem_scan", |b| {
             b.iter(|| scan(&finder, black_box(&wire)))
         });
-        g.bench_function("parser_events", |b| b.iter(|| parse(black_box(&wire))));
-        g.bench_function("chunk_reader", |b| b.iter(|| read(black_box(&wire))));
+        g.bench_function("parser_events", |b| {
+            b.iter_batched(arriving, parse_arriving, BatchSize::LargeInput)
+        });
+        g.bench_function("chunk_reader", |b| {
+            b.iter_batched(arriving, read_arriving, BatchSize::LargeInput)
+        });
+        g.bench_function("parser_events_copy_feed", |b| {
+            b.iter(|| parse(black_box(&wire)))
+        });
+        g.bench_function("chunk_reader_copy_feed", |b| {
+            b.iter(|| read(black_box(&wire)))
+        });
         g.finish();
     }
 }
