@@ -48,12 +48,10 @@ fn check(wire: &[u8], limits: Limits, kind: ParseErrorKind, fatal: bool, answera
     // The whole picture from a chunk reader, fed whole.
     let mut reader = ChunkReader::new(limits);
     let mut buf = BytesMut::from(&input[..]);
-    let e = loop {
-        match reader.read_chunk(&mut buf, None) {
-            Ok(Some(c)) => panic!("parsed {c:?} before the error"),
-            Ok(None) => panic!("no error for {:?}", String::from_utf8_lossy(wire)),
-            Err(e) => break e,
-        }
+    let e = match reader.read_chunk(&mut buf, None) {
+        Ok(Some(c)) => panic!("parsed {c:?} before the error"),
+        Ok(None) => panic!("no error for {:?}", String::from_utf8_lossy(wire)),
+        Err(e) => e,
     };
     assert_eq!(
         (e.kind, e.fatal, e.can_answer()),
@@ -110,7 +108,8 @@ macro_rules! malformed {
                 #[allow(unused_mut, unused_assignments)]
                 let mut limits = Limits::default();
                 $( limits = $limits; )?
-                check(&$wire, limits, $kind, $fatal, $answer);
+                let wire: Vec<u8> = $wire;
+                check(&wire, limits, $kind, $fatal, $answer);
             }
         )*
     };

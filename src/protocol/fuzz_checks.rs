@@ -215,6 +215,16 @@ pub fn check_parse_chunk(data: &[u8]) {
             }
         }
     }
+    // Virtual chunks join back into the same chunks (the assembly limit
+    // does not apply to segments: use limits where it is never reached).
+    let limits = Limits::default();
+    let whole = read_chunks(wire, &[], limits);
+    let segment = sizes.first().copied().unwrap_or(1) - 1;
+    let segmented = read_segmented(wire, &sizes, limits, segment);
+    assert_eq!(whole.len(), segmented.len(), "{whole:?}\n{segmented:?}");
+    for (a, b) in whole.iter().zip(&segmented) {
+        assert!(same_but_range(a, b), "{a:?}\n{b:?}");
+    }
 }
 
 /// Structural equality of two URIs, userinfo and parameters included
@@ -268,4 +278,89 @@ pub fn check_parse_digest(data: &[u8]) {
         .unwrap_or_else(|e| panic!("{encoded:?} (from {value:?}) does not parse: {e}"));
     assert_eq!(again, h);
     assert_eq!(again.encode_value(), encoded);
+}
+
+/// Feeds `wire` like [`read_chunks`] but reads "virtual chunk" segments of
+/// `segment` octets, checks each chunk's segments (numbered 1..n, adjacent
+/// Byte-Ranges that match their octets, `+` on all but the last) and joins
+/// them back into whole chunks, so the result compares with [`read_chunks`].
+pub fn read_segmented(
+    wire: &[u8],
+    sizes: &[usize],
+    limits: Limits,
+    segment: usize,
+) -> Vec<Outcome> {
+    let mut reader = ChunkReader::new(limits);
+    let mut buf = BytesMut::new();
+    let mut out = Vec::new();
+    let mut parts: Vec<Chunk> = Vec::new();
+    for piece in slices(wire, sizes) {
+        buf.extend_from_slice(piece);
+        loop {
+            match reader.read_chunk(&mut buf, Some(segment)) {
+                Ok(Some(c)) if c.segment == 0 => {
+                    assert!(parts.is_empty(), "a whole chunk amid segments");
+                    out.push(Outcome::Chunk(c));
+                }
+                Ok(Some(c)) => {
+                    assert_eq!(c.segment as usize, parts.len() + 1, "segment numbers");
+                    if let Some(prev) = parts.last() {
+                        assert_eq!(prev.continuation, super::chunk::Continuation::More);
+                        let r = prev.byte_range();
+                        assert_eq!(c.byte_range().start, r.start + prev.data.len() as u64);
+                    }
+                    assert_eq!(c.byte_range().len(), Some(c.data.len() as u64));
+                    parts.push(c);
+                    if reader.is_idle() {
+                        out.push(Outcome::Chunk(join(std::mem::take(&mut parts))));
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    parts.clear();
+                    out.push(Outcome::Error {
+                        kind: e.kind,
+                        fatal: e.fatal,
+                        answerable: e.can_answer(),
+                        transaction_id: e.transaction_id.clone(),
+                    });
+                    if e.fatal {
+                        return out;
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The whole chunk that segments were cut from.
+fn join(parts: Vec<Chunk>) -> Chunk {
+    let first = &parts[0];
+    let last = parts.last().expect("segments");
+    let mut data = BytesMut::new();
+    for p in &parts {
+        data.extend_from_slice(&p.data);
+    }
+    let mut whole = first.clone();
+    whole.data = data.freeze();
+    whole.continuation = last.continuation;
+    whole.segment = 0;
+    whole
+}
+
+/// Two chunks are the same but for the Byte-Range header (which segments
+/// rewrite).
+fn same_but_range(a: &Outcome, b: &Outcome) -> bool {
+    match (a, b) {
+        (Outcome::Chunk(a), Outcome::Chunk(b)) => {
+            let strip = |c: &Chunk| {
+                let mut c = c.clone();
+                c.remove_header("Byte-Range");
+                c
+            };
+            strip(a) == strip(b)
+        }
+        (a, b) => a == b,
+    }
 }

@@ -768,7 +768,10 @@ impl ChunkReader {
                 }
                 Event::End(flag) => {
                     let last = self.segment > 0;
-                    return Ok(Some(self.take_segment(flag, !last)));
+                    let chunk = self.take_segment(flag, !last);
+                    // The chunk is over, whatever its flag (a real '+' too).
+                    self.head = None;
+                    return Ok(Some(chunk));
                 }
             }
         }
@@ -821,9 +824,6 @@ impl ChunkReader {
         chunk.data = data;
         chunk.continuation = flag;
         chunk.segment = self.segment;
-        if flag != Continuation::More {
-            self.head = None;
-        }
         chunk
     }
 }
@@ -972,5 +972,24 @@ mod tests {
             .read_chunk(&mut buf, None)
             .unwrap_err();
         assert_eq!(e.kind, ParseErrorKind::ByteRangeShort);
+    }
+
+    #[test]
+    fn segment_reader_is_idle_after_a_chunk_ending_in_plus() {
+        // The last segment of a chunk whose real flag is '+' used to leave
+        // the head behind: is_idle() stayed false after the chunk ended.
+        let wire = b"MSRP abcd SEND\r\nTo-Path: msrp://b:1/x;tcp\r\nFrom-Path: msrp://a:1/y;tcp\r\nByte-Range: 1-*/20\r\nContent-Type: text/plain\r\n\r\n0123456789\r\n-------abcd+\r\n";
+        let mut r = ChunkReader::default();
+        let mut buf = BytesMut::new();
+        let mut segs = Vec::new();
+        for piece in wire.chunks(4) {
+            buf.extend_from_slice(piece);
+            while let Some(c) = r.read_chunk(&mut buf, Some(1)).unwrap() {
+                segs.push(c);
+            }
+        }
+        assert!(segs.len() > 1);
+        assert_eq!(segs.last().unwrap().continuation, Continuation::More);
+        assert!(r.is_idle());
     }
 }
