@@ -1,23 +1,16 @@
 #!/usr/bin/env bash
-# The demo: builds everything in release, then runs the loopback demo (two
-# MSRP endpoints talking over 127.0.0.1).
+# The demo: builds everything in release, then runs two msrp-peer processes
+# that exchange chat and a file over 127.0.0.1 (scripts/peer_demo.py wires
+# each one's PATH line to the other, as SDP would). The Rust-only version:
+# cargo run --release --example loopback_demo
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
-if [ ! -f examples/loopback_demo.rs ]; then
-    echo "demo: examples/loopback_demo.rs does not exist yet, so there is no demo to run."
-    echo "demo: nothing was built; scripts/test-all.sh builds and tests what exists."
-    exit 0
-fi
+echo "=== building (release): Rust library, C library, msrp-peer and examples (build/)"
+bash scripts/install-tools.sh >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build --parallel "$(nproc 2>/dev/null || echo 2)"
 
-echo "=== building (release): Rust library and examples"
-cargo build --release --lib --examples
-if command -v cmake >/dev/null 2>&1; then
-    echo "=== building (release): C examples (build/)"
-    cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build build --parallel "$(nproc 2>/dev/null || echo 2)"
-fi
-
-echo "=== cargo run --release --example loopback_demo"
-exec cargo run --release --example loopback_demo -- "$@"
+echo "=== two msrp-peer processes: chat and a file over loopback"
+python3 scripts/peer_demo.py build/examples-c/msrp-peer "$@"
