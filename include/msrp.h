@@ -1386,6 +1386,19 @@ msrp_result_t msrp_session_send_file(const struct msrp_session_t *session,
 msrp_result_t msrp_session_cancel(const struct msrp_session_t *session, const char *message_id);
 
 /**
+ * Declares that the peer will resume the incoming message `message_id`
+ * (same Message-ID, continuing at octet `already + 1`) and that the
+ * application already holds its first `already` octets. The rest then
+ * arrives through `on_message_data` at its offsets, and the message ends
+ * with a completion once the total is reached. Call it before the resumed
+ * chunks arrive (e.g. right after `msrp_session_new`). `message_id` is
+ * borrowed for the call. Non-blocking; callable inside callbacks.
+ */
+msrp_result_t msrp_session_expect_resume(const struct msrp_session_t *session,
+                                         const char *message_id,
+                                         uint64_t already);
+
+/**
  * Starts ending the session and returns at once. With `sync`, what is
  * queued is sent and the last responses are awaited before the connection
  * closes; without, it closes now and what was pending is listed as

@@ -58,6 +58,7 @@ int main(void) {
     CHECK_RESULT(msrp_session_send_chunk(NULL, NULL, NULL, NULL), MSRP_RESULT_NULL_POINTER);
     CHECK_RESULT(msrp_session_deliver_chunk(NULL, NULL, 0, (msrp_chunk_t **)&text), MSRP_RESULT_NULL_POINTER);
     CHECK_RESULT(msrp_session_cancel(NULL, "abcd"), MSRP_RESULT_NULL_POINTER);
+    CHECK_RESULT(msrp_session_expect_resume(NULL, "abcd", 10), MSRP_RESULT_NULL_POINTER);
     CHECK_RESULT(msrp_session_shutdown(NULL, true), MSRP_RESULT_NULL_POINTER);
     CHECK_RESULT(msrp_tls_fingerprint_parse(NULL, &text), MSRP_RESULT_NULL_POINTER);
     CHECK_RESULT(msrp_tls_self_signed(NULL, 0, NULL, "k", NULL), MSRP_RESULT_NULL_POINTER);

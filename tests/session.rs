@@ -234,13 +234,14 @@ async fn resume_from_middle_and_rfc5547_range() {
     let (path, data) = random_file(dir.path(), size);
     let (c, a) = pair(false).await;
     let (cs, _crx) = Session::new(c, SessionConfig::default());
-    let (_as, mut arx) = Session::new(
+    let (as_, mut arx) = Session::new(
         a,
         SessionConfig {
             chunk_events: true,
             ..Default::default()
         },
     );
+    as_.expect_resume("resumedmsg1", 100_000).unwrap();
     // The seed's resume: same message id, from byte 100,000.
     let mut f = OutgoingFile::new(FileSource::Path(path.clone()), "application/octet-stream");
     f.position = 100_000;
@@ -255,6 +256,33 @@ async fn resume_from_middle_and_rfc5547_range() {
         }
         _ => unreachable!(),
     }
+    // The receiver that knows it holds the first 100,000 octets completes it.
+    let mut covered = 100_000u64;
+    let mut hasher = Sha256::new();
+    hasher.update(&data[..100_000]);
+    loop {
+        match next(&mut arx).await {
+            SessionEvent::MessageData {
+                message_id,
+                offset,
+                data: piece,
+                ..
+            } => {
+                assert_eq!((message_id.as_str(), offset), ("resumedmsg1", covered));
+                covered += piece.len() as u64;
+                hasher.update(&piece);
+            }
+            SessionEvent::MessageComplete {
+                message_id, bytes, ..
+            } => {
+                assert_eq!((message_id.as_str(), bytes), ("resumedmsg1", size as u64));
+                break;
+            }
+            SessionEvent::Chunk(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(hasher.finalize()[..], Sha256::digest(&data)[..]);
     // RFC 5547 §8: a new message with the range, numbered from 1.
     let mut f = OutgoingFile::new(FileSource::Path(path), "application/octet-stream");
     f.range = Some((200_000, 300_000));

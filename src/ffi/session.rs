@@ -833,6 +833,25 @@ pub extern "C" fn msrp_session_cancel(
     }
 }
 
+/// Declares that the peer will resume the incoming message `message_id`
+/// (same Message-ID, continuing at octet `already + 1`) and that the
+/// application already holds its first `already` octets. The rest then
+/// arrives through `on_message_data` at its offsets, and the message ends
+/// with a completion once the total is reached. Call it before the resumed
+/// chunks arrive (e.g. right after `msrp_session_new`). `message_id` is
+/// borrowed for the call. Non-blocking; callable inside callbacks.
+#[unsafe(no_mangle)]
+pub extern "C" fn msrp_session_expect_resume(
+    session: *const msrp_session_t,
+    message_id: *const c_char,
+    already: u64,
+) -> msrp_result_t {
+    ffi_boundary! { result:
+        let h = session_ref(session)?;
+        Ok(h.session.expect_resume(super::handle::str_arg(message_id, "message_id")?, already)?)
+    }
+}
+
 /// Starts ending the session and returns at once. With `sync`, what is
 /// queued is sent and the last responses are awaited before the connection
 /// closes; without, it closes now and what was pending is listed as

@@ -121,6 +121,16 @@ impl IncomingState {
         }
     }
 
+    /// A message resumed by the sender at octet `already + 1` (the seed's
+    /// position-based resume): octets `1..=already` are counted as held by
+    /// the application, and the rest is streamed out at its offsets.
+    pub fn resumed(first: &Chunk, already: u64) -> IncomingState {
+        let mut state = IncomingState::new(first, 0);
+        state.body = None;
+        state.received.insert(1, already);
+        state
+    }
+
     /// Whether the message is streamed out rather than held.
     pub fn streaming(&self) -> bool {
         self.body.is_none()
@@ -285,6 +295,21 @@ mod tests {
             Reassembled::Complete {
                 body: None,
                 bytes: 8
+            }
+        ));
+    }
+
+    #[test]
+    fn resumed_message_completes_from_its_position() {
+        let rest = chunk(7, b"wxyz", Some(10), Continuation::End);
+        let mut s = IncomingState::resumed(&rest, 6);
+        let r = s.add(&rest, 1 << 20).unwrap();
+        assert!(matches!(&r[0], Reassembled::Data { offset: 6, data } if &data[..] == b"wxyz"));
+        assert!(matches!(
+            &r[1],
+            Reassembled::Complete {
+                body: None,
+                bytes: 10
             }
         ));
     }

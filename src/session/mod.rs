@@ -366,6 +366,8 @@ pub(crate) struct Inner {
     events: mpsc::Sender<SessionEvent>,
     config: SessionConfig,
     info: Arc<TransportInfo>,
+    /// Messages the application expects to be resumed: id → octets it holds.
+    resumes: Mutex<HashMap<String, u64>>,
 }
 
 /// A running session. Cloning gives another handle to the same session.
@@ -403,6 +405,7 @@ impl Session {
             events: events_tx,
             config,
             info,
+            resumes: Mutex::new(HashMap::new()),
         });
         let (read_half, write_half) = transport.into_split();
         let writer_task = tokio::spawn(writer::run(inner.clone(), write_half, cmd_rx));
@@ -528,6 +531,32 @@ impl Session {
         {
             let _ = rx.await;
         }
+    }
+
+    /// Tells the session that the peer will resume the incoming message
+    /// `message_id` (the seed's position-based resume: same Message-ID, the
+    /// sender continues at octet `already + 1`) and that the application
+    /// already holds its first `already` octets. The rest then arrives as
+    /// [`SessionEvent::MessageData`] at its offsets and the message
+    /// completes with [`SessionEvent::MessageComplete`] once the total is
+    /// reached. Call it before the resumed chunks arrive.
+    pub fn expect_resume(&self, message_id: &str, already: u64) -> Result<(), SessionError> {
+        if !crate::protocol::headers::is_ident(message_id) {
+            return Err(SessionError::InvalidArgument(format!(
+                "message id {message_id:?} is not 4-32 ident characters"
+            )));
+        }
+        if already == 0 {
+            return Err(SessionError::InvalidArgument(
+                "a resumed message starts after at least one octet".into(),
+            ));
+        }
+        self.inner
+            .resumes
+            .lock()
+            .expect("session state")
+            .insert(message_id.to_string(), already);
+        Ok(())
     }
 
     /// Whether the session has ended or is ending.

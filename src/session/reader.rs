@@ -182,10 +182,18 @@ impl Reader {
             self.inner.emit(SessionEvent::Chunk(chunk.clone())).await;
         }
         let max_mem = config.max_message_size;
-        let state = self
-            .incoming
-            .entry(message_id.clone())
-            .or_insert_with(|| IncomingState::new(&chunk, max_mem));
+        let inner = &self.inner;
+        let state = self.incoming.entry(message_id.clone()).or_insert_with(|| {
+            let resumed = inner
+                .resumes
+                .lock()
+                .expect("session state")
+                .remove(&message_id);
+            match resumed {
+                Some(already) => IncomingState::resumed(&chunk, already),
+                None => IncomingState::new(&chunk, max_mem),
+            }
+        });
         let results = match state.add(&chunk, max_mem) {
             Ok(r) => r,
             Err(reason) => {
