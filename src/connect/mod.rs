@@ -8,6 +8,7 @@
 //! bound is answered 506.
 
 pub mod direct;
+pub mod relay;
 pub mod server;
 
 use std::collections::VecDeque;
@@ -29,6 +30,7 @@ use crate::transport::{
 };
 
 pub use direct::{AcceptorDirect, ConnectorDirect};
+pub use relay::{AcceptorRelay, ConnectorRelay, RelaySettings};
 pub use server::Server;
 
 /// The default time allowed for connecting and binding.
@@ -197,15 +199,21 @@ pub(crate) async fn bind_outgoing(
     stream: Stream,
     info: TransportInfo,
 ) -> Result<Transport, ConnectError> {
-    let logger = info.logger.clone();
     let limits = info.limits;
-    let mut transport = Transport::new(
+    let transport = Transport::new(
         stream,
         info,
         BytesMut::new(),
         ChunkReader::new(limits),
         VecDeque::new(),
     );
+    bind_on(transport).await
+}
+
+/// Sends the binding chunk on an open transport and waits for its 200
+/// (through a relay, the relay's hop-by-hop 200).
+pub(crate) async fn bind_on(mut transport: Transport) -> Result<Transport, ConnectError> {
+    let logger = transport.info().logger.clone();
     let mut bind = transport.make_chunk(ChunkParams::default());
     // A bodiless SEND carries Byte-Range 1-0/0 (RFC 4975 §7.1).
     bind.add_header(Header::ByteRange(crate::protocol::ByteRange {

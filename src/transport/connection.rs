@@ -206,6 +206,40 @@ impl TransportInfo {
         }
     }
 
+    /// The state for another session on the same connection (after a
+    /// relay's AUTH): same socket facts, new paths.
+    pub fn rebound(
+        &self,
+        local_path: Vec<Uri>,
+        remote_path: Vec<Uri>,
+        use_path: Vec<Uri>,
+    ) -> TransportInfo {
+        let local_uri = local_path
+            .last()
+            .cloned()
+            .expect("a local path has at least the local URI");
+        let via_relay = !use_path.is_empty() || local_path.len() > 1 || remote_path.len() > 1;
+        let mut to_path = use_path;
+        to_path.extend(remote_path.iter().cloned());
+        TransportInfo {
+            id: self.id,
+            local_text: local_uri.to_string(),
+            peer_text: self.peer_text.clone(),
+            local_uri,
+            local_path,
+            remote_path,
+            to_path,
+            via_relay,
+            matching: self.matching,
+            peer_addr: self.peer_addr,
+            local_addr: self.local_addr,
+            peer_fingerprint: self.peer_fingerprint,
+            tls: self.tls,
+            limits: self.limits,
+            logger: self.logger.clone(),
+        }
+    }
+
     /// Who to name in log lines.
     pub fn connection_info(&self) -> ConnectionInfo<'_> {
         ConnectionInfo {
@@ -405,6 +439,15 @@ impl Transport {
 
     pub fn info(&self) -> &Arc<TransportInfo> {
         &self.reader.info
+    }
+
+    /// The same connection with new session state (after a relay's AUTH,
+    /// the paths of the session that binds on it). Buffered input is kept.
+    pub fn with_info(mut self, info: TransportInfo) -> Transport {
+        let info = Arc::new(info);
+        self.reader.info = info.clone();
+        self.writer.info = info;
+        self
     }
 
     /// See [`TransportInfo::make_chunk`].

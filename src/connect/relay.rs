@@ -1,0 +1,425 @@
+//! Connections through an MSRP relay (RFC 4976): [`RelaySettings`] (the
+//! seed's `MSRPRelaySettings`), AUTH with digest authentication (§5, §9.1),
+//! and [`ConnectorRelay`] / [`AcceptorRelay`] (prepare authenticates and
+//! returns the path for SDP; complete binds through the relay).
+//!
+//! Paths (§5.1): the SDP path is the Use-Path reversed, then the local URI;
+//! outgoing To-Path is the Use-Path followed by the peer's SDP path. Incoming
+//! From-Path carries the relays, so the binding check compares its last URI.
+//!
+//! Relay discovery: the relay is `host` (or, when absent, the `domain`
+//! itself) at `port` (2855, the recommended port, when absent). DNS SRV
+//! lookup of `_msrps._tcp.<domain>` (§8) is not done yet.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use super::{bind_on, check_remote_path, open_stream, ConnectError, EndpointConfig};
+use crate::log::Level;
+use crate::msrp_log;
+use crate::protocol::digest::{self, Challenge};
+use crate::protocol::{ids, Chunk, Header, Host, Method, Uri};
+use crate::transport::tls::Fingerprint;
+use crate::transport::{MsrpError, Transport, TransportError, TransportInfo};
+
+/// The port used when the settings name none (RFC 4975 §6 recommends 2855).
+pub const RECOMMENDED_PORT: u16 = 2855;
+
+/// Which relay to use and how to authenticate to it.
+#[derive(Debug, Clone)]
+pub struct RelaySettings {
+    /// The domain to look the relay up in, and the default host.
+    pub domain: String,
+    pub username: String,
+    pub password: String,
+    /// The relay's host name or address (default: `domain`).
+    pub host: Option<String>,
+    /// The relay's port (default 2855).
+    pub port: Option<u16>,
+    /// TLS to the relay (msrps). RFC 4976 requires it; plain TCP is the
+    /// explicit opt-in of setting this to false.
+    pub use_tls: bool,
+    /// The relay certificate's expected fingerprint (besides, or instead of,
+    /// the endpoint's trust anchors).
+    pub fingerprint: Option<Fingerprint>,
+    /// Requested registration lifetime in seconds (the relay decides).
+    pub expires: Option<u32>,
+}
+
+impl RelaySettings {
+    /// Settings for `domain` with TLS, as RFC 4976 requires.
+    pub fn new(
+        domain: impl Into<String>,
+        username: impl Into<String>,
+        password: impl Into<String>,
+    ) -> RelaySettings {
+        RelaySettings {
+            domain: domain.into(),
+            username: username.into(),
+            password: password.into(),
+            host: None,
+            port: None,
+            use_tls: true,
+            fingerprint: None,
+            expires: None,
+        }
+    }
+
+    /// Settings from a relay URI such as `msrps://relay.example.com:2855;tcp`
+    /// (an `msrp://` URI is the explicit opt-in to plain TCP).
+    pub fn from_uri(
+        uri: &Uri,
+        username: impl Into<String>,
+        password: impl Into<String>,
+    ) -> RelaySettings {
+        let host = uri.host.connect_name();
+        RelaySettings {
+            domain: host.clone(),
+            username: username.into(),
+            password: password.into(),
+            host: Some(host),
+            port: uri.port,
+            use_tls: uri.secure,
+            fingerprint: None,
+            expires: None,
+        }
+    }
+
+    /// The relay's URI, as put in the AUTH To-Path.
+    pub fn relay_uri(&self) -> Result<Uri, ConnectError> {
+        let host_text = self.host.clone().unwrap_or_else(|| self.domain.clone());
+        let host = Host::parse(&host_text).map_err(|e| ConnectError::InvalidPath(e.to_string()))?;
+        Ok(Uri::new(
+            host,
+            Some(self.port.unwrap_or(RECOMMENDED_PORT)),
+            None,
+            self.use_tls,
+        ))
+    }
+}
+
+/// A successful AUTH: the connection to the relay and what it granted.
+pub struct Registration {
+    transport: Transport,
+    /// The Use-Path the relay returned (RFC 4976 §5.1).
+    pub use_path: Vec<Uri>,
+    /// When the relay's grant ends (RFC 4976 §9.4: a new AUTH gives a new URI
+    /// and needs a new offer/answer).
+    pub expires_at: Instant,
+    pub local_uri: Uri,
+}
+
+/// Reads responses until the one for `tid`, keeping nothing else.
+async fn read_response(t: &mut Transport, tid: &str) -> Result<Chunk, ConnectError> {
+    loop {
+        match t.read_chunk(None).await {
+            Ok(c) if !c.is_request() && c.transaction_id == tid => return Ok(c),
+            Ok(_) => continue,
+            Err(TransportError::Parse(e)) if !e.fatal => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn auth_request(
+    local: &Uri,
+    relay: &Uri,
+    authorization: Option<Header>,
+    expires: Option<u32>,
+) -> Chunk {
+    let mut c = Chunk::request(ids::transaction_id(), Method::Auth);
+    c.add_header(Header::ToPath(vec![relay.clone()]));
+    c.add_header(Header::FromPath(vec![local.clone()]));
+    if let Some(a) = authorization {
+        c.add_header(a);
+    }
+    if let Some(e) = expires {
+        c.add_header(Header::Expires(e));
+    }
+    c
+}
+
+/// Connects to the relay and authenticates (RFC 4976 §5): AUTH → 401 with
+/// a digest challenge → AUTH with Authorization (always with `uri=`) → 200
+/// with Use-Path and Expires. A 423 is retried with the relay's
+/// Min-Expires/Max-Expires; 403, a second 401 and other errors are returned
+/// with the relay's words.
+pub async fn authenticate(
+    config: &EndpointConfig,
+    settings: &RelaySettings,
+    local_uri: &Uri,
+) -> Result<Registration, ConnectError> {
+    let relay = settings.relay_uri()?;
+    let verify = config.peer_verification(settings.fingerprint);
+    let stream = open_stream(&relay, config, &verify).await?;
+    let info = TransportInfo::new(
+        vec![local_uri.clone()],
+        vec![relay.clone()],
+        Vec::new(),
+        config.matching,
+        &stream,
+        config.limits,
+        config.logger.clone(),
+    );
+    let mut t = Transport::new(
+        stream,
+        info,
+        Default::default(),
+        crate::protocol::ChunkReader::new(config.limits),
+        VecDeque::new(),
+    );
+    let relay_text = relay.to_string();
+    let mut expires = settings.expires;
+    let mut authorization: Option<Header> = None;
+    let mut challenge: Option<Challenge> = None;
+    let mut nc = 0u32;
+    let mut challenged_twice = false;
+    for _ in 0..6 {
+        let req = auth_request(local_uri, &relay, authorization.clone(), expires);
+        t.write_chunk(&req).await?;
+        let resp = read_response(&mut t, &req.transaction_id).await?;
+        let code = resp.code().unwrap_or(0);
+        let comment = resp.comment().unwrap_or("").to_string();
+        match code {
+            200 => {
+                let use_path = resp.use_path().cloned().ok_or_else(|| {
+                    ConnectError::Protocol("relay's 200 to AUTH has no Use-Path".into())
+                })?;
+                let secs = resp.expires().or(expires).unwrap_or(3600);
+                msrp_log!(
+                    config.logger,
+                    Level::Info,
+                    "relay {relay_text}: authenticated, Use-Path {}, expires in {secs} s",
+                    Uri::format_path(&use_path)
+                );
+                return Ok(Registration {
+                    transport: t,
+                    use_path,
+                    expires_at: Instant::now() + Duration::from_secs(secs as u64),
+                    local_uri: local_uri.clone(),
+                });
+            }
+            401 => {
+                if authorization.is_some() && challenged_twice {
+                    return Err(ConnectError::Authentication(MsrpError::new(code, comment)));
+                }
+                if authorization.is_some() {
+                    challenged_twice = true;
+                }
+                let h = resp
+                    .header("WWW-Authenticate")
+                    .ok_or_else(|| ConnectError::Protocol("401 without WWW-Authenticate".into()))?;
+                let ch =
+                    Challenge::from_header(h).map_err(|e| ConnectError::Protocol(e.to_string()))?;
+                // A fresh challenge after credentials is only retried when the relay calls the nonce stale.
+                if authorization.is_some() && !ch.stale {
+                    return Err(ConnectError::Authentication(MsrpError::new(code, comment)));
+                }
+                nc = 1;
+                authorization = Some(digest::authorization(
+                    &settings.username,
+                    &settings.password,
+                    &ch,
+                    &relay_text,
+                    nc,
+                ));
+                challenge = Some(ch);
+            }
+            423 => {
+                let min = resp.headers.iter().find_map(|h| match h {
+                    Header::MinExpires(v) => Some(*v),
+                    _ => None,
+                });
+                let max = resp.headers.iter().find_map(|h| match h {
+                    Header::MaxExpires(v) => Some(*v),
+                    _ => None,
+                });
+                expires = match (min, max) {
+                    (Some(m), _) => Some(m),
+                    (None, Some(m)) => Some(m),
+                    (None, None) => {
+                        return Err(ConnectError::Rejected(MsrpError::new(code, comment)))
+                    }
+                };
+                if let Some(ch) = &challenge {
+                    nc += 1;
+                    authorization = Some(digest::authorization(
+                        &settings.username,
+                        &settings.password,
+                        ch,
+                        &relay_text,
+                        nc,
+                    ));
+                }
+            }
+            403 => return Err(ConnectError::Authentication(MsrpError::new(code, comment))),
+            _ => return Err(ConnectError::Rejected(MsrpError::new(code, comment))),
+        }
+    }
+    Err(ConnectError::Protocol(
+        "relay kept answering AUTH without granting or refusing".into(),
+    ))
+}
+
+fn default_local_uri(config: &EndpointConfig, local_uri: Option<Uri>) -> Uri {
+    let mut uri = local_uri.unwrap_or_else(|| {
+        Uri::new(
+            Host::Ip(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
+            Some(RECOMMENDED_PORT),
+            None,
+            config.identity.is_some(),
+        )
+    });
+    if uri.session_id.is_none() {
+        uri.session_id = Some(ids::session_id());
+    }
+    uri
+}
+
+/// The SDP path for a registration: the Use-Path reversed, then the local URI.
+fn sdp_path(reg: &Registration) -> Vec<Uri> {
+    let mut p: Vec<Uri> = reg.use_path.iter().rev().cloned().collect();
+    p.push(reg.local_uri.clone());
+    p
+}
+
+/// The active side through a relay.
+pub struct ConnectorRelay {
+    config: EndpointConfig,
+    relay: RelaySettings,
+    registration: Option<Registration>,
+}
+
+impl ConnectorRelay {
+    pub fn new(config: EndpointConfig, relay: RelaySettings) -> ConnectorRelay {
+        ConnectorRelay {
+            config,
+            relay,
+            registration: None,
+        }
+    }
+
+    /// Authenticates to the relay and returns the full local path for SDP.
+    /// The local URI is only advertised (a random one when `None`).
+    pub async fn prepare(&mut self, local_uri: Option<Uri>) -> Result<Vec<Uri>, ConnectError> {
+        let local = default_local_uri(&self.config, local_uri);
+        let reg = authenticate(&self.config, &self.relay, &local).await?;
+        let path = sdp_path(&reg);
+        self.registration = Some(reg);
+        Ok(path)
+    }
+
+    /// When the relay's grant expires (renegotiate before then).
+    pub fn expires_at(&self) -> Option<Instant> {
+        self.registration.as_ref().map(|r| r.expires_at)
+    }
+
+    /// Binds to the peer at `remote_path` through the relay: sends the
+    /// binding SEND (To-Path: Use-Path, then the remote path) and waits for
+    /// the relay's 200.
+    pub async fn complete(
+        &mut self,
+        remote_path: &[Uri],
+        timeout: Option<Duration>,
+    ) -> Result<Transport, ConnectError> {
+        check_remote_path(remote_path)?;
+        let reg = self.registration.take().ok_or(ConnectError::NotPrepared)?;
+        let local_path = sdp_path(&reg);
+        let info =
+            reg.transport
+                .info()
+                .rebound(local_path, remote_path.to_vec(), reg.use_path.clone());
+        let t = reg.transport.with_info(info);
+        let timeout = timeout.unwrap_or(self.config.bind_timeout);
+        tokio::time::timeout(timeout, bind_on(t))
+            .await
+            .map_err(|_| ConnectError::Timeout)?
+    }
+
+    /// Closes the relay connection (if prepared and not completed).
+    pub fn cleanup(&mut self) {
+        self.registration = None;
+    }
+}
+
+/// The passive side through a relay.
+pub struct AcceptorRelay {
+    config: EndpointConfig,
+    relay: RelaySettings,
+    registration: Option<Registration>,
+}
+
+impl AcceptorRelay {
+    pub fn new(config: EndpointConfig, relay: RelaySettings) -> AcceptorRelay {
+        AcceptorRelay {
+            config,
+            relay,
+            registration: None,
+        }
+    }
+
+    /// Authenticates to the relay and returns the path to put in SDP.
+    pub async fn prepare(&mut self, local_uri: Option<Uri>) -> Result<Vec<Uri>, ConnectError> {
+        let local = default_local_uri(&self.config, local_uri);
+        let reg = authenticate(&self.config, &self.relay, &local).await?;
+        let path = sdp_path(&reg);
+        self.registration = Some(reg);
+        Ok(path)
+    }
+
+    /// When the relay's grant expires (renegotiate before then).
+    pub fn expires_at(&self) -> Option<Instant> {
+        self.registration.as_ref().map(|r| r.expires_at)
+    }
+
+    /// Waits for the peer's first chunk arriving through the relay; its
+    /// From-Path must end with the remote endpoint's URI. A bodiless binding
+    /// is answered here; a first chunk with a body is left for the session.
+    pub async fn complete(
+        &mut self,
+        remote_path: &[Uri],
+        timeout: Option<Duration>,
+    ) -> Result<Transport, ConnectError> {
+        check_remote_path(remote_path)?;
+        let reg = self.registration.take().ok_or(ConnectError::NotPrepared)?;
+        let local_path = sdp_path(&reg);
+        let info =
+            reg.transport
+                .info()
+                .rebound(local_path, remote_path.to_vec(), reg.use_path.clone());
+        let mut t = reg.transport.with_info(info);
+        let timeout = timeout.unwrap_or(self.config.bind_timeout);
+        let wait = async {
+            loop {
+                let chunk = match t.read_chunk(None).await {
+                    Ok(c) => c,
+                    Err(TransportError::Parse(e)) if !e.fatal => continue,
+                    Err(e) => return Err(ConnectError::from(e)),
+                };
+                if chunk.method() != Some(&Method::Send) {
+                    continue;
+                }
+                if let Err(e) = t.check_incoming_send_chunk(&chunk) {
+                    t.write_response(&chunk, e.code, Some(&e.comment)).await?;
+                    continue;
+                }
+                if chunk.has_body() {
+                    let mut pending = VecDeque::new();
+                    pending.push_back(chunk);
+                    t.reader.push_pending(pending);
+                } else {
+                    t.write_response(&chunk, 200, None).await?;
+                }
+                return Ok(());
+            }
+        };
+        tokio::time::timeout(timeout, wait)
+            .await
+            .map_err(|_| ConnectError::Timeout)??;
+        Ok(t)
+    }
+
+    pub fn cleanup(&mut self) {
+        self.registration = None;
+    }
+}
