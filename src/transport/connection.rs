@@ -389,6 +389,10 @@ pub struct TransportWriter {
     info: Arc<TransportInfo>,
     io: WriteHalf<Stream>,
     out: Vec<u8>,
+    /// How much of `out` the socket already took. A flush that is cancelled
+    /// (a timeout around `write_chunk`) resumes from here, so no octet is
+    /// sent twice.
+    sent: usize,
     closed: bool,
 }
 
@@ -432,6 +436,7 @@ impl Transport {
                 info,
                 io: w,
                 out: Vec::new(),
+                sent: 0,
                 closed: false,
             },
         }
@@ -623,7 +628,16 @@ impl TransportWriter {
 
     /// Octets buffered and not yet written.
     pub fn buffered(&self) -> usize {
-        self.out.len()
+        self.out.len() - self.sent
+    }
+
+    fn reset_out(&mut self) {
+        self.sent = 0;
+        if self.out.capacity() > 4 * MAX_READ {
+            self.out = Vec::new();
+        } else {
+            self.out.clear();
+        }
     }
 
     /// Writes everything buffered and flushes the stream.
@@ -634,15 +648,23 @@ impl TransportWriter {
                 "connection closed",
             ));
         }
-        if !self.out.is_empty() {
-            let r = self.io.write_all(&self.out).await;
-            if self.out.capacity() > 4 * MAX_READ {
-                self.out = Vec::new();
-            } else {
-                self.out.clear();
+        // Cancel safe: progress is recorded after every write, so a flush
+        // dropped mid-way (e.g. by a timeout) leaves only the octets the
+        // socket has not taken, and the next flush continues with them.
+        while self.sent < self.out.len() {
+            match self.io.write(&self.out[self.sent..]).await {
+                Ok(0) => {
+                    self.reset_out();
+                    return Err(io::Error::from(io::ErrorKind::WriteZero));
+                }
+                Ok(n) => self.sent += n,
+                Err(e) => {
+                    self.reset_out();
+                    return Err(e);
+                }
             }
-            r?;
         }
+        self.reset_out();
         self.io.flush().await
     }
 
