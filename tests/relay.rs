@@ -184,7 +184,7 @@ async fn relay_down_is_a_connection_error_within_the_timeout() {
     s.port = Some(port);
     let mut connector = ConnectorRelay::new(config(false), s);
     let started = std::time::Instant::now();
-    let err = connector.prepare(None).await.err().expect("no relay there");
+    let err = connector.prepare(None).await.expect_err("no relay there");
     assert!(matches!(err, ConnectError::Io(_)), "{err}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
