@@ -287,6 +287,18 @@ def case_relay(cmd, tmp):
                            capture_output=True, text=True, timeout=60, input="")
         check(p.returncode == 1 and "PATH" not in p.stdout, "a wrong password must exit 1 without PATH:\n"
               + p.stdout + p.stderr)
+
+        # 4. --fingerprint instead of --ca verifies the msrps relay: the right
+        #    one authenticates (PATH printed), a wrong one fails the handshake.
+        relay_fp = subprocess.run(["openssl", "x509", "-in", relay["CERT"], "-noout", "-fingerprint", "-sha256"],
+                                  check=True, capture_output=True, text=True).stdout.strip().split("=", 1)[1]
+        _, _, other_fp = tls_files(tmp, "other")
+        for fp, ok in ((relay_fp, True), (other_fp, False)):
+            p = subprocess.run(cmd + ["accept", "--relay", relay["TLS_URI"], "--fingerprint", fp] + auth,
+                               capture_output=True, text=True, timeout=60, input="")
+            has_path = any(l.startswith("PATH msrps://127.0.0.1:%s" % relay["TLS_PORT"]) for l in p.stdout.splitlines())
+            check(p.returncode == 1 and has_path == ok and (ok or "fingerprint" in p.stderr.lower()),
+                  "relay fingerprint %s: PATH %s expected\n%s%s" % (fp, ok, p.stdout, p.stderr))
     finally:
         subprocess.run([RELAY_SH, "stop", "--rundir", relay["RUNDIR"]], capture_output=True, timeout=60)
 
