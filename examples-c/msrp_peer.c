@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -761,7 +762,7 @@ static int run(const struct options *o) {
     char *path = NULL;
     int rc = EXIT_FAILED;
 
-    bool relay_tls = o->relay != NULL && strncmp(o->relay, "msrps:", 6) == 0;
+    bool relay_tls = o->relay != NULL && strncasecmp(o->relay, "msrps:", 6) == 0;
     if (o->tls && o->accept && o->cert == NULL && o->relay == NULL) {
         fprintf(stderr, "msrp-peer: accepting msrps needs --cert and --key\n");
         return EXIT_FAILED;
