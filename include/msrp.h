@@ -52,11 +52,6 @@
 #include <stddef.h>
 
 /**
- * The port used when the settings name none (RFC 4975 §6 recommends 2855).
- */
-#define RECOMMENDED_PORT 2855
-
-/**
  * A size or Byte-Range value that is not known (`*` on the wire).
  */
 #define MSRP_SIZE_UNKNOWN UINT64_MAX
