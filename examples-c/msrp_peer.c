@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -78,9 +79,11 @@ static void usage(FILE *f) {
             "usage: msrp-peer accept|connect [options]\n"
             "  --local URI              local URI for prepare (default msrp[s]://127.0.0.1:0/<random>;tcp)\n"
             "  --tls --cert F --key F   msrps with this certificate and key\n"
-            "  --ca F                   trust anchors for the peer's certificate\n"
-            "  --fingerprint FP         the peer certificate's SHA-256 (SDP a=fingerprint)\n"
-            "  --relay URI --user U --password P   connect through an MSRP relay\n"
+            "  --ca F                   trust anchors for the peer's (or msrps relay's) certificate\n"
+            "  --fingerprint FP         the peer certificate's SHA-256 (SDP a=fingerprint);\n"
+            "                           with an msrps --relay, the relay certificate's\n"
+            "  --relay URI --user U --password P   through an MSRP relay: msrps://host:port;tcp\n"
+            "                           is TLS to the relay, msrp:// the opt-in to plain TCP\n"
             "  --accept-types \"T ...\"   accepted MIME types (default \"*\")\n"
             "  --send-text TEXT         send a text/plain message (repeatable)\n"
             "  --send-file PATH [--content-type T]  send a file (repeatable)\n"
@@ -759,16 +762,14 @@ static int run(const struct options *o) {
     char *path = NULL;
     int rc = EXIT_FAILED;
 
-    if (o->relay != NULL) {
-        fprintf(stderr, "msrp-peer: --relay is not yet supported by this build of libmsrp\n");
-        return EXIT_FAILED;
-    }
-    if (o->tls && o->accept && o->cert == NULL) {
+    bool relay_tls = o->relay != NULL && strncasecmp(o->relay, "msrps:", 6) == 0;
+    if (o->tls && o->accept && o->cert == NULL && o->relay == NULL) {
         fprintf(stderr, "msrp-peer: accepting msrps needs --cert and --key\n");
         return EXIT_FAILED;
     }
-    if (o->tls && !o->accept && o->ca == NULL && o->fingerprint == NULL) {
-        fprintf(stderr, "msrp-peer: a TLS client needs --ca or --fingerprint to check the peer\n");
+    if ((o->relay != NULL ? relay_tls : (o->tls && !o->accept)) && o->ca == NULL && o->fingerprint == NULL) {
+        fprintf(stderr, "msrp-peer: a TLS client needs --ca or --fingerprint to check the %s\n",
+                o->relay != NULL ? "relay" : "peer");
         return EXIT_FAILED;
     }
     char *fp_canonical = NULL;
@@ -788,13 +789,30 @@ static int run(const struct options *o) {
         msrp_string_free(fp);
     }
 
-    r = o->accept ? msrp_acceptor_direct_new(cfg, &conn) : msrp_connector_direct_new(cfg, &conn);
+    if (o->relay != NULL) {
+        /* Through a relay: --ca/--fingerprint check the relay (msrps), and the
+           peer's certificate is never seen. */
+        msrp_relay_settings_t *rs = NULL;
+        if ((r = msrp_relay_settings_new(o->relay, o->user, o->password, &rs)) != MSRP_RESULT_OK) {
+            rc = fail_early("--relay", r);
+            goto out;
+        }
+        if (o->fingerprint != NULL && (r = msrp_relay_settings_set_fingerprint(rs, o->fingerprint)) != MSRP_RESULT_OK) {
+            msrp_relay_settings_free(rs);
+            rc = fail_early("--fingerprint", r);
+            goto out;
+        }
+        r = o->accept ? msrp_acceptor_relay_new(cfg, rs, &conn) : msrp_connector_relay_new(cfg, rs, &conn);
+        msrp_relay_settings_free(rs);
+    } else {
+        r = o->accept ? msrp_acceptor_direct_new(cfg, &conn) : msrp_connector_direct_new(cfg, &conn);
+    }
     if (r != MSRP_RESULT_OK) {
         rc = fail_early("connector", r);
         goto out;
     }
     const char *local = o->local;
-    if (local == NULL && o->tls) local = "msrps://127.0.0.1:0;tcp";
+    if (local == NULL && o->tls && o->relay == NULL) local = "msrps://127.0.0.1:0;tcp";
     if ((r = msrp_connector_prepare(conn, local, &path)) != MSRP_RESULT_OK) {
         rc = fail_early("prepare", r);
         goto out;
@@ -811,7 +829,7 @@ static int run(const struct options *o) {
         }
         goto out;
     }
-    r = msrp_connector_complete(conn, remote, o->fingerprint, ms_left(), &transport);
+    r = msrp_connector_complete(conn, remote, o->relay != NULL ? NULL : o->fingerprint, ms_left(), &transport);
     if (r != MSRP_RESULT_OK) {
         rc = fail_early("complete", r);
         goto out;

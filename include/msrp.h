@@ -80,8 +80,10 @@ typedef struct msrp_chunk_t msrp_chunk_t;
 /**
  * Makes and binds the connection of one session.
  *
- * Made by `msrp_connector_direct_new` (active side: connects to the peer)
- * or `msrp_acceptor_direct_new` (passive side: listens for the peer); used
+ * Made by `msrp_connector_direct_new` (active side: connects to the peer),
+ * `msrp_acceptor_direct_new` (passive side: listens for the peer), or their
+ * relay variants `msrp_connector_relay_new` and `msrp_acceptor_relay_new`
+ * (both sides connect to an MSRP relay, RFC 4976); used
  * as prepare → complete (or complete_async) → a transport, or cleanup;
  * freed by `msrp_connector_free`.
  *
@@ -103,6 +105,20 @@ typedef struct msrp_connector_t msrp_connector_t;
  * making handles from it on several threads at once is safe.
  */
 typedef struct msrp_endpoint_config_t msrp_endpoint_config_t;
+
+/**
+ * The relay to use and how to authenticate to it: domain, username,
+ * password, and optionally host, port, TLS, the relay certificate's
+ * fingerprint, the requested registration lifetime.
+ *
+ * Made by `msrp_relay_settings_new`, freed by `msrp_relay_settings_free`;
+ * `msrp_connector_relay_new` and `msrp_acceptor_relay_new` copy it, so it
+ * may be freed right after.
+ *
+ * Thread-safety: not while being changed (set it up from one thread);
+ * making connectors from it on several threads at once is safe.
+ */
+typedef struct msrp_relay_settings_t msrp_relay_settings_t;
 
 /**
  * Listening sockets shared by many sessions: `prepare` registers a local
@@ -1136,6 +1152,32 @@ msrp_result_t msrp_acceptor_direct_new(const struct msrp_endpoint_config_t *cfg,
                                        struct msrp_connector_t **out_connector);
 
 /**
+ * Makes an active-side connector through an MSRP relay (the seed's
+ * ConnectorRelay): `prepare` connects to the relay (TLS for msrps, verified
+ * with `cfg`'s trust anchors or the settings' fingerprint), authenticates
+ * (AUTH with digest) and returns the path for SDP — the relay's Use-Path
+ * then the local URI; `complete` binds to the peer's path through the
+ * relay (the relay's 200 answers the binding). `cfg` NULL uses the
+ * defaults; `cfg` and `relay` are copied. Writes the connector to `*out`
+ * (free with `msrp_connector_free`).
+ */
+msrp_result_t msrp_connector_relay_new(const struct msrp_endpoint_config_t *cfg,
+                                       const struct msrp_relay_settings_t *relay,
+                                       struct msrp_connector_t **out_connector);
+
+/**
+ * Makes a passive-side connector through an MSRP relay (the seed's
+ * AcceptorRelay): `prepare` authenticates to the relay as for
+ * `msrp_connector_relay_new`; `complete` waits for the peer's first chunk
+ * arriving through the relay on that connection. No local socket listens.
+ * `cfg` NULL uses the defaults; `cfg` and `relay` are copied. Writes the
+ * acceptor to `*out` (free with `msrp_connector_free`).
+ */
+msrp_result_t msrp_acceptor_relay_new(const struct msrp_endpoint_config_t *cfg,
+                                      const struct msrp_relay_settings_t *relay,
+                                      struct msrp_connector_t **out_connector);
+
+/**
  * Prepares the local end and writes the full local path — space-separated
  * URIs, the SDP `a=path` value — to `*full_local_path` (free with
  * `msrp_string_free`).
@@ -1145,8 +1187,13 @@ msrp_result_t msrp_acceptor_direct_new(const struct msrp_endpoint_config_t *cfg,
  * acceptor listens where the URI says (port 0 picks a free port, which the
  * path then carries); a connector only advertises it.
  *
- * Blocking (an acceptor opens its socket): `MSRP_RESULT_WOULD_DEADLOCK`
- * inside callbacks.
+ * Relay connectors and acceptors connect and authenticate to the relay
+ * here (`MSRP_RESULT_AUTHENTICATION` on refused credentials,
+ * `MSRP_RESULT_IO`, `MSRP_RESULT_TLS`, `MSRP_RESULT_TIMEOUT`), and the path
+ * starts with the relay's URIs.
+ *
+ * Blocking (an acceptor opens its socket, a relay connector its relay
+ * connection): `MSRP_RESULT_WOULD_DEADLOCK` inside callbacks.
  */
 msrp_result_t msrp_connector_prepare(struct msrp_connector_t *connector,
                                      const char *local_uri,
@@ -1161,7 +1208,9 @@ msrp_result_t msrp_connector_prepare(struct msrp_connector_t *connector,
  * hex pairs): with `msrps` the peer's certificate must match it — checked in
  * the handshake, before any chunk — or chain to the config's trust anchors;
  * a TLS client given neither fails. An acceptor given a fingerprint requires
- * the client to present a certificate with it. `timeout_ms` 0 uses the
+ * the client to present a certificate with it. Relay connectors and
+ * acceptors ignore `fingerprint` (the peer's certificate is not seen
+ * through a relay; the relay's is checked in prepare). `timeout_ms` 0 uses the
  * config's bind timeout (default 30 s).
  *
  * Errors: `MSRP_RESULT_TIMEOUT`, `MSRP_RESULT_IO`, `MSRP_RESULT_TLS`,
@@ -1213,6 +1262,64 @@ void msrp_connector_free(struct msrp_connector_t *connector);
  * `free()`). Callable from any thread, including inside callbacks.
  */
 void msrp_string_free(char *s);
+
+/**
+ * Makes relay settings and writes them to `*out`.
+ *
+ * `relay` is either a relay URI — `msrps://relay.example.com:2855;tcp`
+ * (TLS to the relay, as RFC 4976 requires) or `msrp://host:port;tcp` (the
+ * explicit opt-in to plain TCP) — giving host, port and TLS, or a bare
+ * domain such as `example.com` (host = the domain, port 2855, TLS).
+ * `username` and `password` are the relay's digest credentials. The relay's
+ * certificate (TLS) is checked against the endpoint config's trust anchors
+ * or the fingerprint set by `msrp_relay_settings_set_fingerprint`.
+ *
+ * Errors: `MSRP_RESULT_NULL_POINTER`, `MSRP_RESULT_PARSE` (a malformed
+ * relay URI), `MSRP_RESULT_INVALID_ARGUMENT` (an empty domain).
+ */
+msrp_result_t msrp_relay_settings_new(const char *relay,
+                                      const char *username,
+                                      const char *password,
+                                      struct msrp_relay_settings_t **out_settings);
+
+/**
+ * Frees relay settings (connectors made from them are not affected). NULL
+ * is a no-op.
+ */
+void msrp_relay_settings_free(struct msrp_relay_settings_t *settings);
+
+/**
+ * Sets the relay's host name or address (NULL: back to the domain).
+ */
+msrp_result_t msrp_relay_settings_set_host(struct msrp_relay_settings_t *settings,
+                                           const char *host);
+
+/**
+ * Sets the relay's port (0: back to the default, 2855).
+ */
+msrp_result_t msrp_relay_settings_set_port(struct msrp_relay_settings_t *settings, uint16_t port);
+
+/**
+ * Sets whether the relay connection uses TLS (msrps; the default, as RFC
+ * 4976 requires). False is the explicit opt-in to plain TCP.
+ */
+msrp_result_t msrp_relay_settings_set_tls(struct msrp_relay_settings_t *settings, bool use_tls);
+
+/**
+ * Sets the relay certificate's expected SHA-256 fingerprint (`sha-256
+ * AB:CD:...` or just the hex pairs; NULL: none), accepted besides the
+ * config's trust anchors. Fails with `MSRP_RESULT_PARSE` on a malformed
+ * fingerprint, leaving the settings unchanged.
+ */
+msrp_result_t msrp_relay_settings_set_fingerprint(struct msrp_relay_settings_t *settings,
+                                                  const char *fingerprint);
+
+/**
+ * Sets the registration lifetime, in seconds, asked of the relay in AUTH
+ * (0: none asked; the relay decides either way).
+ */
+msrp_result_t msrp_relay_settings_set_expires(struct msrp_relay_settings_t *settings,
+                                              uint32_t expires_s);
 
 /**
  * Sets the number of runtime worker threads (and of dispatcher threads) for

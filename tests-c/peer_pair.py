@@ -6,7 +6,9 @@ SIP stack would do), then both run to completion and their stdout lines are
 checked against the msrp-peer contract (DESIGN.md).
 
 usage: peer_pair.py --peer PATH/TO/msrp-peer [--wrap "valgrind ..."] CASE
-cases: text, file, tls, tls-wrong-fingerprint, resume, usage
+cases: text, file, tls, tls-wrong-fingerprint, resume, usage, relay
+(relay starts Kamailio with tests/relay/kamailio.sh; exit 77, a skip, when
+Kamailio is not installed)
 """
 import argparse
 import hashlib
@@ -220,6 +222,87 @@ def case_resume(cmd, tmp):
     check(rec[0][4] == want and sha256_file(os.path.join(out, mid)) == want, "resumed file differs", a)
 
 
+RELAY_SH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "relay", "kamailio.sh")
+
+
+class Skip(Exception):
+    pass
+
+
+def start_relay():
+    p = subprocess.run([RELAY_SH, "start", "--watch-pid", str(os.getpid())],
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        if "kamailio not found" in p.stderr:
+            raise Skip(p.stderr.strip())
+        raise AssertionError("relay did not start:\n" + p.stderr)
+    return dict(l.split("=", 1) for l in p.stdout.splitlines() if "=" in l)
+
+
+def case_relay(cmd, tmp):
+    relay = start_relay()
+    try:
+        auth = ["--user", relay["USER"], "--password", relay["PASSWORD"], "--timeout", "60"]
+        # 1. connect through the relay over plain TCP (msrp://, the explicit
+        #    opt-in) to a peer that accepts directly; text both ways.
+        a, c = run_pair(cmd,
+                        ["--send-text", "hello from accept", "--count", "1", "--timeout", "60"],
+                        ["--relay", relay["TCP_URI"], "--send-text", "hello via relay", "--count", "1"] + auth)
+        for p in (a, c):
+            check(p.rc == 0, "%s failed (relay TCP to direct)" % p.name, a, c)
+            check(p.starting("BOUND") and len(p.starting("RECEIVED")) == 1, "BOUND and one RECEIVED", p)
+            check([s[2] for s in p.starting("SENT")] == ["200"], "SENT 200", p)
+        check(c.path.split()[1].startswith("msrp://127.0.0.1:%s" % relay["TCP_PORT"]) and len(c.path.split()) == 3,
+              "the connect PATH is the relay, then the local URI", c)
+        want = hashlib.sha256(b"hello via relay").hexdigest()
+        check(a.starting("RECEIVED")[0][4] == want, "digest of the text through the relay", a)
+
+        # 2. both sides through the relay over TLS (--ca the relay's
+        #    certificate), a 2 MB file with success reports.
+        size = 2 << 20
+        src = os.path.join(tmp, "relay.bin")
+        make_file(src, size)
+        out = os.path.join(tmp, "relay-out")
+        os.mkdir(out)
+        tls = ["--relay", relay["TLS_URI"], "--ca", relay["CERT"]] + auth
+        a, c = run_pair(cmd,
+                        tls + ["--count", "1", "--out-dir", out, "--no-progress"],
+                        tls + ["--send-file", src, "--success-report", "yes", "--no-progress"])
+        check(a.rc == 0 and c.rc == 0, "file through the relay over TLS failed", a, c)
+        for p in (a, c):
+            check(p.path.split()[1].startswith("msrps://127.0.0.1:%s" % relay["TLS_PORT"]),
+                  "the PATH starts with the TLS relay", p)
+        rec = a.starting("RECEIVED")
+        want = sha256_file(src)
+        check(len(rec) == 1 and rec[0][3] == str(size) and rec[0][4] == want, "RECEIVED line of the file", a)
+        check(sha256_file(os.path.join(out, rec[0][1])) == want, "file in --out-dir differs", a)
+        check(c.starting("SENT") == [["SENT", rec[0][1], "200"]], "SENT 200 (the relay's hop-by-hop 200)", c)
+        reports = c.starting("REPORT")
+        check(reports and all(r[1] == rec[0][1] and r[2] == "200" for r in reports), "REPORT 200 lines", c)
+        check(reports[-1][3].endswith("-%d/%d" % (size, size)), "the last REPORT covers the whole file", c)
+
+        # 3. a wrong password fails in prepare, before any PATH line.
+        p = subprocess.run(cmd + ["connect", "--relay", relay["TCP_URI"], "--user", relay["USER"],
+                                  "--password", "wrong", "--timeout", "30"],
+                           capture_output=True, text=True, timeout=60, input="")
+        check(p.returncode == 1 and "PATH" not in p.stdout, "a wrong password must exit 1 without PATH:\n"
+              + p.stdout + p.stderr)
+
+        # 4. --fingerprint instead of --ca verifies the msrps relay: the right
+        #    one authenticates (PATH printed), a wrong one fails the handshake.
+        relay_fp = subprocess.run(["openssl", "x509", "-in", relay["CERT"], "-noout", "-fingerprint", "-sha256"],
+                                  check=True, capture_output=True, text=True).stdout.strip().split("=", 1)[1]
+        _, _, other_fp = tls_files(tmp, "other")
+        for fp, ok in ((relay_fp, True), (other_fp, False)):
+            p = subprocess.run(cmd + ["accept", "--relay", relay["TLS_URI"], "--fingerprint", fp] + auth,
+                               capture_output=True, text=True, timeout=60, input="")
+            has_path = any(l.startswith("PATH msrps://127.0.0.1:%s" % relay["TLS_PORT"]) for l in p.stdout.splitlines())
+            check(p.returncode == 1 and has_path == ok and (ok or "fingerprint" in p.stderr.lower()),
+                  "relay fingerprint %s: PATH %s expected\n%s%s" % (fp, ok, p.stdout, p.stderr))
+    finally:
+        subprocess.run([RELAY_SH, "stop", "--rundir", relay["RUNDIR"]], capture_output=True, timeout=60)
+
+
 def case_usage(cmd, tmp):
     for args in (["bogus"], ["connect", "--frobnicate"], ["accept", "--count"], ["connect", "--start", "5"]):
         p = subprocess.run(cmd + args, capture_output=True, text=True, timeout=30)
@@ -235,6 +318,7 @@ CASES = {
     "tls-wrong-fingerprint": case_tls_wrong_fingerprint,
     "resume": case_resume,
     "usage": case_usage,
+    "relay": case_relay,
 }
 
 
@@ -251,6 +335,9 @@ def main():
         except AssertionError as e:
             print("FAIL %s: %s" % (args.case, e))
             return 1
+        except Skip as e:
+            print("SKIP %s: %s" % (args.case, e))
+            return 77
     print("PASS %s" % args.case)
     return 0
 

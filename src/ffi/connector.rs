@@ -14,6 +14,7 @@ use super::handle::{
     box_from_ptr, box_into_ptr, opt_str_arg, out, str_arg, string_into_ptr, try_ref, Castable,
     OwnershipBox,
 };
+use super::relay::msrp_relay_settings_t;
 use super::result::{
     fail, msrp_result_t, set_last_error, Result, MSRP_RESULT_CANCELLED, MSRP_RESULT_INVALID_STATE,
     MSRP_RESULT_NULL_POINTER, MSRP_RESULT_OK,
@@ -24,15 +25,19 @@ use super::runtime::{
 use super::tls::fingerprint_arg;
 use super::transport::{msrp_transport_t, TransportHandle};
 use super::uri::{parse_path, parse_uri};
-use crate::connect::{AcceptorDirect, ConnectError, ConnectorDirect};
+use crate::connect::{
+    AcceptorDirect, AcceptorRelay, ConnectError, ConnectorDirect, ConnectorRelay,
+};
 use crate::protocol::Uri;
 use crate::transport::tls::Fingerprint;
 use crate::transport::Transport;
 
 /// Makes and binds the connection of one session.
 ///
-/// Made by `msrp_connector_direct_new` (active side: connects to the peer)
-/// or `msrp_acceptor_direct_new` (passive side: listens for the peer); used
+/// Made by `msrp_connector_direct_new` (active side: connects to the peer),
+/// `msrp_acceptor_direct_new` (passive side: listens for the peer), or their
+/// relay variants `msrp_connector_relay_new` and `msrp_acceptor_relay_new`
+/// (both sides connect to an MSRP relay, RFC 4976); used
 /// as prepare → complete (or complete_async) → a transport, or cleanup;
 /// freed by `msrp_connector_free`.
 ///
@@ -44,10 +49,12 @@ pub struct msrp_connector_t {
     _private: [u8; 0],
 }
 
-/// The kinds of connector. Relay connectors and acceptors join here.
+/// The kinds of connector.
 enum Kind {
     Connector(ConnectorDirect),
     Acceptor(AcceptorDirect),
+    ConnectorRelay(ConnectorRelay),
+    AcceptorRelay(AcceptorRelay),
 }
 
 impl Kind {
@@ -55,6 +62,8 @@ impl Kind {
         match self {
             Kind::Connector(c) => c.prepare(local),
             Kind::Acceptor(a) => a.prepare(local).await,
+            Kind::ConnectorRelay(c) => c.prepare(local).await,
+            Kind::AcceptorRelay(a) => a.prepare(local).await,
         }
     }
 
@@ -67,6 +76,10 @@ impl Kind {
         match self {
             Kind::Connector(c) => c.complete(path, fingerprint, timeout).await,
             Kind::Acceptor(a) => a.complete(path, fingerprint, timeout).await,
+            // Through a relay the peer's certificate is never seen: only the
+            // relay's (checked in prepare, by the relay settings).
+            Kind::ConnectorRelay(c) => c.complete(path, timeout).await,
+            Kind::AcceptorRelay(a) => a.complete(path, timeout).await,
         }
     }
 
@@ -74,6 +87,8 @@ impl Kind {
         match self {
             Kind::Connector(c) => c.cleanup(),
             Kind::Acceptor(a) => a.cleanup(),
+            Kind::ConnectorRelay(c) => c.cleanup(),
+            Kind::AcceptorRelay(a) => a.cleanup(),
         }
     }
 }
@@ -249,6 +264,50 @@ pub extern "C" fn msrp_acceptor_direct_new(
     }
 }
 
+/// Makes an active-side connector through an MSRP relay (the seed's
+/// ConnectorRelay): `prepare` connects to the relay (TLS for msrps, verified
+/// with `cfg`'s trust anchors or the settings' fingerprint), authenticates
+/// (AUTH with digest) and returns the path for SDP — the relay's Use-Path
+/// then the local URI; `complete` binds to the peer's path through the
+/// relay (the relay's 200 answers the binding). `cfg` NULL uses the
+/// defaults; `cfg` and `relay` are copied. Writes the connector to `*out`
+/// (free with `msrp_connector_free`).
+#[unsafe(no_mangle)]
+pub extern "C" fn msrp_connector_relay_new(
+    cfg: *const msrp_endpoint_config_t,
+    relay: *const msrp_relay_settings_t,
+    out_connector: *mut *mut msrp_connector_t,
+) -> msrp_result_t {
+    ffi_boundary! { result:
+        let out_connector = out(out_connector, "out")?;
+        let relay = try_ref(relay)?.clone();
+        let kind = Kind::ConnectorRelay(ConnectorRelay::new(config_or_default(cfg)?, relay));
+        out_connector.write(box_into_ptr(ConnectorHandle::new(kind)));
+        Ok(())
+    }
+}
+
+/// Makes a passive-side connector through an MSRP relay (the seed's
+/// AcceptorRelay): `prepare` authenticates to the relay as for
+/// `msrp_connector_relay_new`; `complete` waits for the peer's first chunk
+/// arriving through the relay on that connection. No local socket listens.
+/// `cfg` NULL uses the defaults; `cfg` and `relay` are copied. Writes the
+/// acceptor to `*out` (free with `msrp_connector_free`).
+#[unsafe(no_mangle)]
+pub extern "C" fn msrp_acceptor_relay_new(
+    cfg: *const msrp_endpoint_config_t,
+    relay: *const msrp_relay_settings_t,
+    out_connector: *mut *mut msrp_connector_t,
+) -> msrp_result_t {
+    ffi_boundary! { result:
+        let out_connector = out(out_connector, "out")?;
+        let relay = try_ref(relay)?.clone();
+        let kind = Kind::AcceptorRelay(AcceptorRelay::new(config_or_default(cfg)?, relay));
+        out_connector.write(box_into_ptr(ConnectorHandle::new(kind)));
+        Ok(())
+    }
+}
+
 /// Prepares the local end and writes the full local path — space-separated
 /// URIs, the SDP `a=path` value — to `*full_local_path` (free with
 /// `msrp_string_free`).
@@ -258,8 +317,13 @@ pub extern "C" fn msrp_acceptor_direct_new(
 /// acceptor listens where the URI says (port 0 picks a free port, which the
 /// path then carries); a connector only advertises it.
 ///
-/// Blocking (an acceptor opens its socket): `MSRP_RESULT_WOULD_DEADLOCK`
-/// inside callbacks.
+/// Relay connectors and acceptors connect and authenticate to the relay
+/// here (`MSRP_RESULT_AUTHENTICATION` on refused credentials,
+/// `MSRP_RESULT_IO`, `MSRP_RESULT_TLS`, `MSRP_RESULT_TIMEOUT`), and the path
+/// starts with the relay's URIs.
+///
+/// Blocking (an acceptor opens its socket, a relay connector its relay
+/// connection): `MSRP_RESULT_WOULD_DEADLOCK` inside callbacks.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_connector_prepare(
     connector: *mut msrp_connector_t,
@@ -301,7 +365,9 @@ fn complete_args(
 /// hex pairs): with `msrps` the peer's certificate must match it — checked in
 /// the handshake, before any chunk — or chain to the config's trust anchors;
 /// a TLS client given neither fails. An acceptor given a fingerprint requires
-/// the client to present a certificate with it. `timeout_ms` 0 uses the
+/// the client to present a certificate with it. Relay connectors and
+/// acceptors ignore `fingerprint` (the peer's certificate is not seen
+/// through a relay; the relay's is checked in prepare). `timeout_ms` 0 uses the
 /// config's bind timeout (default 30 s).
 ///
 /// Errors: `MSRP_RESULT_TIMEOUT`, `MSRP_RESULT_IO`, `MSRP_RESULT_TLS`,

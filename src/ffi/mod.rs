@@ -27,6 +27,7 @@ pub mod config;
 pub mod connector;
 pub(crate) mod handle;
 pub mod logger;
+pub mod relay;
 pub mod runtime;
 pub mod server;
 pub mod session;
