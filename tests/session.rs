@@ -421,7 +421,12 @@ async fn sender_learns_what_was_acknowledged_when_peer_dies() {
         assert_eq!(chunk.method(), Some(&Method::Send));
         a.write_response(&chunk, 200, None).await.unwrap();
     }
-    a.close().await;
+    // It stops answering and closes its side (FIN) but keeps draining what
+    // arrives, so the kernel sends no reset that could discard the ten
+    // responses still unread on the sender's socket.
+    let (mut reader, mut writer) = a.into_split();
+    writer.close().await;
+    let drain = tokio::spawn(async move { while reader.read_chunk(None).await.is_ok() {} });
     let e = next_matching(&mut crx, |e| matches!(e, SessionEvent::Closed { .. })).await;
     match e {
         SessionEvent::Closed { unfinished, .. } => {
@@ -434,5 +439,6 @@ async fn sender_learns_what_was_acknowledged_when_peer_dies() {
         }
         _ => unreachable!(),
     }
+    drain.abort();
     let _ = Chunk::request("abcd", Method::Send);
 }
