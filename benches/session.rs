@@ -106,7 +106,10 @@ async fn pair(tls: bool) -> (Transport, Transport) {
 async fn msrp_file(path: &Path, n: usize, tls: bool) -> Duration {
     let start = Instant::now();
     let (c, a) = pair(tls).await;
-    let (cs, _crx) = Session::new(c, SessionConfig::default());
+    let (cs, mut crx) = Session::new(c, SessionConfig::default());
+    // The sender's events (Progress every MiB) must be drained, or its
+    // reader stops at a full event queue.
+    let drain = tokio::spawn(async move { while crx.recv().await.is_some() {} });
     let (as_, mut arx) = Session::new(
         a,
         SessionConfig {
@@ -139,6 +142,7 @@ async fn msrp_file(path: &Path, n: usize, tls: bool) -> Duration {
     assert_eq!(got, n as u64);
     cs.shutdown(false).await;
     as_.shutdown(false).await;
+    drain.abort();
     d
 }
 
