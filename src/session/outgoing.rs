@@ -15,12 +15,18 @@ use crate::transport::{ChunkParams, TransportInfo};
 /// they can be interrupted (RFC 4975 §7.1.1).
 pub const INTERRUPTIBLE_OVER: usize = 2048;
 
+/// Files are read in blocks of this size (one trip to the blocking pool per
+/// block, not per chunk); chunks are slices of the block.
+const FILE_BLOCK: usize = 1 << 20;
+
 enum Body {
     Memory(Bytes),
     File {
         source: Option<FileSource>,
         file: Option<tokio::fs::File>,
         base: u64,
+        /// Octets read ahead, starting at `next` (when there is no leftover).
+        block: Bytes,
     },
 }
 
@@ -112,6 +118,7 @@ impl Source {
                 source: Some(f.source),
                 file: None,
                 base,
+                block: Bytes::new(),
             },
             leftover: None,
             started: false,
@@ -134,7 +141,12 @@ impl Source {
                 let start = (self.next - 1) as usize;
                 Ok(b.slice(start..start + n))
             }
-            Body::File { source, file, base } => {
+            Body::File {
+                source,
+                file,
+                base,
+                block,
+            } => {
                 if file.is_none() {
                     let mut f = match source.take() {
                         Some(FileSource::Path(p)) => tokio::fs::File::open(p).await?,
@@ -144,19 +156,25 @@ impl Source {
                     f.seek(SeekFrom::Start(*base + self.next - 1)).await?;
                     *file = Some(f);
                 }
-                let f = file.as_mut().expect("opened above");
-                let mut buf = BytesMut::with_capacity(n);
-                while buf.len() < n {
-                    let got = f.read_buf(&mut buf).await?;
-                    if got == 0 {
-                        return Err(std::io::Error::new(
-                            std::io::ErrorKind::UnexpectedEof,
-                            "file is shorter than its declared size",
-                        ));
+                if block.len() < n {
+                    // Read ahead a block (never past the message's end).
+                    let f = file.as_mut().expect("opened above");
+                    let want = (FILE_BLOCK.max(n) as u64).min(remaining) as usize;
+                    let mut buf = BytesMut::with_capacity(want);
+                    buf.extend_from_slice(block);
+                    while buf.len() < want {
+                        let got = f.read_buf(&mut buf).await?;
+                        if got == 0 {
+                            return Err(std::io::Error::new(
+                                std::io::ErrorKind::UnexpectedEof,
+                                "file is shorter than its declared size",
+                            ));
+                        }
                     }
+                    buf.truncate(want);
+                    *block = buf.freeze();
                 }
-                buf.truncate(n);
-                Ok(buf.freeze())
+                Ok(block.split_to(n))
             }
         }
     }
