@@ -1157,3 +1157,68 @@ async fn hostile_streams_against_one_server() {
     eprintln!("RSS {rss_start} -> {rss_end} (+{grew})");
     assert!(grew < 64 << 20, "RSS grew by {grew} bytes");
 }
+
+/// Bogus bindings for a prepared session that `complete` has not picked up
+/// yet must not lock the real peer out (they used to fill the server's
+/// MAX_EARLY_ARRIVALS slots, and the real binding then got 481).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_bogus_bindings_do_not_lock_out_the_real_peer() {
+    let server = Server::new(EndpointConfig {
+        bind_timeout: BIND_TIMEOUT,
+        ..Default::default()
+    });
+    let local = server.prepare(None).await.unwrap();
+    let addr = server.local_addrs()[0];
+    let to = local[0].to_string();
+    let mut bogus = Vec::new();
+    for i in 0..8 {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let b = bodiless(
+            &format!("early{i:03}"),
+            &to,
+            "msrp://127.0.0.1:9/squatter;tcp",
+        );
+        s.write_all(&b).await.unwrap();
+        bogus.push(s);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut connector = ConnectorDirect::new(EndpointConfig::default());
+    let c_path = connector
+        .prepare(Some(uri("msrp://127.0.0.1:0/realpeer;tcp")))
+        .unwrap();
+    let l = local[0].clone();
+    let cp = c_path.clone();
+    let s = server.clone();
+    let real = tokio::spawn(async move {
+        connector
+            .complete(&[l], None, Some(Duration::from_secs(5)))
+            .await
+    });
+    // The application learns the peer's path (SDP answer) a little later.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let st = s
+        .complete(&local[0], &cp, None, Some(Duration::from_secs(5)))
+        .await
+        .expect("real peer bound");
+    let ct = real
+        .await
+        .unwrap()
+        .expect("real peer's binding answered 200");
+    let (cs, _crx) = Session::new(ct, SessionConfig::default());
+    let (_ss, srx) = Session::new(st, SessionConfig::default());
+    let mut msgs = forward_messages(srx);
+    let id = cs
+        .send_message(OutgoingMessage::new("text/plain", "after the squatters"))
+        .unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(5), msgs.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.0, id);
+    // Every squatter was answered 481 and closed.
+    for mut b in bogus {
+        let (data, closed) = read_to_close(&mut b, CLOSE_BOUND).await;
+        assert!(closed.is_some());
+        assert_eq!(parse_codes(&data), vec![481]);
+    }
+}

@@ -520,6 +520,16 @@ async fn handle_connection(
     };
     match route_arrival(&strong, arrival) {
         Routed::Stashed => Ok(()),
+        Routed::Evict(old, to) => {
+            tokio::spawn(reject(
+                old.stream,
+                old.chunk,
+                to,
+                481,
+                "From-Path is not this session's peer",
+            ));
+            Ok(())
+        }
         Routed::Reject(a, to, code, comment) => {
             reject(a.stream, a.chunk, to, code, comment).await;
             Err(ConnectError::Rejected(MsrpError::new(code, comment)))
@@ -536,6 +546,8 @@ async fn handle_connection(
 enum Routed {
     Stashed,
     Reject(Arrival, Uri, u16, &'static str),
+    /// The newcomer was stashed in place of this older arrival.
+    Evict(Arrival, Uri),
     Bind(Arrival, Registration, Waiter),
 }
 
@@ -576,7 +588,11 @@ fn route_arrival(inner: &Inner, arrival: Arrival) -> Routed {
             }
         }
         None if reg.arrived.len() >= MAX_EARLY_ARRIVALS => {
-            Routed::Reject(arrival, local, 481, "Session Does Not Exist")
+            // Full: drop the oldest, not the newcomer, so that bogus early
+            // bindings cannot lock the real peer out of a prepared session.
+            let oldest = reg.arrived.remove(0);
+            reg.arrived.push(arrival);
+            Routed::Evict(oldest, local)
         }
         None => {
             reg.arrived.push(arrival);
