@@ -1222,3 +1222,50 @@ async fn early_bogus_bindings_do_not_lock_out_the_real_peer() {
         assert_eq!(parse_codes(&data), vec![481]);
     }
 }
+
+/// Eight unauthenticated connections each stream a 60 MB binding chunk to a
+/// session that does not exist: the server must not buffer them whole (it
+/// used to assemble up to 64 MiB per connection before looking at To-Path).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn huge_binding_chunks_are_not_buffered() {
+    let server = Server::new(EndpointConfig {
+        bind_timeout: Duration::from_secs(5),
+        ..Default::default()
+    });
+    let _local = server.prepare(None).await.unwrap();
+    let addr = server.local_addrs()[0];
+    let before = rss_bytes();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        tasks.push(tokio::spawn(async move {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            let n = 60_000_000u64;
+            let head = format!(
+                "MSRP big{i:05} SEND\r\nTo-Path: msrp://127.0.0.1:{}/nosuch;tcp\r\n\
+                 From-Path: msrp://127.0.0.1:9/x;tcp\r\nMessage-ID: abcdef\r\n\
+                 Byte-Range: 1-{n}/{n}\r\nContent-Type: text/plain\r\n\r\n",
+                addr.port()
+            );
+            let _ = s.write_all(head.as_bytes()).await;
+            let block = vec![b'a'; 1 << 20];
+            for _ in 0..57 {
+                if s.write_all(&block).await.is_err() {
+                    break;
+                }
+            }
+            let (_, closed) = read_to_close(&mut s, Duration::from_secs(10)).await;
+            closed.is_some()
+        }));
+    }
+    let mut peak = 0;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        peak = peak.max(rss_bytes());
+    }
+    for t in tasks {
+        assert!(t.await.unwrap(), "connection not closed");
+    }
+    let grew = peak.saturating_sub(before);
+    eprintln!("RSS peak grew by {} MiB", grew >> 20);
+    assert!(grew < 64 << 20, "RSS grew by {grew} bytes");
+}
