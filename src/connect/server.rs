@@ -19,12 +19,15 @@ use tokio::task::JoinHandle;
 use super::{ConnectError, EndpointConfig};
 use crate::log::{Level, SharedLogger};
 use crate::msrp_log;
-use crate::protocol::{ids, Chunk, ChunkReader, Host, Method, Uri};
+use crate::protocol::{ids, Chunk, ChunkReader, Host, Limits, Method, Uri};
 use crate::transport::tls::{self, Fingerprint};
 use crate::transport::{make_response_to, MsrpError, Stream, Transport, TransportInfo};
 
 /// Connections that arrived for a session before `complete` was called, at most.
 const MAX_EARLY_ARRIVALS: usize = 4;
+
+/// Most payload octets of a binding chunk assembled before it is routed.
+const MAX_BINDING_CHUNK: u64 = 1 << 20;
 
 /// A shared listener that routes incoming connections by session id.
 #[derive(Clone)]
@@ -503,9 +506,20 @@ async fn handle_connection(
         Some(cfg) => Stream::TlsServer(Box::new(tls::accept(tcp, cfg).await?)),
         None => Stream::Tcp(tcp),
     };
-    let mut parser = ChunkReader::new(limits);
+    // The binding chunk is read before anything is known about the peer:
+    // assemble at most MAX_BINDING_CHUNK octets of it (the default limits
+    // let every unauthenticated connection buffer 64 MiB).
+    let binding_limits = Limits {
+        max_assembled_chunk: limits.max_assembled_chunk.min(MAX_BINDING_CHUNK),
+        max_undeclared_chunk: limits.max_undeclared_chunk.min(MAX_BINDING_CHUNK),
+        ..limits
+    };
+    let mut first = ChunkReader::new(binding_limits);
     let mut buf = BytesMut::new();
-    let chunk = read_first_chunk(&mut stream, &mut parser, &mut buf).await?;
+    let chunk = read_first_chunk(&mut stream, &mut first, &mut buf).await?;
+    // Between chunks: the session continues with the configured limits.
+    debug_assert!(first.is_idle());
+    let parser = ChunkReader::new(limits);
     if !chunk.is_request() || chunk.method() == Some(&Method::Report) {
         return Err(ConnectError::Protocol(
             "first chunk is not a request that binds".into(),
@@ -520,6 +534,16 @@ async fn handle_connection(
     };
     match route_arrival(&strong, arrival) {
         Routed::Stashed => Ok(()),
+        Routed::Evict(old, to) => {
+            tokio::spawn(reject(
+                old.stream,
+                old.chunk,
+                to,
+                481,
+                "From-Path is not this session's peer",
+            ));
+            Ok(())
+        }
         Routed::Reject(a, to, code, comment) => {
             reject(a.stream, a.chunk, to, code, comment).await;
             Err(ConnectError::Rejected(MsrpError::new(code, comment)))
@@ -536,6 +560,8 @@ async fn handle_connection(
 enum Routed {
     Stashed,
     Reject(Arrival, Uri, u16, &'static str),
+    /// The newcomer was stashed in place of this older arrival.
+    Evict(Arrival, Uri),
     Bind(Arrival, Registration, Waiter),
 }
 
@@ -576,7 +602,11 @@ fn route_arrival(inner: &Inner, arrival: Arrival) -> Routed {
             }
         }
         None if reg.arrived.len() >= MAX_EARLY_ARRIVALS => {
-            Routed::Reject(arrival, local, 481, "Session Does Not Exist")
+            // Full: drop the oldest, not the newcomer, so that bogus early
+            // bindings cannot lock the real peer out of a prepared session.
+            let oldest = reg.arrived.remove(0);
+            reg.arrived.push(arrival);
+            Routed::Evict(oldest, local)
         }
         None => {
             reg.arrived.push(arrival);
