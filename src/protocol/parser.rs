@@ -17,6 +17,10 @@ use std::fmt;
 use super::chunk::{Chunk, ChunkKind, Continuation, Method};
 use super::headers::{is_ident, ByteRange, Header, HeaderLimits};
 
+/// Octets discarded past a chunk's declared length, while looking for its
+/// end-line, before the connection is given up as unframed.
+const SKIP_AFTER_DECLARED: u64 = 64 * 1024;
+
 /// Parser limits. Defaults are safe for a process holding thousands of sessions.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -175,6 +179,8 @@ struct BodyState {
     allowed: Option<u64>,
     /// Discarding the payload of a chunk already reported as an error.
     skipping: bool,
+    /// Payload octets discarded while skipping.
+    skipped: u64,
     /// The chunk is a request that a 400 can answer.
     answerable: bool,
     transaction_id: String,
@@ -391,6 +397,22 @@ impl Parser {
                     if emit > 0 {
                         if body.skipping {
                             buf.advance(emit);
+                            body.skipped += emit as u64;
+                            // A chunk that declared its length but whose
+                            // end-line does not follow it has lost framing
+                            // (a wrong transaction id or flag on the end-line):
+                            // whatever comes next would be swallowed, so give up.
+                            let skip_limit = if body.declared.is_some() {
+                                SKIP_AFTER_DECLARED
+                            } else {
+                                self.limits.max_undeclared_chunk.max(SKIP_AFTER_DECLARED)
+                            };
+                            if body.skipped > skip_limit {
+                                return Err(body.fatal_error(
+                                    ParseErrorKind::ByteRangeExceeded,
+                                    format!("no end-line within {skip_limit} octets after a chunk's declared length: framing lost"),
+                                ));
+                            }
                             continue;
                         }
                         // Hand out payload up to the limit, then fail once a
@@ -491,6 +513,7 @@ impl BodyState {
             declared,
             allowed,
             skipping,
+            skipped: 0,
             answerable: false,
             transaction_id: transaction_id.to_string(),
         }
@@ -505,6 +528,14 @@ impl BodyState {
             head: None,
             fatal: false,
             answerable: self.answerable,
+        }
+    }
+
+    fn fatal_error(&self, kind: ParseErrorKind, detail: String) -> ParseError {
+        ParseError {
+            fatal: true,
+            answerable: false,
+            ..self.error(kind, detail)
         }
     }
 }
@@ -891,6 +922,37 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn lost_framing_after_a_declared_length_is_fatal() {
+        // The end-line names another transaction: the chunk overruns its
+        // Byte-Range (answerable), and when no end-line follows within the
+        // slack, the connection is given up instead of swallowing the rest.
+        let mut wire = b"MSRP abcd SEND\r\nTo-Path: msrp://b:1/x;tcp\r\nFrom-Path: msrp://a:1/y;tcp\r\nByte-Range: 1-3/3\r\nContent-Type: text/plain\r\n\r\nhey\r\n-------wxyz$\r\n".to_vec();
+        wire.extend(std::iter::repeat_n(b'x', 70 * 1024));
+        let mut p = Parser::default();
+        let mut buf = BytesMut::from(&wire[..]);
+        let mut kinds = Vec::new();
+        loop {
+            match p.next_event(&mut buf) {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(e) => {
+                    kinds.push((e.kind, e.fatal));
+                    if e.fatal {
+                        break;
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            kinds,
+            vec![
+                (ParseErrorKind::ByteRangeExceeded, false),
+                (ParseErrorKind::ByteRangeExceeded, true)
+            ]
+        );
     }
 
     #[test]
