@@ -283,25 +283,16 @@ fn sdp_path(reg: &Registration) -> Vec<Uri> {
     p
 }
 
-/// The active side through a relay.
-pub struct ConnectorRelay {
+/// What both relay sides share: settings, and the registration between
+/// prepare and complete.
+struct RelayEndpoint {
     config: EndpointConfig,
     relay: RelaySettings,
     registration: Option<Registration>,
 }
 
-impl ConnectorRelay {
-    pub fn new(config: EndpointConfig, relay: RelaySettings) -> ConnectorRelay {
-        ConnectorRelay {
-            config,
-            relay,
-            registration: None,
-        }
-    }
-
-    /// Authenticates to the relay and returns the full local path for SDP.
-    /// The local URI is only advertised (a random one when `None`).
-    pub async fn prepare(&mut self, local_uri: Option<Uri>) -> Result<Vec<Uri>, ConnectError> {
+impl RelayEndpoint {
+    async fn prepare(&mut self, local_uri: Option<Uri>) -> Result<Vec<Uri>, ConnectError> {
         let local = default_local_uri(&self.config, local_uri);
         let reg = authenticate(&self.config, &self.relay, &local).await?;
         let path = sdp_path(&reg);
@@ -309,9 +300,48 @@ impl ConnectorRelay {
         Ok(path)
     }
 
+    fn expires_at(&self) -> Option<Instant> {
+        self.registration.as_ref().map(|r| r.expires_at)
+    }
+
+    /// The relay connection, now carrying the session's paths.
+    fn take_transport(&mut self, remote_path: &[Uri]) -> Result<Transport, ConnectError> {
+        check_remote_path(remote_path)?;
+        let reg = self.registration.take().ok_or(ConnectError::NotPrepared)?;
+        let local_path = sdp_path(&reg);
+        let info =
+            reg.transport
+                .info()
+                .rebound(local_path, remote_path.to_vec(), reg.use_path.clone());
+        Ok(reg.transport.with_info(info))
+    }
+}
+
+/// The active side through a relay.
+pub struct ConnectorRelay {
+    inner: RelayEndpoint,
+}
+
+impl ConnectorRelay {
+    pub fn new(config: EndpointConfig, relay: RelaySettings) -> ConnectorRelay {
+        ConnectorRelay {
+            inner: RelayEndpoint {
+                config,
+                relay,
+                registration: None,
+            },
+        }
+    }
+
+    /// Authenticates to the relay and returns the full local path for SDP.
+    /// The local URI is only advertised (a random one when `None`).
+    pub async fn prepare(&mut self, local_uri: Option<Uri>) -> Result<Vec<Uri>, ConnectError> {
+        self.inner.prepare(local_uri).await
+    }
+
     /// When the relay's grant expires (renegotiate before then).
     pub fn expires_at(&self) -> Option<Instant> {
-        self.registration.as_ref().map(|r| r.expires_at)
+        self.inner.expires_at()
     }
 
     /// Binds to the peer at `remote_path` through the relay: sends the
@@ -322,15 +352,8 @@ impl ConnectorRelay {
         remote_path: &[Uri],
         timeout: Option<Duration>,
     ) -> Result<Transport, ConnectError> {
-        check_remote_path(remote_path)?;
-        let reg = self.registration.take().ok_or(ConnectError::NotPrepared)?;
-        let local_path = sdp_path(&reg);
-        let info =
-            reg.transport
-                .info()
-                .rebound(local_path, remote_path.to_vec(), reg.use_path.clone());
-        let t = reg.transport.with_info(info);
-        let timeout = timeout.unwrap_or(self.config.bind_timeout);
+        let t = self.inner.take_transport(remote_path)?;
+        let timeout = timeout.unwrap_or(self.inner.config.bind_timeout);
         tokio::time::timeout(timeout, bind_on(t))
             .await
             .map_err(|_| ConnectError::Timeout)?
@@ -338,38 +361,34 @@ impl ConnectorRelay {
 
     /// Closes the relay connection (if prepared and not completed).
     pub fn cleanup(&mut self) {
-        self.registration = None;
+        self.inner.registration = None;
     }
 }
 
 /// The passive side through a relay.
 pub struct AcceptorRelay {
-    config: EndpointConfig,
-    relay: RelaySettings,
-    registration: Option<Registration>,
+    inner: RelayEndpoint,
 }
 
 impl AcceptorRelay {
     pub fn new(config: EndpointConfig, relay: RelaySettings) -> AcceptorRelay {
         AcceptorRelay {
-            config,
-            relay,
-            registration: None,
+            inner: RelayEndpoint {
+                config,
+                relay,
+                registration: None,
+            },
         }
     }
 
     /// Authenticates to the relay and returns the path to put in SDP.
     pub async fn prepare(&mut self, local_uri: Option<Uri>) -> Result<Vec<Uri>, ConnectError> {
-        let local = default_local_uri(&self.config, local_uri);
-        let reg = authenticate(&self.config, &self.relay, &local).await?;
-        let path = sdp_path(&reg);
-        self.registration = Some(reg);
-        Ok(path)
+        self.inner.prepare(local_uri).await
     }
 
     /// When the relay's grant expires (renegotiate before then).
     pub fn expires_at(&self) -> Option<Instant> {
-        self.registration.as_ref().map(|r| r.expires_at)
+        self.inner.expires_at()
     }
 
     /// Waits for the peer's first chunk arriving through the relay; its
@@ -380,15 +399,8 @@ impl AcceptorRelay {
         remote_path: &[Uri],
         timeout: Option<Duration>,
     ) -> Result<Transport, ConnectError> {
-        check_remote_path(remote_path)?;
-        let reg = self.registration.take().ok_or(ConnectError::NotPrepared)?;
-        let local_path = sdp_path(&reg);
-        let info =
-            reg.transport
-                .info()
-                .rebound(local_path, remote_path.to_vec(), reg.use_path.clone());
-        let mut t = reg.transport.with_info(info);
-        let timeout = timeout.unwrap_or(self.config.bind_timeout);
+        let mut t = self.inner.take_transport(remote_path)?;
+        let timeout = timeout.unwrap_or(self.inner.config.bind_timeout);
         let wait = async {
             loop {
                 let chunk = match t.read_chunk(None).await {
@@ -420,6 +432,6 @@ impl AcceptorRelay {
     }
 
     pub fn cleanup(&mut self) {
-        self.registration = None;
+        self.inner.registration = None;
     }
 }
