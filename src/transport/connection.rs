@@ -178,36 +178,34 @@ impl TransportInfo {
         limits: Limits,
         logger: SharedLogger,
     ) -> TransportInfo {
-        let local_uri = local_path
-            .last()
-            .cloned()
-            .expect("a local path has at least the local URI");
-        let via_relay = !use_path.is_empty() || local_path.len() > 1 || remote_path.len() > 1;
-        let mut to_path = use_path;
-        to_path.extend(remote_path.iter().cloned());
         let peer_addr = stream.peer_addr().ok();
-        let local_addr = stream.local_addr().ok();
-        TransportInfo {
+        let socket = TransportInfo {
             id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
-            local_text: local_uri.to_string(),
+            local_text: String::new(),
             peer_text: peer_addr.map(|a| a.to_string()).unwrap_or_default(),
-            local_uri,
-            local_path,
-            remote_path,
-            to_path,
-            via_relay,
+            local_uri: local_path
+                .last()
+                .cloned()
+                .expect("a local path has at least the local URI"),
+            local_path: Vec::new(),
+            remote_path: Vec::new(),
+            to_path: Vec::new(),
+            via_relay: false,
             matching,
             peer_addr,
-            local_addr,
+            local_addr: stream.local_addr().ok(),
             peer_fingerprint: stream.peer_fingerprint(),
             tls: stream.is_tls(),
             limits,
             logger,
-        }
+        };
+        socket.rebound(local_path, remote_path, use_path)
     }
 
     /// The state for another session on the same connection (after a
-    /// relay's AUTH): same socket facts, new paths.
+    /// relay's AUTH): same socket facts, new paths. Also what [`Self::new`]
+    /// uses to set the paths: the To-Path of outgoing requests is the
+    /// Use-Path then the remote path (RFC 4976 §5.1).
     pub fn rebound(
         &self,
         local_path: Vec<Uri>,
