@@ -14,6 +14,7 @@
 mod incoming;
 mod outgoing;
 mod reader;
+mod requests;
 mod writer;
 
 use std::collections::{BinaryHeap, HashMap};

@@ -4,15 +4,14 @@
 //! REPORTs up, expires transactions after the response timeout, and reports
 //! the end of the session.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::incoming::{IncomingState, Reassembled};
+use super::requests::{Action, IncomingRequests};
 use super::writer::Command;
-use super::{content_type_accepted, CloseReason, IncomingMessage, Inner, SessionEvent, Unfinished};
+use super::{CloseReason, Inner, SessionEvent};
 use crate::log::Level;
 use crate::msrp_log;
 use crate::protocol::{ByteRange, Chunk, Header, Method};
@@ -20,16 +19,13 @@ use crate::transport::{TransportError, TransportReader};
 
 struct Reader {
     inner: Arc<Inner>,
-    incoming: HashMap<String, IncomingState>,
-    /// Messages refused (415/413): their further chunks get the same answer.
-    refused: HashMap<String, u16>,
+    requests: IncomingRequests,
 }
 
 pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinHandle<()>) {
     let mut rd = Reader {
         inner: inner.clone(),
-        incoming: HashMap::new(),
-        refused: HashMap::new(),
+        requests: IncomingRequests::default(),
     };
     let reason = loop {
         let deadline = inner.next_deadline();
@@ -68,15 +64,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
         inner.info.local_uri,
         reason
     );
-    let unfinished: Vec<Unfinished> = rd
-        .incoming
-        .drain()
-        .map(|(id, s)| Unfinished {
-            message_id: id,
-            outgoing: false,
-            bytes_acknowledged: s.received.covered(),
-        })
-        .collect();
+    let unfinished = rd.requests.unfinished();
     if let Some(unfinished) = inner.take_unfinished(unfinished) {
         writer.abort();
         inner
@@ -107,189 +95,49 @@ impl Reader {
                     self.inner.emit(e).await;
                 }
             }
-            Some(Method::Send) => self.handle_send(chunk).await,
-            Some(Method::Report) => self.handle_report(chunk).await,
+            Some(Method::Send) => {
+                if let Err(e) = self.inner.info.check_incoming_send_chunk(&chunk) {
+                    self.respond(&chunk, e.code, Some(&e.comment));
+                    return;
+                }
+                let inner = &self.inner;
+                let actions = self.requests.send(&chunk, &inner.config, |id| {
+                    inner.resumes.lock().expect("session state").remove(id)
+                });
+                self.carry_out(&chunk, actions).await;
+            }
+            Some(Method::Report) => {
+                if self.inner.info.check_incoming_send_chunk(&chunk).is_err() {
+                    return; // REPORTs are never answered (RFC 4975 §7.1.2)
+                }
+                let actions = self.requests.report(&chunk);
+                self.carry_out(&chunk, actions).await;
+            }
             Some(_) => self.respond(&chunk, 501, Some("Not Implemented")),
         }
     }
 
-    async fn handle_report(&mut self, chunk: Chunk) {
-        // REPORTs are never answered (RFC 4975 §7.1.2).
-        if self.inner.info.check_incoming_send_chunk(&chunk).is_err() {
-            return;
-        }
-        let (Some(id), Some(status)) = (chunk.message_id(), chunk.status()) else {
-            return;
-        };
-        let id = id.to_string();
-        if status.code != 200 {
-            // §7.3.2: a failure REPORT means the message (or part) failed: stop sending it.
-            let mut shared = self.inner.shared.lock().expect("session state");
-            if let Some(out) = shared.outgoing.get_mut(&id) {
-                out.stopped = true;
-                out.first_error.get_or_insert(status.code);
-            }
-        }
-        let event = SessionEvent::Report {
-            message_id: id,
-            code: status.code,
-            comment: status.comment.clone(),
-            byte_range: chunk.byte_range(),
-        };
-        self.inner.emit(event).await;
-    }
-
-    async fn handle_send(&mut self, chunk: Chunk) {
-        if let Err(e) = self.inner.info.check_incoming_send_chunk(&chunk) {
-            self.respond(&chunk, e.code, Some(&e.comment));
-            return;
-        }
-        let Some(message_id) = chunk.message_id().map(str::to_string) else {
-            self.respond(&chunk, 400, Some("missing Message-ID"));
-            return;
-        };
-        if !chunk.has_body()
-            && chunk.byte_range().total == Some(0)
-            && !self.incoming.contains_key(&message_id)
-        {
-            // A bodiless SEND (binding or keepalive): just answered.
-            self.respond(&chunk, 200, None);
-            return;
-        }
-        if let Some(&code) = self.refused.get(&message_id) {
-            self.respond(&chunk, code, None);
-            return;
-        }
-        let config = &self.inner.config;
-        if !self.incoming.contains_key(&message_id) {
-            if let Some(ct) = chunk.content_type() {
-                if !content_type_accepted(&config.accept_types, ct) {
-                    self.refuse(&chunk, &message_id, 415);
-                    return;
+    /// Carries out what [`IncomingRequests`] decided for `request`.
+    async fn carry_out(&self, request: &Chunk, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Respond { code, comment } => {
+                    self.respond(request, code, comment.as_deref())
                 }
-            }
-            let total = chunk.byte_range().total;
-            let too_big = match (config.max_incoming_size, total) {
-                (Some(max), Some(t)) => t > max,
-                _ => false,
-            };
-            if too_big || self.incoming.len() >= config.max_incoming_messages {
-                self.refuse(&chunk, &message_id, 413);
-                return;
-            }
-        }
-        if config.chunk_events {
-            self.inner.emit(SessionEvent::Chunk(chunk.clone())).await;
-        }
-        let max_mem = config.max_message_size;
-        let inner = &self.inner;
-        let state = self.incoming.entry(message_id.clone()).or_insert_with(|| {
-            let resumed = inner
-                .resumes
-                .lock()
-                .expect("session state")
-                .remove(&message_id);
-            match resumed {
-                Some(already) => IncomingState::resumed(&chunk, already),
-                None => IncomingState::new(&chunk, max_mem),
-            }
-        });
-        let results = match state.add(&chunk, max_mem) {
-            Ok(r) => r,
-            Err(reason) => {
-                self.incoming.remove(&message_id);
-                self.refuse(&chunk, &message_id, 400);
-                msrp_log!(
-                    self.inner.info.logger,
-                    Level::Warn,
-                    "message {message_id}: {reason}"
-                );
-                return;
-            }
-        };
-        if let Some(max) = config.max_incoming_size {
-            if state.received.covered() > max {
-                self.incoming.remove(&message_id);
-                self.refuse(&chunk, &message_id, 413);
-                return;
-            }
-        }
-        let content_type = state.content_type.clone();
-        let total = state.total;
-        let step = config.progress_step;
-        let covered = state.received.covered();
-        let report_progress = state.streaming() && covered >= state.progress_reported + step;
-        if report_progress {
-            state.progress_reported = covered;
-        }
-        // Answer once the data was taken (§7.2: partial gets no 200).
-        self.respond(&chunk, 200, None);
-        for r in results {
-            match r {
-                Reassembled::Partial => {}
-                Reassembled::Data { offset, data } => {
-                    let e = SessionEvent::MessageData {
-                        message_id: message_id.clone(),
-                        content_type: content_type.clone(),
-                        offset,
-                        data,
-                        total,
-                    };
-                    self.inner.emit(e).await;
-                }
-                Reassembled::Aborted { bytes } => {
-                    self.incoming.remove(&message_id);
-                    self.inner
-                        .emit(SessionEvent::Aborted {
-                            message_id: message_id.clone(),
-                            bytes,
-                        })
-                        .await;
-                }
-                Reassembled::Complete { body, bytes } => {
-                    let state = self.incoming.remove(&message_id).expect("present");
-                    if state.success_report {
-                        self.send_report(&chunk, bytes);
+                Action::SuccessReport { bytes } => self.send_report(request, bytes),
+                Action::StopOutgoing { message_id, code } => {
+                    let mut shared = self.inner.shared.lock().expect("session state");
+                    if let Some(out) = shared.outgoing.get_mut(&message_id) {
+                        out.stopped = true;
+                        out.first_error.get_or_insert(code);
                     }
-                    let e = match body {
-                        Some(body) => SessionEvent::Message(IncomingMessage {
-                            message_id: message_id.clone(),
-                            content_type: content_type.clone(),
-                            headers: state.headers,
-                            body,
-                        }),
-                        None => SessionEvent::MessageComplete {
-                            message_id: message_id.clone(),
-                            content_type: content_type.clone(),
-                            bytes,
-                        },
-                    };
-                    self.inner.emit(e).await;
+                }
+                Action::Event(e) => self.inner.emit(e).await,
+                Action::Warn(text) => {
+                    msrp_log!(self.inner.info.logger, Level::Warn, "{text}")
                 }
             }
         }
-        if report_progress && self.incoming.contains_key(&message_id) {
-            self.inner
-                .emit(SessionEvent::Progress {
-                    message_id,
-                    outgoing: false,
-                    bytes: covered,
-                    total,
-                })
-                .await;
-        }
-    }
-
-    /// Refuses a message: the error answer (for Failure-Report yes or partial),
-    /// and its further chunks get the same.
-    fn refuse(&mut self, chunk: &Chunk, message_id: &str, code: u16) {
-        if self.refused.len() > 1024 {
-            self.refused.clear();
-        }
-        self.refused.insert(message_id.to_string(), code);
-        // No 200 was sent for this chunk, so the error response (when its
-        // Failure-Report asks for one) is the whole answer (§7.1.4).
-        self.respond(chunk, code, None);
     }
 
     /// A success REPORT covering the whole message (RFC 4975 §7.1.4): its

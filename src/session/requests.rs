@@ -1,0 +1,224 @@
+//! The decisions the session's reader takes for incoming SEND and REPORT
+//! requests, without I/O: which answer each chunk gets (RFC 4975 §7.2),
+//! which messages are refused (415, 413) or dropped (400), what the
+//! reassembly hands to the application, when a success REPORT is due
+//! (§7.1.4) and which failure REPORTs stop an outgoing message (§7.3.2).
+//! The reader task (`reader.rs`) carries the resulting [`Action`]s out over
+//! the socket and the event channel; the fuzz checks drive them directly.
+
+use std::collections::HashMap;
+
+use super::incoming::{IncomingState, Reassembled};
+use super::{content_type_accepted, IncomingMessage, SessionConfig, SessionEvent, Unfinished};
+use crate::protocol::Chunk;
+
+/// One thing to do after an incoming request, in order.
+#[derive(Debug)]
+pub(crate) enum Action {
+    /// Answer the request with this code (the transport leaves out what its
+    /// Failure-Report says not to send, §7.2).
+    Respond { code: u16, comment: Option<String> },
+    /// Send a success REPORT for the whole message of `bytes` octets to
+    /// the sender of the request (§7.1.4).
+    SuccessReport { bytes: u64 },
+    /// A failure REPORT for an outgoing message: stop sending it (§7.3.2).
+    StopOutgoing { message_id: String, code: u16 },
+    /// Tell the application.
+    Event(SessionEvent),
+    /// Log a warning.
+    Warn(String),
+}
+
+/// Incoming messages being reassembled and the ones refused.
+#[derive(Debug, Default)]
+pub(crate) struct IncomingRequests {
+    pub(crate) incoming: HashMap<String, IncomingState>,
+    /// Messages refused (415/413/400): their further chunks get the same answer.
+    refused: HashMap<String, u16>,
+}
+
+/// Most refused Message-IDs remembered (the list is cleared beyond).
+pub(crate) const MAX_REFUSED: usize = 1024;
+
+impl IncomingRequests {
+    /// A REPORT whose paths were checked. REPORTs are never answered
+    /// (§7.1.2).
+    pub(crate) fn report(&mut self, chunk: &Chunk) -> Vec<Action> {
+        let (Some(id), Some(status)) = (chunk.message_id(), chunk.status()) else {
+            return Vec::new();
+        };
+        let mut actions = Vec::new();
+        if status.code != 200 {
+            actions.push(Action::StopOutgoing {
+                message_id: id.to_string(),
+                code: status.code,
+            });
+        }
+        actions.push(Action::Event(SessionEvent::Report {
+            message_id: id.to_string(),
+            code: status.code,
+            comment: status.comment.clone(),
+            byte_range: chunk.byte_range(),
+        }));
+        actions
+    }
+
+    /// A SEND whose paths were checked. `take_resume` gives the octets the
+    /// application already holds of a message it expects to be resumed.
+    pub(crate) fn send(
+        &mut self,
+        chunk: &Chunk,
+        config: &SessionConfig,
+        take_resume: impl FnOnce(&str) -> Option<u64>,
+    ) -> Vec<Action> {
+        let mut actions = Vec::new();
+        let Some(message_id) = chunk.message_id().map(str::to_string) else {
+            respond(&mut actions, 400, Some("missing Message-ID"));
+            return actions;
+        };
+        if !chunk.has_body()
+            && chunk.byte_range().total == Some(0)
+            && !self.incoming.contains_key(&message_id)
+        {
+            // A bodiless SEND (binding or keepalive): just answered.
+            respond(&mut actions, 200, None);
+            return actions;
+        }
+        if let Some(&code) = self.refused.get(&message_id) {
+            respond(&mut actions, code, None);
+            return actions;
+        }
+        if !self.incoming.contains_key(&message_id) {
+            if let Some(ct) = chunk.content_type() {
+                if !content_type_accepted(&config.accept_types, ct) {
+                    self.refuse(&mut actions, &message_id, 415);
+                    return actions;
+                }
+            }
+            let total = chunk.byte_range().total;
+            let too_big = match (config.max_incoming_size, total) {
+                (Some(max), Some(t)) => t > max,
+                _ => false,
+            };
+            if too_big || self.incoming.len() >= config.max_incoming_messages {
+                self.refuse(&mut actions, &message_id, 413);
+                return actions;
+            }
+        }
+        if config.chunk_events {
+            actions.push(Action::Event(SessionEvent::Chunk(chunk.clone())));
+        }
+        let max_mem = config.max_message_size;
+        let state = self.incoming.entry(message_id.clone()).or_insert_with(|| {
+            match take_resume(&message_id) {
+                Some(already) => IncomingState::resumed(chunk, already),
+                None => IncomingState::new(chunk, max_mem),
+            }
+        });
+        let results = match state.add(chunk, max_mem) {
+            Ok(r) => r,
+            Err(reason) => {
+                self.incoming.remove(&message_id);
+                self.refuse(&mut actions, &message_id, 400);
+                actions.push(Action::Warn(format!("message {message_id}: {reason}")));
+                return actions;
+            }
+        };
+        if let Some(max) = config.max_incoming_size {
+            if state.received.covered() > max {
+                self.incoming.remove(&message_id);
+                self.refuse(&mut actions, &message_id, 413);
+                return actions;
+            }
+        }
+        let content_type = state.content_type.clone();
+        let total = state.total;
+        let covered = state.received.covered();
+        let report_progress =
+            state.streaming() && covered >= state.progress_reported + config.progress_step;
+        if report_progress {
+            state.progress_reported = covered;
+        }
+        // Answer once the data was taken (§7.2: partial gets no 200).
+        respond(&mut actions, 200, None);
+        for r in results {
+            match r {
+                Reassembled::Partial => {}
+                Reassembled::Data { offset, data } => {
+                    actions.push(Action::Event(SessionEvent::MessageData {
+                        message_id: message_id.clone(),
+                        content_type: content_type.clone(),
+                        offset,
+                        data,
+                        total,
+                    }));
+                }
+                Reassembled::Aborted { bytes } => {
+                    self.incoming.remove(&message_id);
+                    actions.push(Action::Event(SessionEvent::Aborted {
+                        message_id: message_id.clone(),
+                        bytes,
+                    }));
+                }
+                Reassembled::Complete { body, bytes } => {
+                    let state = self.incoming.remove(&message_id).expect("present");
+                    if state.success_report {
+                        actions.push(Action::SuccessReport { bytes });
+                    }
+                    actions.push(Action::Event(match body {
+                        Some(body) => SessionEvent::Message(IncomingMessage {
+                            message_id: message_id.clone(),
+                            content_type: content_type.clone(),
+                            headers: state.headers,
+                            body,
+                        }),
+                        None => SessionEvent::MessageComplete {
+                            message_id: message_id.clone(),
+                            content_type: content_type.clone(),
+                            bytes,
+                        },
+                    }));
+                }
+            }
+        }
+        if report_progress && self.incoming.contains_key(&message_id) {
+            actions.push(Action::Event(SessionEvent::Progress {
+                message_id,
+                outgoing: false,
+                bytes: covered,
+                total,
+            }));
+        }
+        actions
+    }
+
+    /// Refuses a message: the error answer (for Failure-Report yes or
+    /// partial), and its further chunks get the same. No 200 was sent for
+    /// this chunk, so the error response is the whole answer (§7.1.4).
+    fn refuse(&mut self, actions: &mut Vec<Action>, message_id: &str, code: u16) {
+        if self.refused.len() > MAX_REFUSED {
+            self.refused.clear();
+        }
+        self.refused.insert(message_id.to_string(), code);
+        respond(actions, code, None);
+    }
+
+    /// The messages left unfinished, for the Closed event.
+    pub(crate) fn unfinished(&mut self) -> Vec<Unfinished> {
+        self.incoming
+            .drain()
+            .map(|(id, s)| Unfinished {
+                message_id: id,
+                outgoing: false,
+                bytes_acknowledged: s.received.covered(),
+            })
+            .collect()
+    }
+}
+
+fn respond(actions: &mut Vec<Action>, code: u16, comment: Option<&str>) {
+    actions.push(Action::Respond {
+        code,
+        comment: comment.map(str::to_string),
+    });
+}
