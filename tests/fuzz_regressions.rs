@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use msrp::protocol::fuzz_checks::{check_parse_chunk, check_parse_digest, check_parse_uri};
+use msrp::session::fuzz_checks::check_session;
 
 fn replay(target: &str, check: fn(&[u8])) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -44,12 +45,22 @@ fn parse_digest_regressions() {
 }
 
 #[test]
+fn session_regressions() {
+    replay("session", |data| {
+        check_session(data);
+    });
+}
+
+#[test]
 fn seed_corpus_passes_the_checks() {
     // The committed seed corpus must satisfy the properties too.
     for (target, check) in [
         ("parse_chunk", check_parse_chunk as fn(&[u8])),
         ("parse_uri", check_parse_uri),
         ("parse_digest", check_parse_digest),
+        ("session", |data| {
+            check_session(data);
+        }),
     ] {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("fuzz/corpus_seed")

@@ -131,6 +131,11 @@ impl IncomingState {
         state
     }
 
+    /// Octets held in memory for this message (none once streaming).
+    pub fn held(&self) -> usize {
+        self.body.as_ref().map_or(0, |b| b.len())
+    }
+
     /// Whether the message is streamed out rather than held.
     pub fn streaming(&self) -> bool {
         self.body.is_none()

@@ -11,6 +11,8 @@
 //! stops reading events, the session stops reading the socket (backpressure
 //! all the way to TCP).
 
+#[doc(hidden)]
+pub mod fuzz_checks;
 mod incoming;
 mod outgoing;
 mod reader;

@@ -203,6 +203,11 @@ impl IncomingRequests {
         respond(actions, code, None);
     }
 
+    /// How many refused Message-IDs are remembered.
+    pub(crate) fn refused_len(&self) -> usize {
+        self.refused.len()
+    }
+
     /// The messages left unfinished, for the Closed event.
     pub(crate) fn unfinished(&mut self) -> Vec<Unfinished> {
         self.incoming
