@@ -16,7 +16,9 @@
 //!   octets or more than `max_incoming_size` received, at most
 //!   [`MAX_RANGES`] separate ranges each, a bounded list of refused IDs;
 //! - a Message-ID is delivered complete at most once, and never after it was
-//!   reported aborted;
+//!   reported aborted, unless the application announced its resume (fuzz
+//!   inputs are too short to make the session forget a finished Message-ID,
+//!   which it does beyond [`MAX_FINISHED`]);
 //! - a completed message was delivered whole: every octet from 1 to its total
 //!   (held by the application through a resume, or handed out as data);
 //! - delivered octets are the ones sent: payloads are a fixed function of the
@@ -26,6 +28,9 @@
 //! - a success REPORT goes out only with the completion of a message that
 //!   asked for one.
 //!
+//! To see what an input does, replay it with `MSRP_FUZZ_TRACE=1` set (e.g.
+//! `MSRP_FUZZ_TRACE=1 fuzz/target/<host>/release/session FILE`).
+//!
 //! Not a stable API.
 
 use std::collections::{HashMap, HashSet};
@@ -33,7 +38,7 @@ use std::collections::{HashMap, HashSet};
 use bytes::{Bytes, BytesMut};
 
 use super::incoming::MAX_RANGES;
-use super::requests::{Action, IncomingRequests, MAX_REFUSED};
+use super::requests::{Action, IncomingRequests, MAX_FINISHED, MAX_REFUSED};
 use super::{RangeSet, SessionConfig, SessionEvent};
 use crate::protocol::{
     ByteRange, Chunk, ChunkReader, Continuation, FailureReport, Header, Limits, Method,
@@ -145,6 +150,8 @@ pub fn check_session(data: &[u8]) -> Summary {
     let mut reader = ChunkReader::new(Limits::default());
     let mut operation = 0u32;
     let mut reports = 0;
+    // For triage: MSRP_FUZZ_TRACE=1 prints each SEND and what it led to.
+    let trace = std::env::var_os("MSRP_FUZZ_TRACE").is_some();
     while !input.is_empty() {
         operation += 1;
         let kind = input.byte();
@@ -189,7 +196,14 @@ pub fn check_session(data: &[u8]) -> Summary {
         }
         // A SEND.
         let b2 = input.byte();
-        let start = number(input.byte()).max(1);
+        let with_byte_range = b2 & 0x80 == 0;
+        // Without a Byte-Range the chunk is the whole message, from octet 1.
+        let start = if with_byte_range {
+            number(input.byte()).max(1)
+        } else {
+            input.byte();
+            1
+        };
         let length_byte = input.byte();
         let length = match length_byte {
             0..=239 => length_byte as usize,
@@ -226,7 +240,7 @@ pub fn check_session(data: &[u8]) -> Summary {
         if b1 & 4 == 0 {
             chunk.add_header(Header::MessageId(message_id.to_string()));
         }
-        if b2 & 0x80 == 0 {
+        if with_byte_range {
             chunk.add_header(Header::ByteRange(ByteRange { start, end, total }));
         }
         match (b1 >> 3) & 3 {
@@ -265,6 +279,12 @@ pub fn check_session(data: &[u8]) -> Summary {
             let mut held = RangeSet::default();
             held.insert(1, already);
             model.delivered.insert(id.to_string(), held);
+            // Announcing a resume makes the Message-ID new again.
+            model.completed.remove(id);
+            model.aborted.remove(id);
+        }
+        if trace {
+            eprintln!("{}{actions:#?}", String::from_utf8_lossy(&chunk.encode()));
         }
         check_send(&actions, &config, &mut model);
         check_bounds(&requests, &config);
@@ -451,6 +471,7 @@ fn completed(model: &mut Model, id: &str) {
 fn check_bounds(requests: &IncomingRequests, config: &SessionConfig) {
     assert!(requests.incoming.len() <= config.max_incoming_messages);
     assert!(requests.refused_len() <= MAX_REFUSED + 1);
+    assert!(requests.finished_len() <= MAX_FINISHED);
     for (id, state) in &requests.incoming {
         assert!(
             state.held() as u64 <= config.max_message_size,

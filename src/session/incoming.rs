@@ -49,6 +49,11 @@ impl RangeSet {
         self.ranges.iter().map(|(a, b)| b - a + 1).sum()
     }
 
+    /// The last octet covered (0 when empty).
+    pub fn last(&self) -> u64 {
+        self.ranges.last().map_or(0, |r| r.1)
+    }
+
     /// Octets covered contiguously from 1.
     pub fn contiguous_from_one(&self) -> u64 {
         match self.ranges.first() {
@@ -141,6 +146,23 @@ impl IncomingState {
         self.body.is_none()
     }
 
+    /// The received octets of `held` as data pieces, leaving out the range
+    /// `new` (the chunk being added, handed out whole after them).
+    fn hand_out_held(&self, held: &Bytes, new: (u64, u64), out: &mut Vec<Reassembled>) {
+        let held_end = held.len() as u64;
+        for &(a, b) in &self.received.ranges {
+            let b = b.min(held_end);
+            for (from, to) in [(a, b.min(new.0 - 1)), (a.max(new.1.saturating_add(1)), b)] {
+                if from <= to {
+                    out.push(Reassembled::Data {
+                        offset: from - 1,
+                        data: held.slice((from - 1) as usize..to as usize),
+                    });
+                }
+            }
+        }
+    }
+
     /// Adds a chunk's payload. Returns what to report, or an error text when
     /// the chunk cannot belong to this message (400).
     pub fn add(&mut self, chunk: &Chunk, max_in_memory: u64) -> Result<Vec<Reassembled>, String> {
@@ -186,14 +208,10 @@ impl IncomingState {
             if let Some(buf) = &mut self.body {
                 let needed = end as usize;
                 if end > max_in_memory {
-                    // Switch to streaming: hand out what is held, then pieces.
+                    // Switch to streaming: hand out what is held (the octets
+                    // received, not the gaps between them), then pieces.
                     let held = self.body.take().expect("memory mode").freeze();
-                    if !held.is_empty() {
-                        out.push(Reassembled::Data {
-                            offset: 0,
-                            data: held,
-                        });
-                    }
+                    self.hand_out_held(&held, (start, end), &mut out);
                     out.push(Reassembled::Data {
                         offset: start - 1,
                         data: chunk.data.clone(),
@@ -218,7 +236,14 @@ impl IncomingState {
             }
         }
         if let Some(total) = self.total {
-            if self.end_seen.is_some() && self.received.covered() >= total {
+            // Octets taken before the total was known (`*`) must fit in it.
+            if self.received.last() > total {
+                return Err(format!(
+                    "octets received up to {}, beyond the message total {total}",
+                    self.received.last()
+                ));
+            }
+            if self.end_seen.is_some() && self.received.contiguous_from_one() >= total {
                 let body = self.body.take().map(|mut b| {
                     b.truncate(total as usize);
                     b.freeze()

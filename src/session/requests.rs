@@ -6,7 +6,7 @@
 //! The reader task (`reader.rs`) carries the resulting [`Action`]s out over
 //! the socket and the event channel; the fuzz checks drive them directly.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::incoming::{IncomingState, Reassembled};
 use super::{content_type_accepted, IncomingMessage, SessionConfig, SessionEvent, Unfinished};
@@ -35,10 +35,17 @@ pub(crate) struct IncomingRequests {
     pub(crate) incoming: HashMap<String, IncomingState>,
     /// Messages refused (415/413/400): their further chunks get the same answer.
     refused: HashMap<String, u16>,
+    /// Messages delivered complete or aborted: their further chunks are
+    /// duplicates (RFC 4975 §5.4), answered but not delivered again.
+    finished: HashSet<String>,
 }
 
 /// Most refused Message-IDs remembered (the list is cleared beyond).
 pub(crate) const MAX_REFUSED: usize = 1024;
+
+/// Most finished (complete or aborted) Message-IDs remembered (the list is
+/// cleared beyond).
+pub(crate) const MAX_FINISHED: usize = 1024;
 
 impl IncomingRequests {
     /// A REPORT whose paths were checked. REPORTs are never answered
@@ -88,6 +95,22 @@ impl IncomingRequests {
             respond(&mut actions, code, None);
             return actions;
         }
+        let mut resumed = None;
+        if !self.incoming.contains_key(&message_id) {
+            resumed = take_resume(&message_id);
+            if resumed.is_none() && self.finished.contains(&message_id) {
+                // A chunk of a message already delivered or aborted: the
+                // duplicate is acknowledged as Failure-Report asks but not
+                // presented again (RFC 4975 §5.4: duplicates are not shown
+                // to the user without warning).
+                respond(&mut actions, 200, None);
+                actions.push(Action::Warn(format!(
+                    "message {message_id}: chunk after the message finished, dropped"
+                )));
+                return actions;
+            }
+            self.finished.remove(&message_id);
+        }
         if !self.incoming.contains_key(&message_id) {
             if let Some(ct) = chunk.content_type() {
                 if !content_type_accepted(&config.accept_types, ct) {
@@ -109,12 +132,13 @@ impl IncomingRequests {
             actions.push(Action::Event(SessionEvent::Chunk(chunk.clone())));
         }
         let max_mem = config.max_message_size;
-        let state = self.incoming.entry(message_id.clone()).or_insert_with(|| {
-            match take_resume(&message_id) {
+        let state = self
+            .incoming
+            .entry(message_id.clone())
+            .or_insert_with(|| match resumed {
                 Some(already) => IncomingState::resumed(chunk, already),
                 None => IncomingState::new(chunk, max_mem),
-            }
-        });
+            });
         let results = match state.add(chunk, max_mem) {
             Ok(r) => r,
             Err(reason) => {
@@ -155,6 +179,7 @@ impl IncomingRequests {
                 }
                 Reassembled::Aborted { bytes } => {
                     self.incoming.remove(&message_id);
+                    self.finish(&message_id);
                     actions.push(Action::Event(SessionEvent::Aborted {
                         message_id: message_id.clone(),
                         bytes,
@@ -162,6 +187,7 @@ impl IncomingRequests {
                 }
                 Reassembled::Complete { body, bytes } => {
                     let state = self.incoming.remove(&message_id).expect("present");
+                    self.finish(&message_id);
                     if state.success_report {
                         actions.push(Action::SuccessReport { bytes });
                     }
@@ -201,6 +227,18 @@ impl IncomingRequests {
         }
         self.refused.insert(message_id.to_string(), code);
         respond(actions, code, None);
+    }
+
+    fn finish(&mut self, message_id: &str) {
+        if self.finished.len() >= MAX_FINISHED {
+            self.finished.clear();
+        }
+        self.finished.insert(message_id.to_string());
+    }
+
+    /// How many finished Message-IDs are remembered.
+    pub(crate) fn finished_len(&self) -> usize {
+        self.finished.len()
     }
 
     /// How many refused Message-IDs are remembered.
