@@ -7,9 +7,10 @@
 //!   on a runtime thread or inside a callback.
 //! * Callbacks never run on runtime workers. A handle with callbacks owns a
 //!   [`CallbackGate`]; its events are forwarded by one Tokio task per handle
-//!   that hands each one to the dispatcher pool and waits for it to finish
-//!   before the next ([`dispatch`]), so the callbacks of one handle never
-//!   overlap and 10,000 sessions cost 10,000 small tasks, not threads.
+//!   that hands them to the dispatcher pool (those waiting, as one job) and
+//!   waits for the job to finish before the next ([`dispatch`]), so the
+//!   callbacks of one handle never overlap and 10,000 sessions cost 10,000
+//!   small tasks, not threads.
 //! * Closing a gate (every `*_free`) waits until the handle's callback in
 //!   flight has returned; no callback of it starts afterwards. Closed from
 //!   inside that handle's own callback, it returns at once and the release

@@ -386,13 +386,25 @@ pub extern "C" fn msrp_session_new(
     }
 }
 
-/// One task per session: hands each event to a dispatcher thread and waits
-/// for its callback to return before the next (per-session order, no thread
-/// per session, and backpressure on the session when C is slow).
+/// Most events handed to a dispatcher thread in one job.
+const EVENT_BATCH: usize = 64;
+
+/// One task per session: hands the events waiting (up to [`EVENT_BATCH`]) to
+/// a dispatcher thread as one job and waits for their callbacks to return
+/// before the next (per-session order, no thread per session, and
+/// backpressure on the session when C is slow). A job per batch rather than
+/// per event saves a thread wake-up per 8 KiB of a file.
 async fn forward_events(mut events: mpsc::Receiver<SessionEvent>, shared: Arc<Shared>) {
-    while let Some(event) = events.recv().await {
+    let mut batch = Vec::with_capacity(EVENT_BATCH);
+    while events.recv_many(&mut batch, EVENT_BATCH).await > 0 {
         let s = shared.clone();
-        dispatch(move || deliver(&s, event)).await;
+        let ready = std::mem::replace(&mut batch, Vec::with_capacity(EVENT_BATCH));
+        dispatch(move || {
+            for event in ready {
+                deliver(&s, event);
+            }
+        })
+        .await;
     }
 }
 

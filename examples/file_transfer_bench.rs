@@ -1,0 +1,107 @@
+//! The Rust half of the C-versus-Rust API benchmark (`scripts/bench-c-vs-rust.sh`;
+//! the C half is `bench-c/c_file_transfer.c`, which does the same through
+//! the C API).
+//!
+//!   file_transfer_bench FILE
+//!
+//! One process: an `AcceptorDirect` and a `ConnectorDirect` bound over
+//! loopback TCP, the connector's session sends FILE with `send_file` (default
+//! chunk size), the acceptor's session (default configuration, so a large
+//! file arrives as `MessageData` pieces) counts and discards what arrives.
+//! Timed from binding the acceptor to the last octet received. The runtime
+//! has as many worker threads as the C library's internal one (2, or
+//! `MSRP_THREADS`), and the transfer runs as a task on it. Prints one line:
+//!
+//!   rust bytes=N seconds=S MBps=X      (MB = 10^6 octets)
+
+use std::time::{Duration, Instant};
+
+use msrp::connect::{AcceptorDirect, ConnectorDirect, EndpointConfig};
+use msrp::session::{FileSource, OutgoingFile, Session, SessionConfig, SessionEvent};
+
+fn main() -> Result<(), BoxError> {
+    let path = std::env::args_os()
+        .nth(1)
+        .ok_or("usage: file_transfer_bench FILE")?;
+    let size = std::fs::metadata(&path)?.len();
+    let threads = std::env::var("MSRP_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .filter(|&t| t > 0)
+        .unwrap_or(2);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()?;
+    // The transfer runs as a task on the runtime's workers (as in a server),
+    // not on the thread that waits for it: its events then need no wake-up of
+    // another thread, the fastest way to use the Rust API.
+    let elapsed = runtime.block_on(tokio::spawn(transfer(path.into(), size)))??;
+    let seconds = elapsed.as_secs_f64();
+    println!(
+        "rust bytes={size} seconds={seconds:.3} MBps={:.1}",
+        size as f64 / seconds / 1e6
+    );
+    Ok(())
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+async fn transfer(path: std::path::PathBuf, size: u64) -> Result<Duration, BoxError> {
+    let timeout = Some(Duration::from_secs(10));
+    let start = Instant::now();
+    let mut acceptor = AcceptorDirect::new(EndpointConfig::default());
+    let acceptor_path = acceptor.prepare(None).await?;
+    let mut connector = ConnectorDirect::new(EndpointConfig::default());
+    let connector_path = connector.prepare(None)?;
+    let accepting =
+        tokio::spawn(async move { acceptor.complete(&connector_path, None, timeout).await });
+    let sending = connector.complete(&acceptor_path, None, timeout).await?;
+    let receiving = accepting.await??;
+
+    let (receiver, mut received_events) = Session::new(receiving, SessionConfig::default());
+    let (sender, mut sent_events) = Session::new(sending, SessionConfig::default());
+    // The sender's events (progress, the final Sent) are read too, as the
+    // C library reads them for its callbacks.
+    let sender_events = tokio::spawn(async move {
+        let mut code = None;
+        while let Some(e) = sent_events.recv().await {
+            match e {
+                SessionEvent::Sent { code: c, .. } => code = Some(c),
+                SessionEvent::Closed { .. } => break,
+                _ => {}
+            }
+        }
+        code
+    });
+    sender.send_file(OutgoingFile::new(
+        FileSource::Path(path),
+        "application/octet-stream",
+    ))?;
+    let mut received = 0u64;
+    loop {
+        match received_events.recv().await.ok_or("receiver closed")? {
+            SessionEvent::MessageData { data, .. } => received += data.len() as u64,
+            SessionEvent::Message(m) => {
+                received += m.body.len() as u64;
+                break;
+            }
+            SessionEvent::MessageComplete { .. } => break,
+            SessionEvent::Closed { reason, .. } => {
+                return Err(format!("receiver closed: {reason}").into())
+            }
+            _ => {}
+        }
+    }
+    let elapsed = start.elapsed();
+    if received != size {
+        return Err(format!("received {received} of {size} octets").into());
+    }
+    sender.shutdown(true).await;
+    receiver.shutdown(false).await;
+    let code = sender_events.await?;
+    if code != Some(200) {
+        return Err(format!("sender's outcome: {code:?}").into());
+    }
+    Ok(elapsed)
+}
