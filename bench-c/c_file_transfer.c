@@ -11,12 +11,16 @@
  * arrives. Timed from binding the acceptor to the last octet received.
  * Prints one line:
  *
- *   c bytes=N seconds=S MBps=X      (MB = 10^6 octets)
+ *   c bytes=N seconds=S MBps=X cpu=C
+ *
+ * (MB = 10^6 octets; C: the process's CPU time, user + system, all threads,
+ * over the same interval.)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -40,6 +44,14 @@ static double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* CPU time of the whole process (all threads), user + system, in seconds. */
+static double cpu(void) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)u.ru_utime.tv_sec + (double)u.ru_utime.tv_usec / 1e6 + (double)u.ru_stime.tv_sec +
+           (double)u.ru_stime.tv_usec / 1e6;
 }
 
 static void on_accepted(void *user_data, msrp_result_t result, msrp_transport_t *transport) {
@@ -106,7 +118,7 @@ int main(int argc, char **argv) {
     msrp_result_t r;
     int rc = 1;
 
-    double start = now();
+    double start = now(), cpu_start = cpu();
     if ((r = msrp_acceptor_direct_new(NULL, &acceptor)) || (r = msrp_connector_prepare(acceptor, NULL, &a_path))) {
         rc = fail("acceptor", r);
         goto out;
@@ -160,7 +172,7 @@ int main(int argc, char **argv) {
     }
     pthread_mutex_lock(&S.lock);
     while (!S.complete) pthread_cond_wait(&S.changed, &S.lock);
-    double seconds = now() - start;
+    double seconds = now() - start, cpu_seconds = cpu() - cpu_start;
     while (S.sent_code == 0) pthread_cond_wait(&S.changed, &S.lock);
     int sent_code = S.sent_code;
     uint64_t received = S.received;
@@ -170,7 +182,8 @@ int main(int argc, char **argv) {
                 size, sent_code);
         goto out;
     }
-    printf("c bytes=%" PRIu64 " seconds=%.3f MBps=%.1f\n", size, seconds, (double)size / seconds / 1e6);
+    printf("c bytes=%" PRIu64 " seconds=%.3f MBps=%.1f cpu=%.3f\n", size, seconds, (double)size / seconds / 1e6,
+           cpu_seconds);
     rc = 0;
 
 out:

@@ -12,7 +12,10 @@
 //! has as many worker threads as the C library's internal one (2, or
 //! `MSRP_THREADS`), and the transfer runs as a task on it. Prints one line:
 //!
-//!   rust bytes=N seconds=S MBps=X      (MB = 10^6 octets)
+//!   rust bytes=N seconds=S MBps=X cpu=C
+//!
+//! (MB = 10^6 octets; C: the process's CPU time, user + system, all threads,
+//! over the same interval.)
 
 use std::time::{Duration, Instant};
 
@@ -36,10 +39,11 @@ fn main() -> Result<(), BoxError> {
     // The transfer runs as a task on the runtime's workers (as in a server),
     // not on the thread that waits for it: its events then need no wake-up of
     // another thread, the fastest way to use the Rust API.
-    let elapsed = runtime.block_on(tokio::spawn(transfer(path.into(), size)))??;
+    let task = runtime.spawn(transfer(path.into(), size));
+    let (elapsed, cpu_seconds) = runtime.block_on(task)??;
     let seconds = elapsed.as_secs_f64();
     println!(
-        "rust bytes={size} seconds={seconds:.3} MBps={:.1}",
+        "rust bytes={size} seconds={seconds:.3} MBps={:.1} cpu={cpu_seconds:.3}",
         size as f64 / seconds / 1e6
     );
     Ok(())
@@ -47,9 +51,20 @@ fn main() -> Result<(), BoxError> {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-async fn transfer(path: std::path::PathBuf, size: u64) -> Result<Duration, BoxError> {
+/// CPU time of the whole process (all threads), user + system, in seconds.
+fn cpu() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let t = |v: libc::timeval| v.tv_sec as f64 + v.tv_usec as f64 / 1e6;
+    t(u.ru_utime) + t(u.ru_stime)
+}
+
+/// The transfer: its wall-clock time and the process's CPU time over it.
+async fn transfer(path: std::path::PathBuf, size: u64) -> Result<(Duration, f64), BoxError> {
     let timeout = Some(Duration::from_secs(10));
     let start = Instant::now();
+    let cpu_start = cpu();
     let mut acceptor = AcceptorDirect::new(EndpointConfig::default());
     let acceptor_path = acceptor.prepare(None).await?;
     let mut connector = ConnectorDirect::new(EndpointConfig::default());
@@ -94,6 +109,7 @@ async fn transfer(path: std::path::PathBuf, size: u64) -> Result<Duration, BoxEr
         }
     }
     let elapsed = start.elapsed();
+    let cpu_seconds = cpu() - cpu_start;
     if received != size {
         return Err(format!("received {received} of {size} octets").into());
     }
@@ -103,5 +119,5 @@ async fn transfer(path: std::path::PathBuf, size: u64) -> Result<Duration, BoxEr
     if code != Some(200) {
         return Err(format!("sender's outcome: {code:?}").into());
     }
-    Ok(elapsed)
+    Ok((elapsed, cpu_seconds))
 }

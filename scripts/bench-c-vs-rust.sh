@@ -12,8 +12,10 @@
 # MSRP_BENCH_FILE_BYTES octets, default 1 GiB, at MSRP_BENCH_FILE, default
 # /tmp/msrp-bench-1GiB.bin: it reads as zeros from the page cache, so the disk
 # is not measured), then runs the two RUNS times each (default 3), alternately,
-# and prints each throughput, the medians and the ratio C/Rust. Run it under
-# `nice` on a shared machine; compare ratios, not absolute figures.
+# and prints each throughput and CPU time (the process's, all threads), their
+# medians and the ratios C/Rust. Run it under `nice` on a shared machine;
+# compare ratios, not absolute figures (on a busy machine the CPU time ratio
+# is the steadier of the two).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,15 +36,24 @@ if [ ! -f "$file" ] || [ "$(stat -c %s "$file")" -ne "$bytes" ]; then
     truncate -s "$bytes" "$file"
 fi
 
-# run NAME BINARY: one transfer; appends its MB/s to NAME's list.
+# run NAME BINARY: one transfer; appends its MB/s and CPU seconds to NAME's lists.
 c_rates=()
 rust_rates=()
+c_cpu=()
+rust_cpu=()
 run() {
-    local name=$1 bin=$2 line rate
+    local name=$1 bin=$2 line rate cpu
     line=$("$bin" "$file")
     echo "  $line"
     rate=$(sed -n 's/.* MBps=\([0-9.]*\).*/\1/p' <<<"$line")
-    if [ "$name" = c ]; then c_rates+=("$rate"); else rust_rates+=("$rate"); fi
+    cpu=$(sed -n 's/.* cpu=\([0-9.]*\).*/\1/p' <<<"$line")
+    if [ "$name" = c ]; then
+        c_rates+=("$rate")
+        c_cpu+=("$cpu")
+    else
+        rust_rates+=("$rate")
+        rust_cpu+=("$cpu")
+    fi
 }
 
 echo "$runs transfers each of $bytes octets ($file), alternating:"
@@ -63,6 +74,9 @@ median() {
 c_median=$(median "${c_rates[@]}")
 rust_median=$(median "${rust_rates[@]}")
 echo
-echo "C API    median $c_median MB/s (runs: ${c_rates[*]})"
-echo "Rust API median $rust_median MB/s (runs: ${rust_rates[*]})"
-awk -v c="$c_median" -v r="$rust_median" 'BEGIN { printf "ratio C/Rust = %.3f\n", c / r }'
+c_cpu_median=$(median "${c_cpu[@]}")
+rust_cpu_median=$(median "${rust_cpu[@]}")
+echo "C API    median $c_median MB/s (runs: ${c_rates[*]}), CPU ${c_cpu_median}s (runs: ${c_cpu[*]})"
+echo "Rust API median $rust_median MB/s (runs: ${rust_rates[*]}), CPU ${rust_cpu_median}s (runs: ${rust_cpu[*]})"
+awk -v c="$c_median" -v r="$rust_median" -v cc="$c_cpu_median" -v rc="$rust_cpu_median" \
+    'BEGIN { printf "throughput ratio C/Rust = %.3f; CPU time ratio C/Rust = %.3f\n", c / r, cc / rc }'
