@@ -8,6 +8,7 @@
 //! bound is answered 506.
 
 pub mod direct;
+pub mod discovery;
 pub mod relay;
 pub mod server;
 

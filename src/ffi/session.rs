@@ -562,6 +562,7 @@ fn deliver(s: &Shared, event: SessionEvent) {
                 );
             }
         }
+        SessionEvent::RelayExpiring { .. } => {}
         SessionEvent::Closed { reason, unfinished } => {
             let waiting: Vec<ResponseWaiter> = lock(&s.responses).drain().map(|(_, w)| w).collect();
             for w in waiting {

@@ -255,6 +255,11 @@ pub enum SessionEvent {
         bytes: u64,
         total: Option<u64>,
     },
+    /// The relay registration this session's connection depends on ends
+    /// soon (armed by [`Session::warn_relay_expiry`] with the relay
+    /// connector's `expiry_warning_at` and `expires_at`): re-AUTH and renegotiate (a new
+    /// prepare, a new offer/answer; RFC 4976 §9.4) before `expires_at`.
+    RelayExpiring { expires_at: std::time::Instant },
     /// The session ended. No event follows.
     Closed {
         reason: CloseReason,
@@ -416,6 +421,37 @@ impl Session {
     /// The connection's paths and addresses.
     pub fn info(&self) -> &Arc<TransportInfo> {
         &self.inner.info
+    }
+
+    /// Emits [`SessionEvent::RelayExpiring`] at `warn_at` (at once if that
+    /// has passed), unless the session has closed by then. For a session
+    /// through a relay: `ConnectorRelay::expiry_warning_at` and
+    /// `expires_at` (or the `AcceptorRelay` ones).
+    pub fn warn_relay_expiry(&self, warn_at: std::time::Instant, expires_at: std::time::Instant) {
+        let inner = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            tokio::time::sleep_until(Instant::from_std(warn_at)).await;
+            loop {
+                let Some(inner) = inner.upgrade() else { return };
+                {
+                    // Under the lock that Closed is decided under, so the
+                    // warning never follows Closed.
+                    let shared = inner.shared.lock().expect("session state");
+                    if shared.closed_event_sent {
+                        return;
+                    }
+                    match inner
+                        .events
+                        .try_send(SessionEvent::RelayExpiring { expires_at })
+                    {
+                        Err(mpsc::error::TrySendError::Full(_)) => {}
+                        _ => return,
+                    }
+                }
+                drop(inner);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
     }
 
     /// The configuration in force.
