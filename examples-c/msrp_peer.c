@@ -56,7 +56,7 @@ struct options {
     const char *local;
     bool tls;
     const char *cert, *key, *ca, *fingerprint;
-    const char *relay, *user, *password;
+    const char *relay, *user, *password, *dns_server;
     const char *accept_types;
     struct item *items;
     size_t n_items;
@@ -83,7 +83,10 @@ static void usage(FILE *f) {
             "  --fingerprint FP         the peer certificate's SHA-256 (SDP a=fingerprint);\n"
             "                           with an msrps --relay, the relay certificate's\n"
             "  --relay URI --user U --password P   through an MSRP relay: msrps://host:port;tcp\n"
-            "                           is TLS to the relay, msrp:// the opt-in to plain TCP\n"
+            "                           is TLS to the relay, msrp:// the opt-in to plain TCP;\n"
+            "                           a bare domain (or msrps://domain;tcp) is found by\n"
+            "                           DNS SRV _msrps._tcp, then its A/AAAA at 2855\n"
+            "  --dns-server ADDR[:PORT] the DNS server for relay discovery (default: the system's)\n"
             "  --accept-types \"T ...\"   accepted MIME types (default \"*\")\n"
             "  --send-text TEXT         send a text/plain message (repeatable)\n"
             "  --send-file PATH [--content-type T]  send a file (repeatable)\n"
@@ -159,6 +162,8 @@ static void parse_options(int argc, char **argv, struct options *o) {
             o->fingerprint = VALUE();
         } else if (strcmp(a, "--relay") == 0) {
             o->relay = VALUE();
+        } else if (strcmp(a, "--dns-server") == 0) {
+            o->dns_server = VALUE();
         } else if (strcmp(a, "--user") == 0) {
             o->user = VALUE();
         } else if (strcmp(a, "--password") == 0) {
@@ -762,7 +767,8 @@ static int run(const struct options *o) {
     char *path = NULL;
     int rc = EXIT_FAILED;
 
-    bool relay_tls = o->relay != NULL && strncasecmp(o->relay, "msrps:", 6) == 0;
+    /* Only an msrp:// relay URI is plain TCP; a bare domain is TLS. */
+    bool relay_tls = o->relay != NULL && strncasecmp(o->relay, "msrp:", 5) != 0;
     if (o->tls && o->accept && o->cert == NULL && o->relay == NULL) {
         fprintf(stderr, "msrp-peer: accepting msrps needs --cert and --key\n");
         return EXIT_FAILED;
@@ -800,6 +806,11 @@ static int run(const struct options *o) {
         if (o->fingerprint != NULL && (r = msrp_relay_settings_set_fingerprint(rs, o->fingerprint)) != MSRP_RESULT_OK) {
             msrp_relay_settings_free(rs);
             rc = fail_early("--fingerprint", r);
+            goto out;
+        }
+        if (o->dns_server != NULL && (r = msrp_relay_settings_set_dns_server(rs, o->dns_server)) != MSRP_RESULT_OK) {
+            msrp_relay_settings_free(rs);
+            rc = fail_early("--dns-server", r);
             goto out;
         }
         r = o->accept ? msrp_acceptor_relay_new(cfg, rs, &conn) : msrp_connector_relay_new(cfg, rs, &conn);

@@ -449,6 +449,15 @@ typedef void (*msrp_on_closed_cb)(void *user_data,
                                   size_t n_unfinished);
 
 /**
+ * The relay registration the session goes through ends in
+ * `expires_in_ms` milliseconds (armed by
+ * `msrp_session_watch_relay_expiry`): prepare a new relay connector and
+ * renegotiate with a new SDP offer/answer before then (RFC 4976 §9.4: a
+ * new AUTH gives a new URI).
+ */
+typedef void (*msrp_on_relay_expiring_cb)(void *user_data, uint64_t expires_in_ms);
+
+/**
  * How a session is set up and where its events go.
  *
  * Zero-initialise it, set `size = sizeof(msrp_session_config_t)`, then set
@@ -508,6 +517,10 @@ typedef struct msrp_session_config_t {
     msrp_on_progress_cb on_progress;
     msrp_on_aborted_cb on_aborted;
     msrp_on_closed_cb on_closed;
+    /**
+     * See `msrp_session_watch_relay_expiry`.
+     */
+    msrp_on_relay_expiring_cb on_relay_expiring;
 } msrp_session_config_t;
 
 /**
@@ -1268,8 +1281,15 @@ void msrp_string_free(char *s);
  *
  * `relay` is either a relay URI — `msrps://relay.example.com:2855;tcp`
  * (TLS to the relay, as RFC 4976 requires) or `msrp://host:port;tcp` (the
- * explicit opt-in to plain TCP) — giving host, port and TLS, or a bare
- * domain such as `example.com` (host = the domain, port 2855, TLS).
+ * explicit opt-in to plain TCP) — or a bare domain such as `example.com`.
+ * The relay is found as RFC 4976 §8 says: an address in the URI is the
+ * relay; a domain name with a port is looked up (A/AAAA); a bare domain, or
+ * a URI with a domain name and no port, is discovered: DNS SRV
+ * `_msrps._tcp.<domain>` (RFC 2782 order), else the domain's A/AAAA
+ * records at port 2855. `msrp_relay_settings_set_host` skips discovery;
+ * `msrp_relay_settings_set_dns_server` picks the DNS server. When nothing
+ * is found, prepare fails with `MSRP_RESULT_IO` and a text naming the
+ * domain.
  * `username` and `password` are the relay's digest credentials. The relay's
  * certificate (TLS) is checked against the endpoint config's trust anchors
  * or the fingerprint set by `msrp_relay_settings_set_fingerprint`.
@@ -1289,13 +1309,16 @@ msrp_result_t msrp_relay_settings_new(const char *relay,
 void msrp_relay_settings_free(struct msrp_relay_settings_t *settings);
 
 /**
- * Sets the relay's host name or address (NULL: back to the domain).
+ * Sets the relay's host name or address (NULL: none, so the relay is
+ * discovered in the domain through DNS, as for a bare domain in
+ * `msrp_relay_settings_new`).
  */
 msrp_result_t msrp_relay_settings_set_host(struct msrp_relay_settings_t *settings,
                                            const char *host);
 
 /**
- * Sets the relay's port (0: back to the default, 2855).
+ * Sets the relay's port (0: none: from DNS SRV when discovering, else
+ * 2855).
  */
 msrp_result_t msrp_relay_settings_set_port(struct msrp_relay_settings_t *settings, uint16_t port);
 
@@ -1320,6 +1343,58 @@ msrp_result_t msrp_relay_settings_set_fingerprint(struct msrp_relay_settings_t *
  */
 msrp_result_t msrp_relay_settings_set_expires(struct msrp_relay_settings_t *settings,
                                               uint32_t expires_s);
+
+/**
+ * Sets the DNS server used to find the relay: an address with an optional
+ * port (`"192.0.2.53"`, `"127.0.0.1:5353"`, `"[2001:db8::53]:53"`; port 53
+ * when absent), asked over UDP (TCP for long answers). NULL: the system's
+ * servers (resolv.conf). Fails with `MSRP_RESULT_PARSE` on anything else,
+ * leaving the settings unchanged.
+ */
+msrp_result_t msrp_relay_settings_set_dns_server(struct msrp_relay_settings_t *settings,
+                                                 const char *server);
+
+/**
+ * Sets how long, in seconds, before the relay registration ends the
+ * session's `on_relay_expiring` callback runs (0: the default, 120 s). At
+ * most half the lifetime the relay grants is used.
+ */
+msrp_result_t msrp_relay_settings_set_expiry_lead(struct msrp_relay_settings_t *settings,
+                                                  uint32_t lead_s);
+
+/**
+ * Writes when the relay registration of a relay connector or acceptor
+ * ends, in milliseconds since the Unix epoch, to `*out_unix_ms`. Known from
+ * prepare on, and still after complete (until the next prepare).
+ *
+ * Errors: `MSRP_RESULT_NOT_FOUND` (a direct connector, or nothing granted
+ * yet), `MSRP_RESULT_INVALID_STATE` (a prepare or complete is running),
+ * `MSRP_RESULT_NULL_POINTER`. Non-blocking; any thread.
+ */
+msrp_result_t msrp_connector_expires_at(const struct msrp_connector_t *connector,
+                                        uint64_t *out_unix_ms);
+
+/**
+ * Writes when the warning before the registration's end is due (the
+ * settings' expiry lead before `msrp_connector_expires_at`, at most half
+ * the lifetime), in milliseconds since the Unix epoch. Errors as for
+ * `msrp_connector_expires_at`.
+ */
+msrp_result_t msrp_connector_expiry_warning_at(const struct msrp_connector_t *connector,
+                                               uint64_t *out_unix_ms);
+
+/**
+ * Arms the session's `on_relay_expiring` callback from the registration of
+ * the relay connector or acceptor whose transport the session runs on: it
+ * runs once, at `msrp_connector_expiry_warning_at` (at once if that has
+ * passed), unless the session has ended. The connector may be freed
+ * afterwards. Call it again after renegotiating with the new connector.
+ *
+ * Errors as for `msrp_connector_expires_at`. Non-blocking; any thread,
+ * also inside callbacks.
+ */
+msrp_result_t msrp_session_watch_relay_expiry(const struct msrp_session_t *session,
+                                              const struct msrp_connector_t *connector);
 
 /**
  * Sets the number of runtime worker threads (and of dispatcher threads) for

@@ -161,6 +161,13 @@ pub type msrp_on_progress_cb = Option<
 /// An incoming message was aborted by the sender (`#`) after `bytes` bytes.
 pub type msrp_on_aborted_cb =
     Option<extern "C" fn(user_data: *mut c_void, message_id: *const c_char, bytes: u64)>;
+/// The relay registration the session goes through ends in
+/// `expires_in_ms` milliseconds (armed by
+/// `msrp_session_watch_relay_expiry`): prepare a new relay connector and
+/// renegotiate with a new SDP offer/answer before then (RFC 4976 §9.4: a
+/// new AUTH gives a new URI).
+pub type msrp_on_relay_expiring_cb =
+    Option<extern "C" fn(user_data: *mut c_void, expires_in_ms: u64)>;
 /// The session ended; no callback of the session follows. `text` describes
 /// the reason; `unfinished` lists `n_unfinished` messages that did not
 /// complete (NULL when 0).
@@ -225,6 +232,8 @@ pub struct msrp_session_config_t {
     pub on_progress: msrp_on_progress_cb,
     pub on_aborted: msrp_on_aborted_cb,
     pub on_closed: msrp_on_closed_cb,
+    /// See `msrp_session_watch_relay_expiry`.
+    pub on_relay_expiring: msrp_on_relay_expiring_cb,
 }
 
 /// The callbacks, copied out of the config.
@@ -238,6 +247,7 @@ struct Callbacks {
     on_progress: msrp_on_progress_cb,
     on_aborted: msrp_on_aborted_cb,
     on_closed: msrp_on_closed_cb,
+    on_relay_expiring: msrp_on_relay_expiring_cb,
 }
 
 /// A `send_chunk` response callback waiting for its response.
@@ -264,7 +274,7 @@ struct Shared {
 }
 
 pub(crate) struct SessionHandle {
-    session: Session,
+    pub(crate) session: Session,
     shared: Arc<Shared>,
 }
 
@@ -367,6 +377,7 @@ pub extern "C" fn msrp_session_new(
             on_progress: c.on_progress,
             on_aborted: c.on_aborted,
             on_closed: c.on_closed,
+            on_relay_expiring: c.on_relay_expiring,
         };
         let rt = handle()?;
         let (session, events) = {
@@ -562,7 +573,12 @@ fn deliver(s: &Shared, event: SessionEvent) {
                 );
             }
         }
-        SessionEvent::RelayExpiring { .. } => {}
+        SessionEvent::RelayExpiring { expires_at } => {
+            if let Some(f) = cb.on_relay_expiring {
+                let left = expires_at.saturating_duration_since(std::time::Instant::now());
+                f(ud, left.as_millis().min(u64::MAX as u128) as u64);
+            }
+        }
         SessionEvent::Closed { reason, unfinished } => {
             let waiting: Vec<ResponseWaiter> = lock(&s.responses).drain().map(|(_, w)| w).collect();
             for w in waiting {
