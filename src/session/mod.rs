@@ -204,6 +204,10 @@ pub struct Unfinished {
     pub outgoing: bool,
     /// Outgoing: octets the peer acknowledged contiguously from the start of
     /// what was sent (resume from `position + this`). Incoming: octets received.
+    /// Through a relay, for a message that asked for a success REPORT, only
+    /// the octets REPORTs confirmed count (the relay's 200s are hop by hop,
+    /// and a relay that dies loses what it queued), and such a message is
+    /// listed even after all of the relay's 200s came, until its REPORT.
     pub bytes_acknowledged: u64,
 }
 
@@ -352,21 +356,47 @@ impl OutgoingState {
     }
 }
 
+/// An outgoing message through a relay that asked for a success REPORT:
+/// the relay's 200s are hop by hop, so only the REPORT says the peer has it
+/// (a relay that dies can lose octets it already answered 200 to).
+#[derive(Debug, Default)]
+struct ReportWatch {
+    /// Every chunk got its (relay's) 2xx: the message left this side.
+    sent: bool,
+    total: u64,
+    /// Octets success REPORTs confirmed.
+    confirmed: RangeSet,
+}
+
+impl ReportWatch {
+    fn complete(&self) -> bool {
+        self.sent && self.confirmed.contiguous_from_one() >= self.total
+    }
+}
+
 /// State shared by the reader, the writer and the handle.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
+    /// Messages through a relay waiting for their success REPORT; those
+    /// still waiting when the session closes are listed as unfinished.
+    report_watch: HashMap<String, ReportWatch>,
     pending: HashMap<String, Pending>,
     deadlines: BinaryHeap<std::cmp::Reverse<(Instant, String)>>,
     outgoing: HashMap<String, OutgoingState>,
     /// Set once the session is closing or closed; no new sends.
     closing: bool,
     closed_event_sent: bool,
+    /// Why the writer failed, for the reader's Closed.
+    write_error: Option<String>,
 }
 
 pub(crate) struct Inner {
     shared: Mutex<Shared>,
     /// Wakes the reader's timer when a first deadline appears.
     deadline_added: Notify,
+    /// The writer failed (its text in `Shared::write_error`): the reader
+    /// ends the session, so that Closed lists incoming messages too.
+    writer_failed: Notify,
     commands: mpsc::UnboundedSender<writer::Command>,
     events: mpsc::Sender<SessionEvent>,
     config: SessionConfig,
@@ -406,6 +436,7 @@ impl Session {
         let inner = Arc::new(Inner {
             shared: Mutex::new(Shared::default()),
             deadline_added: Notify::new(),
+            writer_failed: Notify::new(),
             commands: cmd_tx,
             events: events_tx,
             config,
@@ -525,19 +556,44 @@ impl Session {
             }
         }
         check_content_type(&msg.content_type)?;
+        let watch = msg.success_report;
         let source = outgoing::Source::message(msg)?;
         let id = source.message_id.clone();
-        self.command(writer::Command::Queue(Box::new(source)))?;
+        self.queue_watched(source, watch)?;
         Ok(id)
     }
 
     /// Queues a file; chunks are read from disk as the socket drains.
     pub fn send_file(&self, file: OutgoingFile) -> Result<String, SessionError> {
         check_content_type(&file.content_type)?;
+        let watch = file.success_report;
         let source = outgoing::Source::file(file, self.inner.config.max_outgoing_size)?;
         let id = source.message_id.clone();
-        self.command(writer::Command::Queue(Box::new(source)))?;
+        self.queue_watched(source, watch)?;
         Ok(id)
+    }
+
+    /// Queues a message; through a relay, one asking for a success REPORT
+    /// stays unfinished until the REPORT confirms it.
+    fn queue_watched(
+        &self,
+        source: outgoing::Source,
+        success_report: bool,
+    ) -> Result<(), SessionError> {
+        let id = source.message_id.clone();
+        let watch = success_report && self.inner.info.via_relay;
+        if watch {
+            let mut shared = self.inner.shared.lock().expect("session state");
+            shared
+                .report_watch
+                .insert(id.clone(), ReportWatch::default());
+        }
+        let r = self.command(writer::Command::Queue(Box::new(source)));
+        if r.is_err() && watch {
+            let mut shared = self.inner.shared.lock().expect("session state");
+            shared.report_watch.remove(&id);
+        }
+        r
     }
 
     /// Cancels an outgoing message: one not started is dropped, one under
@@ -665,6 +721,13 @@ impl Inner {
                 if (out.all_written || out.stopped) && out.outstanding == 0 {
                     let out = shared.outgoing.remove(&message_id).expect("present");
                     let bytes = out.acknowledged();
+                    if let Some(w) = shared.report_watch.get_mut(&message_id) {
+                        w.sent = true;
+                        w.total = out.total;
+                        if out.first_error.is_some() || w.complete() {
+                            shared.report_watch.remove(&message_id);
+                        }
+                    }
                     events.push(SessionEvent::Sent {
                         message_id,
                         code: out.first_error.unwrap_or(200),
@@ -718,6 +781,28 @@ impl Inner {
             .map(|r| r.0 .0)
     }
 
+    /// A REPORT for an outgoing message arrived (RFC 4975 §7.1.2): a success
+    /// confirms its range end to end; a failure ends the wait (the
+    /// application hears of it as `SessionEvent::Report`).
+    pub(crate) fn note_report(&self, message_id: &str, code: u16, range: ByteRange) {
+        let mut shared = self.shared.lock().expect("session state");
+        let Some(w) = shared.report_watch.get_mut(message_id) else {
+            return;
+        };
+        if code != 200 {
+            shared.report_watch.remove(message_id);
+            return;
+        }
+        if let Some(end) = range.end.or(range.total) {
+            if end >= range.start && range.start >= 1 {
+                w.confirmed.insert(range.start, end);
+            }
+        }
+        if w.complete() {
+            shared.report_watch.remove(message_id);
+        }
+    }
+
     /// The unfinished list for the Closed event; marks the session closed.
     /// `None` when Closed was already emitted.
     fn take_unfinished(&self, incoming: Vec<Unfinished>) -> Option<Vec<Unfinished>> {
@@ -727,15 +812,38 @@ impl Inner {
         }
         shared.closed_event_sent = true;
         shared.closing = true;
-        let mut list: Vec<Unfinished> = shared
-            .outgoing
+        let outgoing: Vec<(String, OutgoingState)> = shared.outgoing.drain().collect();
+        let mut list: Vec<Unfinished> = outgoing
+            .into_iter()
+            .map(|(message_id, s)| {
+                // Through a relay with a success REPORT asked for, only the
+                // REPORTs count (the relay's 200s are hop by hop).
+                let bytes_acknowledged = match shared.report_watch.remove(&message_id) {
+                    Some(w) => w
+                        .confirmed
+                        .contiguous_from_one()
+                        .saturating_sub(s.first - 1),
+                    None => s.acknowledged(),
+                };
+                Unfinished {
+                    bytes_acknowledged,
+                    message_id,
+                    outgoing: true,
+                }
+            })
+            .collect();
+        // Through a relay: taken by the relay, never confirmed by a REPORT.
+        let watched: Vec<Unfinished> = shared
+            .report_watch
             .drain()
-            .map(|(message_id, s)| Unfinished {
-                bytes_acknowledged: s.acknowledged(),
+            .filter(|(_, w)| w.sent)
+            .map(|(message_id, w)| Unfinished {
+                bytes_acknowledged: w.confirmed.contiguous_from_one().min(w.total),
                 message_id,
                 outgoing: true,
             })
             .collect();
+        list.extend(watched);
         list.sort_by(|a, b| a.message_id.cmp(&b.message_id));
         for (_, p) in shared.pending.drain() {
             if let PendingKind::Deliver(tx) = p.kind {

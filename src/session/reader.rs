@@ -43,6 +43,10 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
                 continue;
             }
             _ = inner.deadline_added.notified() => continue,
+            _ = inner.writer_failed.notified() => {
+                let text = inner.shared.lock().expect("session state").write_error.clone();
+                break CloseReason::Error(text.unwrap_or_else(|| "write failed".into()));
+            }
         };
         match read {
             Ok(chunk) => rd.handle(chunk).await,
@@ -57,7 +61,13 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
             Err(e) => break CloseReason::Error(e.to_string()),
         }
     };
-    if writer.is_finished() {
+    let write_failed = inner
+        .shared
+        .lock()
+        .expect("session state")
+        .write_error
+        .is_some();
+    if writer.is_finished() && !write_failed {
         // The writer ended the session (local shutdown) and reported it.
         return;
     }
@@ -122,6 +132,7 @@ impl Reader {
             return;
         };
         let id = id.to_string();
+        self.inner.note_report(&id, status.code, chunk.byte_range());
         if status.code != 200 {
             // §7.3.2: a failure REPORT means the message (or part) failed: stop sending it.
             let mut shared = self.inner.shared.lock().expect("session state");
