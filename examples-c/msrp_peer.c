@@ -557,6 +557,18 @@ static void on_progress(void *ud, const char *id, bool outgoing, uint64_t bytes,
     pthread_mutex_unlock(&P.out_lock);
 }
 
+/* A relay registration ends soon: a real endpoint would prepare a new relay
+   connector and renegotiate (a new SDP offer/answer) now. msrp-peer has no
+   signalling to do that with, so it only says so. */
+static void on_relay_expiring(void *ud, uint64_t expires_in_ms) {
+    (void)ud;
+    pthread_mutex_lock(&P.out_lock);
+    fprintf(stderr, "msrp-peer: the relay registration expires in %" PRIu64 " ms; renegotiate before then\n",
+            expires_in_ms);
+    fflush(stderr);
+    pthread_mutex_unlock(&P.out_lock);
+}
+
 static void on_closed(void *ud, msrp_close_reason_t reason, const char *text,
                       const msrp_unfinished_t *unfinished, size_t n) {
     (void)ud;
@@ -859,8 +871,13 @@ static int run(const struct options *o) {
     sc.on_progress = on_progress;
     sc.on_aborted = on_aborted;
     sc.on_closed = on_closed;
+    sc.on_relay_expiring = on_relay_expiring;
     if ((r = msrp_session_new(transport, &sc, &session)) != MSRP_RESULT_OK) {
         rc = fail_early("session", r);
+        goto out;
+    }
+    if (o->relay != NULL && (r = msrp_session_watch_relay_expiry(session, conn)) != MSRP_RESULT_OK) {
+        rc = fail_early("relay expiry", r);
         goto out;
     }
     if ((rc = queue_sends(session)) != 0) goto out;
