@@ -492,3 +492,55 @@ impl AcceptorRelay {
         self.inner.cleanup();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relay_uri_reads_as_rfc_4976_section_8_says() {
+        // An address: that relay.
+        let s =
+            RelaySettings::from_uri(&Uri::parse("msrps://192.0.2.1:9000;tcp").unwrap(), "u", "p");
+        assert_eq!(
+            (s.host.as_deref(), s.port, s.use_tls),
+            (Some("192.0.2.1"), Some(9000), true)
+        );
+        // A domain name with a port: its addresses at that port.
+        let s = RelaySettings::from_uri(
+            &Uri::parse("msrps://example.com:9000;tcp").unwrap(),
+            "u",
+            "p",
+        );
+        assert_eq!(
+            (s.host.as_deref(), s.port, s.domain.as_str()),
+            (None, Some(9000), "example.com")
+        );
+        // A domain name alone: SRV discovery.
+        let s = RelaySettings::from_uri(&Uri::parse("msrps://example.com;tcp").unwrap(), "u", "p");
+        assert_eq!((s.host.as_deref(), s.port), (None, None));
+        // msrp: the plain TCP opt-in.
+        let s = RelaySettings::from_uri(&Uri::parse("msrp://example.com;tcp").unwrap(), "u", "p");
+        assert!(!s.use_tls);
+    }
+
+    #[test]
+    fn warning_comes_at_the_lead_but_not_before_half_way() {
+        let mut ep = RelayEndpoint::new(
+            EndpointConfig::default(),
+            RelaySettings::new("example.com", "u", "p"),
+        );
+        assert_eq!(ep.warn_at(), None);
+        let t0 = Instant::now();
+        ep.grant = Some((t0, t0 + Duration::from_secs(3600)));
+        assert_eq!(
+            ep.warn_at(),
+            Some(t0 + Duration::from_secs(3600) - DEFAULT_EXPIRY_LEAD)
+        );
+        ep.grant = Some((t0, t0 + Duration::from_secs(60)));
+        assert_eq!(ep.warn_at(), Some(t0 + Duration::from_secs(30)));
+        // cleanup after complete keeps the grant (the session still uses it).
+        ep.cleanup();
+        assert!(ep.expires_at().is_some());
+    }
+}

@@ -600,6 +600,13 @@ impl Session {
     /// way is ended with `#`. Its [`SessionEvent::Sent`] carries 0... unless
     /// it already completed.
     pub fn cancel(&self, message_id: &str) -> Result<(), SessionError> {
+        {
+            // A cancelled message waits for no REPORT (unless it had gone).
+            let mut shared = self.inner.shared.lock().expect("session state");
+            if shared.report_watch.get(message_id).is_some_and(|w| !w.sent) {
+                shared.report_watch.remove(message_id);
+            }
+        }
         self.command(writer::Command::Cancel(message_id.to_string()))
     }
 
