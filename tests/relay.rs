@@ -407,3 +407,32 @@ async fn relay_refusing_the_short_expires_is_retried_with_its_minimum() {
         "{left:?}"
     );
 }
+
+#[tokio::test]
+async fn discovered_relay_must_prove_the_domain_in_its_certificate() {
+    // DNS sends other.test to the test relay, whose certificate names only
+    // 127.0.0.1, localhost and the realm: the TLS handshake must fail.
+    let mut zone = dns::Zone::default();
+    zone.srv(
+        "_msrps._tcp.other.test",
+        0,
+        1,
+        tls_port(),
+        "relay.other.test",
+    );
+    zone.a("relay.other.test", Ipv4Addr::LOCALHOST);
+    let server = dns::DnsServer::start(zone).await;
+    let mut connector =
+        ConnectorRelay::new(config(true), discovery_settings("other.test", &server));
+    match connector.prepare(None).await {
+        Err(ConnectError::Tls(_)) => {}
+        Err(other) => panic!("expected a TLS error, got {other}"),
+        Ok(_) => panic!("authenticated to a relay that does not hold other.test"),
+    }
+    // (A TLS error means the relay was reached: finding nothing would be
+    // an I/O error. The resolver answers `localhost` itself, RFC 6761.)
+    assert_eq!(
+        server.questions()[0],
+        ("_msrps._tcp.other.test".into(), RecordType::SRV)
+    );
+}
