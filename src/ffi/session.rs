@@ -40,6 +40,7 @@ impl From<SessionError> for Error {
         let code = match &e {
             SessionError::Closed => MSRP_RESULT_CLOSED,
             SessionError::InvalidArgument(_) => MSRP_RESULT_INVALID_ARGUMENT,
+            SessionError::LimitExceeded(_) => super::result::MSRP_RESULT_LIMIT,
             SessionError::Transaction { .. } => MSRP_RESULT_TRANSACTION_FAILED,
             SessionError::Io(_) => super::result::MSRP_RESULT_IO,
         };
@@ -225,6 +226,27 @@ pub struct msrp_session_config_t {
     pub on_progress: msrp_on_progress_cb,
     pub on_aborted: msrp_on_aborted_cb,
     pub on_closed: msrp_on_closed_cb,
+    /// Most bytes of incoming messages held in memory for reassembly at once
+    /// (0: 32 MiB). The chunk that takes the session over it, and every
+    /// later chunk of its message, is answered 413 (RFC 4975 §7.2); the
+    /// message's earlier chunks were answered 200, so the sender learns
+    /// exactly which bytes were taken. The library-wide
+    /// `msrp_buffer_limit_set` budget applies too.
+    pub max_buffered_incoming: u64,
+    /// Most bytes of `msrp_session_send_message` bodies queued and not yet
+    /// written (0: 32 MiB); beyond it, or beyond the library-wide budget,
+    /// `msrp_session_send_message` fails with `MSRP_RESULT_LIMIT`. Files
+    /// are read as the socket drains and are not counted.
+    pub max_queued_outgoing: u64,
+    /// Liveness: when nothing arrived from the peer for this long while a
+    /// chunk awaits its response, an outgoing message is unfinished or an
+    /// incoming one is partly received, the connection is declared dead:
+    /// `on_closed` with `MSRP_CLOSE_ERROR` and the unfinished messages
+    /// (0: 60 seconds; `UINT32_MAX`: never). Finds a peer that vanished
+    /// without closing, or a middlebox that stopped forwarding; TCP
+    /// keepalive (on every connection: 30 s idle, 3 probes 10 s apart) finds
+    /// one that vanished from an idle session.
+    pub liveness_timeout_ms: u32,
 }
 
 /// The callbacks, copied out of the config.
@@ -335,6 +357,17 @@ fn session_config(c: &msrp_session_config_t) -> Result<SessionConfig> {
     if c.progress_step > 0 {
         s.progress_step = c.progress_step;
     }
+    if c.max_buffered_incoming > 0 {
+        s.max_buffered_incoming = c.max_buffered_incoming;
+    }
+    if c.max_queued_outgoing > 0 {
+        s.max_queued_outgoing = c.max_queued_outgoing;
+    }
+    s.liveness_timeout = match c.liveness_timeout_ms {
+        0 => Some(crate::session::DEFAULT_LIVENESS_TIMEOUT),
+        u32::MAX => None,
+        ms => Some(std::time::Duration::from_millis(u64::from(ms))),
+    };
     s.chunk_events = c.on_chunk.is_some();
     Ok(s)
 }
