@@ -199,7 +199,11 @@ impl Server {
                 "{uri}: the server holds {held} sessions, its limit (max_sessions {}); clean up ended sessions or raise it",
                 self.inner.config.max_sessions
             );
-            msrp_log!(self.inner.config.logger, Level::Warn, "prepare refused: {text}");
+            msrp_log!(
+                self.inner.config.logger,
+                Level::Warn,
+                "prepare refused: {text}"
+            );
             return Err(ConnectError::LimitExceeded(text));
         }
         if state.sessions.contains_key(&sid) || state.bound.contains(&sid) {
@@ -480,8 +484,7 @@ async fn accept_loop(inner: Weak<Inner>, listener: TcpListener, secure: bool) {
             let logger = strong.config.logger.clone();
             let timeout = strong.config.bind_timeout;
             drop(strong);
-            match tokio::time::timeout(timeout, handle_connection(inner, tcp, secure, permit))
-                .await
+            match tokio::time::timeout(timeout, handle_connection(inner, tcp, secure, permit)).await
             {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => msrp_log!(
