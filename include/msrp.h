@@ -52,6 +52,31 @@
 #include <stddef.h>
 
 /**
+ * Default most sessions one [`Server`] holds (prepared or bound, until
+ * `cleanup`). With the default 1 MiB chunk limit, 1,000 sessions can make
+ * the transports assemble at most 1 GiB at once; see the C header's
+ * "Resource limits" for the whole arithmetic.
+ */
+#define DEFAULT_MAX_SESSIONS 1000
+
+/**
+ * Default largest chunk payload a connection assembles (and largest
+ * undeclared-length chunk it accepts): 1 MiB. Senders of this library use
+ * 8 KiB chunks; relays pass about 10 KiB.
+ */
+#define DEFAULT_MAX_CHUNK (1 << 20)
+
+#define KEEPALIVE_PROBES 3
+
+/**
+ * Most connections in the binding phase at once (accepted, not yet bound:
+ * reading their first chunk, or stashed until `complete`). Each may hold
+ * up to [`MAX_BINDING_CHUNK`], so at most 256 MiB. Further connections
+ * wait in the listen backlog until one of these is bound or dropped.
+ */
+#define MAX_BINDING_CONNECTIONS 256
+
+/**
  * A size or Byte-Range value that is not known (`*` on the wire).
  */
 #define MSRP_SIZE_UNKNOWN UINT64_MAX
@@ -60,6 +85,23 @@
  * `size_hint` value for `msrp_transport_read_chunk`: whole chunks only.
  */
 #define MSRP_READ_WHOLE_CHUNK -1
+
+/**
+ * Default library-wide budget: 256 MiB of buffered message octets across
+ * every session of the process.
+ */
+#define DEFAULT_TOTAL_BUFFERED (256 << 20)
+
+/**
+ * Default per-session budget of incoming octets held for reassembly (two
+ * whole messages at the default `max_message_size` of 16 MiB).
+ */
+#define DEFAULT_MAX_BUFFERED_INCOMING (32 << 20)
+
+/**
+ * Default per-session budget of queued outgoing message octets.
+ */
+#define DEFAULT_MAX_QUEUED_OUTGOING (32 << 20)
 
 /**
  * One MSRP chunk: a request (possibly one piece of a larger message) or a
@@ -508,6 +550,33 @@ typedef struct msrp_session_config_t {
     msrp_on_progress_cb on_progress;
     msrp_on_aborted_cb on_aborted;
     msrp_on_closed_cb on_closed;
+    /**
+     * Most bytes of incoming messages held in memory for reassembly at once
+     * (0: 32 MiB). The chunk that takes the session over it, and every
+     * later chunk of its message, is answered 413 (RFC 4975 §7.2); the
+     * message's earlier chunks were answered 200, so the sender learns
+     * exactly which bytes were taken. The library-wide
+     * `msrp_buffer_limit_set` budget applies too.
+     */
+    uint64_t max_buffered_incoming;
+    /**
+     * Most bytes of `msrp_session_send_message` bodies queued and not yet
+     * written (0: 32 MiB); beyond it, or beyond the library-wide budget,
+     * `msrp_session_send_message` fails with `MSRP_RESULT_LIMIT`. Files
+     * are read as the socket drains and are not counted.
+     */
+    uint64_t max_queued_outgoing;
+    /**
+     * Liveness: when nothing arrived from the peer for this long while a
+     * chunk awaits its response, an outgoing message is unfinished or an
+     * incoming one is partly received, the connection is declared dead:
+     * `on_closed` with `MSRP_CLOSE_ERROR` and the unfinished messages
+     * (0: 60 seconds; `UINT32_MAX`: never). Finds a peer that vanished
+     * without closing, or a middlebox that stopped forwarding; TCP
+     * keepalive (on every connection: 30 s idle, 3 probes 10 s apart) finds
+     * one that vanished from an idle session.
+     */
+    uint32_t liveness_timeout_ms;
 } msrp_session_config_t;
 
 /**
@@ -765,6 +834,12 @@ typedef uint32_t msrp_uri_field_t;
  * The library's runtime could not be started, or is shut down.
  */
 #define MSRP_RESULT_RUNTIME 20
+
+/**
+ * A resource limit would be exceeded (sessions of a server, queued or
+ * buffered octets); the last error says which limit and its value.
+ */
+#define MSRP_RESULT_LIMIT 21
 
 /**
  * `Failure-Report: yes` (also what an absent header means).
@@ -1061,7 +1136,8 @@ msrp_result_t msrp_chunk_set_continuation(struct msrp_chunk_t *chunk, char flag)
  * Makes a config with the defaults: no certificate, no trust anchors, the
  * default logger (stderr at the level named by the environment variable
  * `MSRP_LOG`: error, warn, info, debug, trace; default warn), a 30 second
- * bind timeout, RFC 4975 URI matching. Writes it to `*out`.
+ * bind timeout, RFC 4975 URI matching, at most 1,000 sessions per server,
+ * chunks of at most 1 MiB. Writes it to `*out`.
  */
 msrp_result_t msrp_endpoint_config_new(struct msrp_endpoint_config_t **out_cfg);
 
@@ -1114,6 +1190,44 @@ msrp_result_t msrp_endpoint_config_set_logger(struct msrp_endpoint_config_t *cfg
  */
 msrp_result_t msrp_endpoint_config_set_bind_timeout(struct msrp_endpoint_config_t *cfg,
                                                     uint32_t timeout_ms);
+
+/**
+ * Sets the most sessions a server made with this config holds, prepared or
+ * bound, until `msrp_server_cleanup` (`max_sessions` 0 restores the
+ * default, 1,000). `msrp_server_prepare` beyond it fails with
+ * `MSRP_RESULT_LIMIT` and logs why (a warning). See "Resource limits" at
+ * the top of this header for the arithmetic behind the defaults.
+ */
+msrp_result_t msrp_endpoint_config_set_max_sessions(struct msrp_endpoint_config_t *cfg,
+                                                    size_t max_sessions);
+
+/**
+ * Sets the largest chunk payload a connection made with this config
+ * assembles in memory, in bytes (`max_chunk` 0 restores the default, 1 MiB;
+ * this library sends 8 KiB chunks by default). A larger incoming chunk is
+ * skipped and logged, and its message does not complete.
+ */
+msrp_result_t msrp_endpoint_config_set_max_chunk_size(struct msrp_endpoint_config_t *cfg,
+                                                      uint64_t max_chunk);
+
+/**
+ * Sets the library-wide budget of buffered message bytes, shared by every
+ * session of the process (`bytes` 0 restores the default, 256 MiB): incoming
+ * messages being reassembled in memory and `msrp_session_send_message`
+ * bodies not yet written. A message that takes the total over it is
+ * answered 413 (incoming) or refused with `MSRP_RESULT_LIMIT` (outgoing).
+ *
+ * Thread-safety: callable from any thread at any time; sessions see the new
+ * budget at their next buffered chunk or send.
+ */
+msrp_result_t msrp_buffer_limit_set(uint64_t bytes);
+
+/**
+ * Writes the bytes buffered right now by every session of the process (the
+ * amount counted against `msrp_buffer_limit_set`'s budget) to `*out_bytes`.
+ * Thread-safety: callable from any thread.
+ */
+msrp_result_t msrp_buffer_usage(uint64_t *out_bytes);
 
 /**
  * Matches incoming chunks to sessions by session id alone instead of the
