@@ -1607,6 +1607,21 @@ msrp_result_t msrp_session_send_file(const struct msrp_session_t *session,
 msrp_result_t msrp_session_cancel(const struct msrp_session_t *session, const char *message_id);
 
 /**
+ * Refuses the rest of the incoming message `message_id`, e.g. when the
+ * application cannot store it (a full disk): its next chunks, and those
+ * already on the way, are answered `code` (RFC 4975 §7.2; 413 tells the
+ * sender to stop sending the message), so the sender's `on_message_sent`
+ * gets `code` with the bytes answered 200 before. No further
+ * `on_message_data` follows for it, and it is not listed as unfinished in
+ * `on_closed`. `code` must be 400-599 (`MSRP_RESULT_INVALID_ARGUMENT`
+ * otherwise); `message_id` is borrowed for the call. Non-blocking;
+ * callable inside callbacks (typically `on_message_data`).
+ */
+msrp_result_t msrp_session_refuse_incoming(const struct msrp_session_t *session,
+                                           const char *message_id,
+                                           uint16_t code);
+
+/**
  * Declares that the peer will resume the incoming message `message_id`
  * (same Message-ID, continuing at octet `already + 1`) and that the
  * application already holds its first `already` octets. The rest then

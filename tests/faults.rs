@@ -515,3 +515,78 @@ async fn tls_handshake_aborted_by_server_complete_fails_clearly() {
         aborter.await.unwrap();
     }
 }
+
+/// The receiving application cannot store a message any more (a full disk)
+/// and refuses the rest of it: the sender's Sent carries 413 and exactly the
+/// octets the receiver took (answered 200), and the session goes on.
+#[tokio::test]
+async fn receiver_refuses_the_rest_of_a_message() {
+    let server = Server::new(EndpointConfig::default());
+    let path = server.prepare(None).await.unwrap();
+    let mut connector = ConnectorDirect::new(EndpointConfig::default());
+    let c_path = connector.prepare(None).unwrap();
+    let s = server.clone();
+    let local = path[0].clone();
+    let accepted = tokio::spawn(async move { s.complete(&local, &c_path, None, T).await });
+    let c = connector.complete(&path, None, T).await.unwrap();
+    let a = accepted.await.unwrap().unwrap();
+    let (sender, mut sender_events) = Session::new(
+        c,
+        SessionConfig {
+            chunk_size: 4096,
+            ..Default::default()
+        },
+    );
+    let (receiver, mut receiver_events) = Session::new(
+        a,
+        SessionConfig {
+            max_message_size: 1024, // streamed
+            ..Default::default()
+        },
+    );
+    let id = sender
+        .send_message(OutgoingMessage::new("text/plain", vec![b'd'; 1 << 20]))
+        .unwrap();
+    let mut took = 0u64;
+    match next(&mut receiver_events).await {
+        SessionEvent::MessageData {
+            message_id, data, ..
+        } => {
+            assert_eq!(message_id, id);
+            took += data.len() as u64;
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(receiver.refuse_incoming(&id, 200).is_err());
+    receiver.refuse_incoming(&id, 413).unwrap();
+    let acked = loop {
+        if let SessionEvent::Sent {
+            message_id,
+            code,
+            bytes_acknowledged,
+        } = next(&mut sender_events).await
+        {
+            assert_eq!((message_id.as_str(), code), (id.as_str(), 413));
+            break bytes_acknowledged;
+        }
+    };
+    // Every chunk answered 200 was handed to the receiver before the 413.
+    while let Ok(e) = receiver_events.try_recv() {
+        match e {
+            SessionEvent::MessageData { data, .. } => took += data.len() as u64,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(acked, took);
+    assert!(took < 1 << 20);
+    // The session goes on.
+    let next_id = sender
+        .send_message(OutgoingMessage::new("text/plain", "still here"))
+        .unwrap();
+    match next(&mut receiver_events).await {
+        SessionEvent::Message(m) => {
+            assert_eq!((m.message_id, &m.body[..]), (next_id, &b"still here"[..]))
+        }
+        other => panic!("{other:?}"),
+    }
+}

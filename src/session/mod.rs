@@ -402,6 +402,9 @@ pub(crate) struct Inner {
     resumes: Mutex<HashMap<String, u64>>,
     /// Octets of `send_message` bodies queued and not yet written.
     queued_outgoing: Arc<AtomicU64>,
+    /// Incoming messages the application refused ([`Session::refuse_incoming`]),
+    /// not yet taken by the reader: id → code.
+    refusals: Mutex<HashMap<String, u16>>,
 }
 
 /// A running session. Cloning gives another handle to the same session.
@@ -441,6 +444,7 @@ impl Session {
             info,
             resumes: Mutex::new(HashMap::new()),
             queued_outgoing: Arc::new(AtomicU64::new(0)),
+            refusals: Mutex::new(HashMap::new()),
         });
         let (read_half, write_half) = transport.into_split();
         let writer_task = tokio::spawn(writer::run(inner.clone(), write_half, cmd_rx));
@@ -610,6 +614,37 @@ impl Session {
             .lock()
             .expect("session state")
             .insert(message_id.to_string(), already);
+        Ok(())
+    }
+
+    /// Refuses the rest of an incoming message, e.g. when the application
+    /// cannot store it (a full disk): its next chunks, and those already on
+    /// the way, are answered `code` (RFC 4975 §7.2; 413 tells the sender to
+    /// stop sending the message, §7.1.4), so the sender learns that only the
+    /// octets answered 200 so far were taken. The message is no longer
+    /// reassembled and is not listed as unfinished at close. `code` must be
+    /// 400-599.
+    pub fn refuse_incoming(&self, message_id: &str, code: u16) -> Result<(), SessionError> {
+        if !(400..600).contains(&code) {
+            return Err(SessionError::InvalidArgument(format!(
+                "{code} is not an error code"
+            )));
+        }
+        if !crate::protocol::headers::is_ident(message_id) {
+            return Err(SessionError::InvalidArgument(format!(
+                "message id {message_id:?} is not 4-32 ident characters"
+            )));
+        }
+        if self.is_closed() {
+            return Err(SessionError::Closed);
+        }
+        let mut refusals = self.inner.refusals.lock().expect("session state");
+        if refusals.len() >= 1024 {
+            return Err(SessionError::LimitExceeded(
+                "1024 refusals are waiting for their messages' next chunk".into(),
+            ));
+        }
+        refusals.insert(message_id.to_string(), code);
         Ok(())
     }
 

@@ -168,6 +168,17 @@ impl Reader {
             self.respond(&chunk, 200, None);
             return;
         }
+        let refused_by_application = self
+            .inner
+            .refusals
+            .lock()
+            .expect("session state")
+            .remove(&message_id);
+        if let Some(code) = refused_by_application {
+            self.incoming.remove(&message_id);
+            self.refuse(&chunk, &message_id, code);
+            return;
+        }
         if let Some(&code) = self.refused.get(&message_id) {
             self.respond(&chunk, code, None);
             return;
