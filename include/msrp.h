@@ -42,6 +42,37 @@
  * - Logger hooks (msrp_logger_t) run on runtime threads, possibly
  *   concurrently: keep them short and non-blocking.
  * - Each type's documentation has a "Thread-safety:" line.
+ *
+ * Resource limits
+ * ---------------
+ * What the network can make the library hold is bounded; at each limit the
+ * peer gets the RFC 4975 answer or a refused binding, a warning is logged,
+ * and the application gets an error or an event:
+ * - Sessions per server: msrp_endpoint_config_set_max_sessions (default
+ *   1,000 prepared or bound until msrp_server_cleanup); beyond it
+ *   msrp_server_prepare fails with MSRP_RESULT_LIMIT.
+ * - Connections binding at once per server: 256 (each may hold a 1 MiB
+ *   first chunk); more wait in the listen backlog.
+ * - Chunk size: msrp_endpoint_config_set_max_chunk_size (default 1 MiB,
+ *   assembled per connection; this library sends 8 KiB chunks).
+ * - Message size: msrp_session_config_t.max_incoming_size (default none:
+ *   messages above max_message_size, 16 MiB, are streamed to
+ *   on_message_data, not held); a larger message is answered 413.
+ * - Buffered bytes per session: max_buffered_incoming (default 32 MiB held
+ *   for reassembly: 413 for the chunk that goes over) and
+ *   max_queued_outgoing (default 32 MiB of send_message bodies not yet
+ *   written: MSRP_RESULT_LIMIT).
+ * - Buffered bytes in the whole library: msrp_buffer_limit_set (default
+ *   256 MiB, both directions, all sessions together).
+ * - A dead connection: liveness_timeout_ms (default 60 s with something
+ *   outstanding) and TCP keepalive (30 s idle, 3 probes 10 s apart).
+ * The defaults on a 2 GB machine, one server at its 1,000 sessions, every
+ * peer hostile: 1,000 x 25 KiB idle sessions (measured, examples/load.rs)
+ * = 25 MiB, + 1,000 chunks of 1 MiB being assembled = 1,000 MiB, + 256
+ * binding connections x 1 MiB = 256 MiB, + 256 MiB library-wide buffered
+ * messages = about 1.5 GiB. Not counted: events the application has not
+ * taken yet (up to 256 per session; a slow on_message_data holds their
+ * bytes), and the application's own copies.
  */
 
 #ifndef MSRP_H
@@ -52,31 +83,6 @@
 #include <stddef.h>
 
 /**
- * Default most sessions one [`Server`] holds (prepared or bound, until
- * `cleanup`). With the default 1 MiB chunk limit, 1,000 sessions can make
- * the transports assemble at most 1 GiB at once; see the C header's
- * "Resource limits" for the whole arithmetic.
- */
-#define DEFAULT_MAX_SESSIONS 1000
-
-/**
- * Default largest chunk payload a connection assembles (and largest
- * undeclared-length chunk it accepts): 1 MiB. Senders of this library use
- * 8 KiB chunks; relays pass about 10 KiB.
- */
-#define DEFAULT_MAX_CHUNK (1 << 20)
-
-#define KEEPALIVE_PROBES 3
-
-/**
- * Most connections in the binding phase at once (accepted, not yet bound:
- * reading their first chunk, or stashed until `complete`). Each may hold
- * up to [`MAX_BINDING_CHUNK`], so at most 256 MiB. Further connections
- * wait in the listen backlog until one of these is bound or dropped.
- */
-#define MAX_BINDING_CONNECTIONS 256
-
-/**
  * A size or Byte-Range value that is not known (`*` on the wire).
  */
 #define MSRP_SIZE_UNKNOWN UINT64_MAX
@@ -85,23 +91,6 @@
  * `size_hint` value for `msrp_transport_read_chunk`: whole chunks only.
  */
 #define MSRP_READ_WHOLE_CHUNK -1
-
-/**
- * Default library-wide budget: 256 MiB of buffered message octets across
- * every session of the process.
- */
-#define DEFAULT_TOTAL_BUFFERED (256 << 20)
-
-/**
- * Default per-session budget of incoming octets held for reassembly (two
- * whole messages at the default `max_message_size` of 16 MiB).
- */
-#define DEFAULT_MAX_BUFFERED_INCOMING (32 << 20)
-
-/**
- * Default per-session budget of queued outgoing message octets.
- */
-#define DEFAULT_MAX_QUEUED_OUTGOING (32 << 20)
 
 /**
  * One MSRP chunk: a request (possibly one piece of a larger message) or a
