@@ -6,7 +6,8 @@
  *   - max_incoming_size: the sender's on_message_sent gets 413 and 0 bytes;
  *   - max_buffered_incoming: 413 for the chunk that goes over, the bytes of
  *     the earlier chunks acknowledged;
- *   - msrp_buffer_limit_set / msrp_buffer_usage, bad arguments. */
+ *   - msrp_buffer_limit_set / msrp_buffer_usage, msrp_session_refuse_incoming
+ *     argument checks. */
 #include <pthread.h>
 #include <string.h>
 
@@ -139,6 +140,13 @@ static void session_limits(void) {
     CHECK_OK(msrp_session_send_message(sender, "text/plain", body, 9000, NULL, NULL));
     o = wait_sent();
     CHECK(o.code == 200 && o.bytes == 9000);
+
+    /* msrp_session_refuse_incoming checks its arguments. */
+    CHECK_RESULT(msrp_session_refuse_incoming(NULL, "abcd1234", 413), MSRP_RESULT_NULL_POINTER);
+    CHECK_RESULT(msrp_session_refuse_incoming(receiver, NULL, 413), MSRP_RESULT_NULL_POINTER);
+    CHECK_RESULT(msrp_session_refuse_incoming(receiver, "abcd1234", 200), MSRP_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(msrp_session_refuse_incoming(receiver, "a b", 413), MSRP_RESULT_INVALID_ARGUMENT);
+    CHECK_OK(msrp_session_refuse_incoming(receiver, "abcd1234", 413));
 
     uint64_t usage = 1;
     CHECK_RESULT(msrp_buffer_usage(NULL), MSRP_RESULT_NULL_POINTER);

@@ -505,7 +505,7 @@ async fn tls_handshake_aborted_by_server_complete_fails_clearly() {
         let mut connector = ConnectorDirect::new(EndpointConfig::default());
         connector.prepare(None).unwrap();
         let err = connector
-            .complete(&remote, Some(fp.clone()), Some(Duration::from_secs(60)))
+            .complete(&remote, Some(fp), Some(Duration::from_secs(60)))
             .await
             .expect_err("the handshake was aborted");
         assert!(

@@ -20,6 +20,7 @@ const SECONDS: u64 = 3;
 
 /// Raises the soft limit of open files to the hard one; 1,000 sessions with
 /// both ends in this process need about 2,100 descriptors.
+#[allow(clippy::unnecessary_cast)] // rlim_t is not u64 everywhere
 fn raise_nofile() -> u64 {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
