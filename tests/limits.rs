@@ -1,7 +1,8 @@
 //! Resource limits over loopback: sessions per Server, incoming message size
 //! (413), incoming octets held for reassembly per session and library-wide
 //! (413 for the chunk that goes over, earlier chunks stay acknowledged),
-//! queued outgoing octets (`send_message` refused), chunk size.
+//! queued outgoing octets (`send_message` refused), chunk size (400 for a
+//! chunk over it).
 //!
 //! The library-wide budget is process state, so every case runs inside one
 //! test function, one after the other.
@@ -71,6 +72,31 @@ async fn limits_over_loopback() {
     buffered_incoming_per_session_413().await;
     buffered_incoming_library_wide_413().await;
     queued_outgoing_refused().await;
+    chunk_size_limit().await;
+}
+
+async fn chunk_size_limit() {
+    let server = Server::new(EndpointConfig::default());
+    let (c, a, _) = pair(&server).await;
+    let (cs, mut crx) = Session::new(
+        c,
+        SessionConfig {
+            chunk_size: 2 << 20,
+            ..Default::default()
+        },
+    );
+    let (_as, mut arx) = Session::new(a, SessionConfig::default());
+    // A 2 MiB chunk is over the connection's default 1 MiB: skipped and
+    // answered 400, so the sender learns nothing of it was taken.
+    let big = cs
+        .send_message(OutgoingMessage::new("text/plain", vec![b'k'; 3 << 20]))
+        .unwrap();
+    assert_eq!(sent(&mut crx, &big).await, (400, 0));
+    let ok = cs
+        .send_message(OutgoingMessage::new("text/plain", vec![b'm'; 1 << 20]))
+        .unwrap();
+    assert_eq!(message(&mut arx).await, vec![b'm'; 1 << 20]);
+    assert_eq!(sent(&mut crx, &ok).await, (200, 1 << 20));
 }
 
 async fn max_sessions_per_server() {
