@@ -333,3 +333,43 @@ pub(crate) fn set_keepalive(tcp: &TcpStream) {
         KEEPALIVE_IDLE.as_secs() as libc::c_int,
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    fn option(tcp: &TcpStream, level: libc::c_int, name: libc::c_int) -> libc::c_int {
+        let mut value: libc::c_int = -1;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: an open socket, a c_int and its size.
+        let rc = unsafe {
+            libc::getsockopt(
+                tcp.as_raw_fd(),
+                level,
+                name,
+                (&mut value as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(rc, 0);
+        value
+    }
+
+    #[tokio::test]
+    async fn keepalive_is_set() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tcp = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(option(&tcp, libc::SOL_SOCKET, libc::SO_KEEPALIVE), 0);
+        set_keepalive(&tcp);
+        assert_eq!(option(&tcp, libc::SOL_SOCKET, libc::SO_KEEPALIVE), 1);
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            assert_eq!(option(&tcp, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE), 30);
+            assert_eq!(option(&tcp, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL), 10);
+            assert_eq!(option(&tcp, libc::IPPROTO_TCP, libc::TCP_KEEPCNT), 3);
+        }
+    }
+}
