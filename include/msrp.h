@@ -557,8 +557,8 @@ typedef struct msrp_session_config_t {
     uint64_t max_queued_outgoing;
     /**
      * Liveness: when nothing arrived from the peer for this long while a
-     * chunk awaits its response, an outgoing message is unfinished or an
-     * incoming one is partly received, the connection is declared dead:
+     * chunk sent with Failure-Report yes awaits its response or an
+     * incoming message is partly received, the connection is declared dead:
      * `on_closed` with `MSRP_CLOSE_ERROR` and the unfinished messages
      * (0: 60 seconds; `UINT32_MAX`: never). Finds a peer that vanished
      * without closing, or a middlebox that stopped forwarding; TCP

@@ -590,3 +590,35 @@ async fn receiver_refuses_the_rest_of_a_message() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Chunks sent with Failure-Report partial get no response on success, so a
+/// silent peer is normal for them: the liveness timeout does not declare the
+/// connection dead (a reset does end it).
+#[tokio::test]
+async fn liveness_ignores_chunks_that_expect_no_response() {
+    let server = Server::new(EndpointConfig::default());
+    let (mut peer, transport) = RawPeer::bind(&server).await;
+    let (session, mut events) = Session::new(
+        transport,
+        SessionConfig {
+            liveness_timeout: Some(Duration::from_millis(200)),
+            ..Default::default()
+        },
+    );
+    let mut m = OutgoingMessage::new("text/plain", vec![b'p'; 20_000]);
+    m.failure_report = msrp::protocol::FailureReport::Partial;
+    let id = session.send_message(m).unwrap();
+    for _ in 0..3 {
+        let c = peer.read_chunk().await;
+        assert_eq!(c.message_id(), Some(id.as_str()));
+    }
+    // Several liveness periods without a byte from the peer.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(
+        !session.is_closed(),
+        "declared dead for a silent Failure-Report partial peer"
+    );
+    reset(peer.tcp);
+    let (reason, _, _) = until_closed(&mut events).await;
+    assert!(matches!(&reason, CloseReason::Error(_)), "{reason:?}");
+}

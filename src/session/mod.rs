@@ -83,8 +83,8 @@ pub struct SessionConfig {
     /// and are not counted.
     pub max_queued_outgoing: u64,
     /// When nothing at all has arrived from the peer for this long while
-    /// something is outstanding (a transaction awaiting its response, an
-    /// outgoing message not finished, an incoming message partly received),
+    /// something is outstanding (a chunk sent with Failure-Report yes
+    /// awaiting its response, an incoming message partly received),
     /// the connection is declared dead and the session closes with an error
     /// listing what did not finish. A peer that vanished without a FIN, or a
     /// middlebox that stopped forwarding, is found this way; TCP keepalive
@@ -685,12 +685,28 @@ impl Liveness {
         self.last_received = Instant::now();
     }
 
+    /// The cheap test, on every loop of the reader: anything in flight.
     fn outstanding(inner: &Inner, incoming_open: bool) -> bool {
         if incoming_open {
             return true;
         }
         let shared = inner.shared.lock().expect("session state");
         !shared.pending.is_empty() || !shared.outgoing.is_empty()
+    }
+
+    /// The precise test, once the deadline passed: something the peer must
+    /// answer or continue. Chunks sent with Failure-Report partial or no
+    /// get no response on success (RFC 4975 §7.1.2), so a silent peer is
+    /// normal for them.
+    fn awaiting_peer(inner: &Inner, incoming_open: bool) -> bool {
+        if incoming_open {
+            return true;
+        }
+        let shared = inner.shared.lock().expect("session state");
+        shared
+            .pending
+            .values()
+            .any(|p| p.failure_report == FailureReport::Yes)
     }
 
     /// When the connection is to be declared dead unless something arrives
@@ -708,7 +724,13 @@ impl Liveness {
     /// The close reason when the deadline passed with something still outstanding.
     pub(crate) fn dead(&mut self, inner: &Inner, incoming_open: bool) -> Option<CloseReason> {
         let deadline = self.deadline(inner, incoming_open)?;
-        if Instant::now() < deadline {
+        let now = Instant::now();
+        if now < deadline {
+            return None;
+        }
+        if !Self::awaiting_peer(inner, incoming_open) {
+            // Only unanswerable chunks are out: start the wait over.
+            self.outstanding_since = Some(now);
             return None;
         }
         let timeout = self.timeout?;
