@@ -949,3 +949,48 @@ pub extern "C" fn msrp_session_free(session: *mut msrp_session_t) {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> msrp_session_config_t {
+        // SAFETY: an all-zero config is valid (NULL pointers, None callbacks).
+        let mut c: msrp_session_config_t = unsafe { std::mem::zeroed() };
+        c.size = std::mem::size_of::<msrp_session_config_t>();
+        c
+    }
+
+    #[test]
+    fn limits_and_liveness_from_the_c_config() {
+        let mut c = config();
+        let s = session_config(&c).unwrap();
+        assert_eq!(
+            s.liveness_timeout,
+            Some(crate::session::DEFAULT_LIVENESS_TIMEOUT)
+        );
+        assert_eq!(
+            s.max_buffered_incoming,
+            crate::session::DEFAULT_MAX_BUFFERED_INCOMING
+        );
+        assert_eq!(
+            s.max_queued_outgoing,
+            crate::session::DEFAULT_MAX_QUEUED_OUTGOING
+        );
+        c.liveness_timeout_ms = u32::MAX;
+        c.max_buffered_incoming = 1000;
+        c.max_queued_outgoing = 2000;
+        let s = session_config(&c).unwrap();
+        assert_eq!(s.liveness_timeout, None);
+        assert_eq!(
+            (s.max_buffered_incoming, s.max_queued_outgoing),
+            (1000, 2000)
+        );
+        c.liveness_timeout_ms = 1500;
+        let s = session_config(&c).unwrap();
+        assert_eq!(
+            s.liveness_timeout,
+            Some(std::time::Duration::from_millis(1500))
+        );
+    }
+}
