@@ -268,6 +268,11 @@ struct peer {
     long received;
     struct incoming *incoming;
     char *failure; /* first failure, for stderr */
+    msrp_session_t *session;
+    /* Set when a received message could not be stored and its rest was
+     * refused (413): the session stays up until the sender, told by the 413,
+     * closes, or until this time passes. */
+    struct timespec refused_grace;
     bool closed;
     msrp_close_reason_t close_reason;
     char *close_text;
@@ -451,13 +456,29 @@ static void hash_file(const char *path, char hex[65]) {
 /* Prints RECEIVED for a large message and forgets it (holds P.lock). */
 static void finish_incoming(struct incoming *in, const char *content_type) {
     char hex[65] = "-";
-    if (in->out != NULL) fflush(in->out);
+    if (in->out != NULL && fflush(in->out) != 0) set_failure("cannot write %s: %s", in->out_path, strerror(errno));
     if (P.opt->digest) {
         if (in->in_order) sha256_final_hex(&in->hash, hex);
         else if (in->out_path != NULL) hash_file(in->out_path, hex);
     }
     received(in->id, content_type, in->bytes, hex);
     incoming_remove(in);
+}
+
+/* A received message cannot be written (disk full, file size limit): stop
+ * writing it and refuse its rest with 413 (RFC 4975 §7.2), so the sender
+ * learns that only the bytes answered 200 so far were taken; the session
+ * waits a while for the sender to close (holds P.lock). */
+static void refuse_unstorable(struct incoming *in, int err) {
+    fclose(in->out);
+    in->out = NULL;
+    msrp_result_t r = P.session != NULL ? msrp_session_refuse_incoming(P.session, in->id, 413) : MSRP_RESULT_CLOSED;
+    if (r == MSRP_RESULT_OK && P.refused_grace.tv_sec == 0) {
+        clock_gettime(CLOCK_REALTIME, &P.refused_grace);
+        P.refused_grace.tv_sec += 10;
+    }
+    set_failure("cannot write %s: %s%s", in->out_path, strerror(err),
+                r == MSRP_RESULT_OK ? "; refused the rest of the message with 413" : "");
 }
 
 static void on_message_data(void *ud, const msrp_message_data_t *d) {
@@ -480,7 +501,7 @@ static void on_message_data(void *ud, const msrp_message_data_t *d) {
     in->bytes += d->len;
     if (in->out != NULL) {
         if (fseeko(in->out, (off_t)d->offset, SEEK_SET) != 0 || fwrite(d->data, 1, d->len, in->out) != d->len)
-            set_failure("cannot write %s: %s", in->out_path, strerror(errno));
+            refuse_unstorable(in, errno);
     }
     if (in->in_order && d->offset == in->next && P.opt->digest) {
         sha256_update(&in->hash, d->data, d->len);
@@ -700,6 +721,13 @@ static const char *reason_word(msrp_close_reason_t r) {
 }
 
 /* Waits for a change or the deadline (holds P.lock). False on expiry. */
+static bool grace_passed(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return now.tv_sec > P.refused_grace.tv_sec ||
+           (now.tv_sec == P.refused_grace.tv_sec && now.tv_nsec >= P.refused_grace.tv_nsec);
+}
+
 static bool wait_change(void) {
     if (!has_deadline()) {
         pthread_cond_wait(&P.changed, &P.lock);
@@ -876,6 +904,9 @@ static int run(const struct options *o) {
         rc = fail_early("session", r);
         goto out;
     }
+    pthread_mutex_lock(&P.lock);
+    P.session = session;
+    pthread_mutex_unlock(&P.lock);
     if (o->relay != NULL && (r = msrp_session_watch_relay_expiry(session, conn)) != MSRP_RESULT_OK) {
         rc = fail_early("relay expiry", r);
         goto out;
@@ -886,12 +917,17 @@ static int run(const struct options *o) {
     pthread_mutex_lock(&P.lock);
     bool timed_out = false, shutting_down = false;
     while (!P.closed) {
-        if (P.failure != NULL && !shutting_down) {
+        bool waiting_for_sender = P.refused_grace.tv_sec != 0 && !grace_passed();
+        if (P.failure != NULL && !shutting_down && !waiting_for_sender) {
             msrp_session_shutdown(session, false);
             shutting_down = true;
         } else if (goals_met() && !shutting_down) {
             msrp_session_shutdown(session, true);
             shutting_down = true;
+        }
+        if (waiting_for_sender && !shutting_down) {
+            pthread_cond_timedwait(&P.changed, &P.lock, &P.refused_grace);
+            continue;
         }
         if (!wait_change()) {
             timed_out = true;
@@ -914,6 +950,9 @@ static int run(const struct options *o) {
     pthread_mutex_unlock(&P.lock);
 
 out:
+    pthread_mutex_lock(&P.lock);
+    P.session = NULL;
+    pthread_mutex_unlock(&P.lock);
     msrp_session_free(session);
     msrp_connector_free(conn);
     msrp_endpoint_config_free(cfg);
@@ -924,6 +963,9 @@ out:
 int main(int argc, char **argv) {
     static struct options opt;
     signal(SIGPIPE, SIG_IGN);
+    /* Past a file size limit, writes fail with EFBIG (reported) instead of
+     * the process being killed. */
+    signal(SIGXFSZ, SIG_IGN);
     parse_options(argc, argv, &opt);
     P.opt = &opt;
     if (opt.out_dir != NULL) {

@@ -6,9 +6,9 @@ SIP stack would do), then both run to completion and their stdout lines are
 checked against the msrp-peer contract (DESIGN.md).
 
 usage: peer_pair.py --peer PATH/TO/msrp-peer [--wrap "valgrind ..."] CASE
-cases: text, file, tls, tls-wrong-fingerprint, resume, usage, relay,
-relay-fault (the relay cases start Kamailio with tests/relay/kamailio.sh;
-exit 77, a skip, when Kamailio is not installed)
+cases: text, file, tls, tls-wrong-fingerprint, resume, disk-full, usage,
+relay, relay-fault (the relay cases start Kamailio with
+tests/relay/kamailio.sh; exit 77, a skip, when Kamailio is not installed)
 """
 import argparse
 import hashlib
@@ -25,10 +25,11 @@ TIMEOUT = 120
 
 
 class Peer:
-    def __init__(self, cmd, name):
+    def __init__(self, cmd, name, preexec_fn=None):
         self.name = name
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=subprocess.PIPE, text=True, preexec_fn=preexec_fn,
+                                     restore_signals=preexec_fn is None)
         self.lines = []
         self.stderr = ""
         self.path_ready = threading.Event()
@@ -150,6 +151,42 @@ def case_file(cmd, tmp, size=50 << 20, chunk=None):
           "RECEIVED line of the file", a)
     check(sha256_file(os.path.join(out, rec[0][1])) == want, "file in --out-dir differs", a)
     check(c.starting("SENT") == [["SENT", rec[0][1], "200"]], "SENT line", c)
+
+
+def case_disk_full(cmd, tmp):
+    """The receiver's disk fills up (a file size limit of 256 KiB) during a
+    4 MiB file: it reports the failure, refuses the rest of the message with
+    413, and the sender learns which message failed; both exit 1, nobody
+    hangs."""
+    src = os.path.join(tmp, "big.bin")
+    make_file(src, 4 << 20)
+    out = os.path.join(tmp, "out")
+    os.mkdir(out)
+    limit = 256 << 10
+
+    def small_files():
+        import resource
+        import signal
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    a = Peer(cmd + ["accept", "--count", "1", "--out-dir", out, "--no-progress"], "accept",
+             preexec_fn=small_files)
+    c = Peer(cmd + ["connect", "--send-file", src, "--no-progress"], "connect")
+    for p in (a, c):
+        check(p.path_ready.wait(TIMEOUT) and p.path is not None, "no PATH line", a, c)
+    a.send_path(c.path)
+    c.send_path(a.path)
+    a.wait()
+    c.wait()
+    check(a.rc == 1 and "cannot write" in a.stderr and "413" in a.stderr,
+          "the receiver reports the failure and the refusal", a, c)
+    check(not a.starting("RECEIVED"), "no RECEIVED for the refused file", a)
+    sent = c.starting("SENT")
+    check(c.rc == 1 and len(sent) == 1 and sent[0][2] == "413", "the sender learns 413 for its file", a, c)
+    files = os.listdir(out)
+    check(len(files) == 1 and files[0] == sent[0][1] and os.path.getsize(os.path.join(out, files[0])) <= limit,
+          "the partial file, at most the size limit", a)
 
 
 def tls_files(tmp, name):
@@ -383,6 +420,7 @@ CASES = {
     "tls": case_tls,
     "tls-wrong-fingerprint": case_tls_wrong_fingerprint,
     "resume": case_resume,
+    "disk-full": case_disk_full,
     "usage": case_usage,
     "relay": case_relay,
     "relay-fault": case_relay_fault,

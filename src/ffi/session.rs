@@ -40,6 +40,7 @@ impl From<SessionError> for Error {
         let code = match &e {
             SessionError::Closed => MSRP_RESULT_CLOSED,
             SessionError::InvalidArgument(_) => MSRP_RESULT_INVALID_ARGUMENT,
+            SessionError::LimitExceeded(_) => super::result::MSRP_RESULT_LIMIT,
             SessionError::Transaction { .. } => MSRP_RESULT_TRANSACTION_FAILED,
             SessionError::Io(_) => super::result::MSRP_RESULT_IO,
         };
@@ -234,6 +235,27 @@ pub struct msrp_session_config_t {
     pub on_closed: msrp_on_closed_cb,
     /// See `msrp_session_watch_relay_expiry`.
     pub on_relay_expiring: msrp_on_relay_expiring_cb,
+    /// Most bytes of incoming messages held in memory for reassembly at once
+    /// (0: 32 MiB). The chunk that takes the session over it, and every
+    /// later chunk of its message, is answered 413 (RFC 4975 §7.2); the
+    /// message's earlier chunks were answered 200, so the sender learns
+    /// exactly which bytes were taken. The library-wide
+    /// `msrp_buffer_limit_set` budget applies too.
+    pub max_buffered_incoming: u64,
+    /// Most bytes of `msrp_session_send_message` bodies queued and not yet
+    /// written (0: 32 MiB); beyond it, or beyond the library-wide budget,
+    /// `msrp_session_send_message` fails with `MSRP_RESULT_LIMIT`. Files
+    /// are read as the socket drains and are not counted.
+    pub max_queued_outgoing: u64,
+    /// Liveness: when nothing arrived from the peer for this long while a
+    /// chunk sent with Failure-Report yes awaits its response or an
+    /// incoming message is partly received, the connection is declared dead:
+    /// `on_closed` with `MSRP_CLOSE_ERROR` and the unfinished messages
+    /// (0: 60 seconds; `UINT32_MAX`: never). Finds a peer that vanished
+    /// without closing, or a middlebox that stopped forwarding; TCP
+    /// keepalive (on every connection: 30 s idle, 3 probes 10 s apart) finds
+    /// one that vanished from an idle session.
+    pub liveness_timeout_ms: u32,
 }
 
 /// The callbacks, copied out of the config.
@@ -345,6 +367,17 @@ fn session_config(c: &msrp_session_config_t) -> Result<SessionConfig> {
     if c.progress_step > 0 {
         s.progress_step = c.progress_step;
     }
+    if c.max_buffered_incoming > 0 {
+        s.max_buffered_incoming = c.max_buffered_incoming;
+    }
+    if c.max_queued_outgoing > 0 {
+        s.max_queued_outgoing = c.max_queued_outgoing;
+    }
+    s.liveness_timeout = match c.liveness_timeout_ms {
+        0 => Some(crate::session::DEFAULT_LIVENESS_TIMEOUT),
+        u32::MAX => None,
+        ms => Some(std::time::Duration::from_millis(u64::from(ms))),
+    };
     s.chunk_events = c.on_chunk.is_some();
     Ok(s)
 }
@@ -850,6 +883,27 @@ pub extern "C" fn msrp_session_cancel(
     }
 }
 
+/// Refuses the rest of the incoming message `message_id`, e.g. when the
+/// application cannot store it (a full disk): its next chunks, and those
+/// already on the way, are answered `code` (RFC 4975 §7.2; 413 tells the
+/// sender to stop sending the message), so the sender's `on_message_sent`
+/// gets `code` with the bytes answered 200 before. No further
+/// `on_message_data` follows for it, and it is not listed as unfinished in
+/// `on_closed`. `code` must be 400-599 (`MSRP_RESULT_INVALID_ARGUMENT`
+/// otherwise); `message_id` is borrowed for the call. Non-blocking;
+/// callable inside callbacks (typically `on_message_data`).
+#[unsafe(no_mangle)]
+pub extern "C" fn msrp_session_refuse_incoming(
+    session: *const msrp_session_t,
+    message_id: *const c_char,
+    code: u16,
+) -> msrp_result_t {
+    ffi_boundary! { result:
+        let h = session_ref(session)?;
+        Ok(h.session.refuse_incoming(super::handle::str_arg(message_id, "message_id")?, code)?)
+    }
+}
+
 /// Declares that the peer will resume the incoming message `message_id`
 /// (same Message-ID, continuing at octet `already + 1`) and that the
 /// application already holds its first `already` octets. The rest then
@@ -910,5 +964,50 @@ pub extern "C" fn msrp_session_free(session: *mut msrp_session_t) {
             drop(lock(&shared.user_data).take());
             drop(h);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> msrp_session_config_t {
+        // SAFETY: an all-zero config is valid (NULL pointers, None callbacks).
+        let mut c: msrp_session_config_t = unsafe { std::mem::zeroed() };
+        c.size = std::mem::size_of::<msrp_session_config_t>();
+        c
+    }
+
+    #[test]
+    fn limits_and_liveness_from_the_c_config() {
+        let mut c = config();
+        let s = session_config(&c).unwrap();
+        assert_eq!(
+            s.liveness_timeout,
+            Some(crate::session::DEFAULT_LIVENESS_TIMEOUT)
+        );
+        assert_eq!(
+            s.max_buffered_incoming,
+            crate::session::DEFAULT_MAX_BUFFERED_INCOMING
+        );
+        assert_eq!(
+            s.max_queued_outgoing,
+            crate::session::DEFAULT_MAX_QUEUED_OUTGOING
+        );
+        c.liveness_timeout_ms = u32::MAX;
+        c.max_buffered_incoming = 1000;
+        c.max_queued_outgoing = 2000;
+        let s = session_config(&c).unwrap();
+        assert_eq!(s.liveness_timeout, None);
+        assert_eq!(
+            (s.max_buffered_incoming, s.max_queued_outgoing),
+            (1000, 2000)
+        );
+        c.liveness_timeout_ms = 1500;
+        let s = session_config(&c).unwrap();
+        assert_eq!(
+            s.liveness_timeout,
+            Some(std::time::Duration::from_millis(1500))
+        );
     }
 }

@@ -4,6 +4,7 @@
 
 use bytes::{Bytes, BytesMut};
 
+use super::limits::Charge;
 use crate::protocol::{Chunk, Continuation, Header};
 
 /// A set of disjoint, sorted, inclusive ranges of received octets.
@@ -95,6 +96,8 @@ pub struct IncomingState {
     pub success_report: bool,
     /// Progress already reported, in octets.
     pub progress_reported: u64,
+    /// The memory-mode buffer's octets, held against the library-wide budget.
+    charge: Charge,
 }
 
 /// Most separate ranges tolerated for one message (a peer sending a million
@@ -118,6 +121,7 @@ impl IncomingState {
             end_seen: None,
             success_report: first.success_report() == crate::protocol::SuccessReport::Yes,
             progress_reported: 0,
+            charge: Charge::new(None),
         }
     }
 
@@ -134,6 +138,12 @@ impl IncomingState {
     /// Whether the message is streamed out rather than held.
     pub fn streaming(&self) -> bool {
         self.body.is_none()
+    }
+
+    /// Octets held in memory for this message (counted against the
+    /// library-wide budget of `super::limits` while held).
+    pub fn held(&self) -> u64 {
+        self.charge.amount()
     }
 
     /// Adds a chunk's payload. Returns what to report, or an error text when
@@ -183,6 +193,7 @@ impl IncomingState {
                 if end > max_in_memory {
                     // Switch to streaming: hand out what is held, then pieces.
                     let held = self.body.take().expect("memory mode").freeze();
+                    self.charge.set(0);
                     if !held.is_empty() {
                         out.push(Reassembled::Data {
                             offset: 0,
@@ -198,6 +209,7 @@ impl IncomingState {
                         buf.resize(needed, 0);
                     }
                     buf[(start - 1) as usize..needed].copy_from_slice(&chunk.data);
+                    self.charge.set(buf.len() as u64);
                 }
             } else {
                 out.push(Reassembled::Data {
@@ -218,6 +230,8 @@ impl IncomingState {
                     b.truncate(total as usize);
                     b.freeze()
                 });
+                // Handed to the application: no longer the session's.
+                self.charge.set(0);
                 out.push(Reassembled::Complete { body, bytes: total });
             }
         }

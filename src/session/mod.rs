@@ -12,6 +12,7 @@
 //! all the way to TCP).
 
 mod incoming;
+pub mod limits;
 mod outgoing;
 mod reader;
 mod writer;
@@ -20,6 +21,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,6 +30,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::time::Instant;
 
 pub use incoming::RangeSet;
+pub use limits::{DEFAULT_MAX_BUFFERED_INCOMING, DEFAULT_MAX_QUEUED_OUTGOING};
 
 use crate::protocol::{ByteRange, Chunk, FailureReport, Header};
 use crate::transport::{Transport, TransportInfo};
@@ -40,6 +43,10 @@ pub const DEFAULT_CHUNK_SIZE: usize = 8192;
 /// Default time to wait for a response after a chunk's last octet was written
 /// (RFC 4975 §7.1.2: 30 seconds).
 pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default liveness timeout: a connection from which nothing arrived for this
+/// long while something is outstanding is declared dead.
+pub const DEFAULT_LIVENESS_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Session settings.
 #[derive(Debug, Clone)]
@@ -65,6 +72,25 @@ pub struct SessionConfig {
     pub progress_step: u64,
     /// Most incoming messages being reassembled at once (413 beyond).
     pub max_incoming_messages: usize,
+    /// Most octets of incoming messages held in memory for reassembly at
+    /// once; a message whose chunk takes the session over it is refused with
+    /// 413 (its earlier chunks were answered 200 and stay acknowledged). The
+    /// library-wide budget ([`limits::set_total_buffered_limit`]) applies too.
+    pub max_buffered_incoming: u64,
+    /// Most octets of `send_message` bodies queued and not yet written;
+    /// beyond it (or the library-wide budget) `send_message` fails with
+    /// [`SessionError::LimitExceeded`]. Files are read as the socket drains
+    /// and are not counted.
+    pub max_queued_outgoing: u64,
+    /// When nothing at all has arrived from the peer for this long while
+    /// something is outstanding (a chunk sent with Failure-Report yes
+    /// awaiting its response, an incoming message partly received),
+    /// the connection is declared dead and the session closes with an error
+    /// listing what did not finish. A peer that vanished without a FIN, or a
+    /// middlebox that stopped forwarding, is found this way; TCP keepalive
+    /// (set on every connection) finds a vanished peer of an idle session.
+    /// `None`: never.
+    pub liveness_timeout: Option<Duration>,
 }
 
 impl Default for SessionConfig {
@@ -79,6 +105,9 @@ impl Default for SessionConfig {
             chunk_events: false,
             progress_step: 1 << 20,
             max_incoming_messages: 64,
+            max_buffered_incoming: DEFAULT_MAX_BUFFERED_INCOMING,
+            max_queued_outgoing: DEFAULT_MAX_QUEUED_OUTGOING,
+            liveness_timeout: Some(DEFAULT_LIVENESS_TIMEOUT),
         }
     }
 }
@@ -277,6 +306,8 @@ pub enum SessionError {
     /// The session is closed (or shutting down).
     Closed,
     InvalidArgument(String),
+    /// A resource limit would be exceeded (the text says which).
+    LimitExceeded(String),
     /// A transaction got a non-2xx answer (received, or 408 generated locally).
     Transaction {
         code: u16,
@@ -290,6 +321,7 @@ impl fmt::Display for SessionError {
         match self {
             SessionError::Closed => f.write_str("session is closed"),
             SessionError::InvalidArgument(s) => write!(f, "invalid argument: {s}"),
+            SessionError::LimitExceeded(s) => write!(f, "limit exceeded: {s}"),
             SessionError::Transaction { code, response } => write!(
                 f,
                 "transaction failed: {code} {}",
@@ -403,6 +435,11 @@ pub(crate) struct Inner {
     info: Arc<TransportInfo>,
     /// Messages the application expects to be resumed: id → octets it holds.
     resumes: Mutex<HashMap<String, u64>>,
+    /// Octets of `send_message` bodies queued and not yet written.
+    queued_outgoing: Arc<AtomicU64>,
+    /// Incoming messages the application refused ([`Session::refuse_incoming`]),
+    /// not yet taken by the reader: id → code.
+    refusals: Mutex<HashMap<String, u16>>,
 }
 
 /// A running session. Cloning gives another handle to the same session.
@@ -442,6 +479,8 @@ impl Session {
             config,
             info,
             resumes: Mutex::new(HashMap::new()),
+            queued_outgoing: Arc::new(AtomicU64::new(0)),
+            refusals: Mutex::new(HashMap::new()),
         });
         let (read_half, write_half) = transport.into_split();
         let writer_task = tokio::spawn(writer::run(inner.clone(), write_half, cmd_rx));
@@ -546,7 +585,7 @@ impl Session {
 
     /// Queues a whole message; the library splits it into chunks. Returns
     /// its Message-ID. The outcome arrives as [`SessionEvent::Sent`].
-    pub fn send_message(&self, msg: OutgoingMessage) -> Result<String, SessionError> {
+    pub fn send_message(&self, mut msg: OutgoingMessage) -> Result<String, SessionError> {
         if let Some(max) = self.inner.config.max_outgoing_size {
             if msg.body.len() as u64 > max {
                 return Err(SessionError::InvalidArgument(format!(
@@ -557,6 +596,25 @@ impl Session {
         }
         check_content_type(&msg.content_type)?;
         let watch = msg.success_report;
+        let len = msg.body.len() as u64;
+        let mut charge = limits::Charge::new(Some(self.inner.queued_outgoing.clone()));
+        let limit = self.inner.config.max_queued_outgoing;
+        if !charge.try_add(len, limit) {
+            let text = format!(
+                "message of {len} octets: {} octets already queued for this session (limit {limit}), {} in the library (limit {})",
+                self.inner.queued_outgoing.load(std::sync::atomic::Ordering::Relaxed),
+                limits::total_buffered(),
+                limits::total_buffered_limit()
+            );
+            crate::msrp_log!(
+                self.inner.info.logger,
+                crate::log::Level::Warn,
+                "session {}: send refused: {text}",
+                self.inner.info.local_uri
+            );
+            return Err(SessionError::LimitExceeded(text));
+        }
+        msg.body = limits::charged_bytes(msg.body, charge);
         let source = outgoing::Source::message(msg)?;
         let id = source.message_id.clone();
         self.queue_watched(source, watch)?;
@@ -658,6 +716,37 @@ impl Session {
         Ok(())
     }
 
+    /// Refuses the rest of an incoming message, e.g. when the application
+    /// cannot store it (a full disk): its next chunks, and those already on
+    /// the way, are answered `code` (RFC 4975 §7.2; 413 tells the sender to
+    /// stop sending the message, §7.1.4), so the sender learns that only the
+    /// octets answered 200 so far were taken. The message is no longer
+    /// reassembled and is not listed as unfinished at close. `code` must be
+    /// 400-599.
+    pub fn refuse_incoming(&self, message_id: &str, code: u16) -> Result<(), SessionError> {
+        if !(400..600).contains(&code) {
+            return Err(SessionError::InvalidArgument(format!(
+                "{code} is not an error code"
+            )));
+        }
+        if !crate::protocol::headers::is_ident(message_id) {
+            return Err(SessionError::InvalidArgument(format!(
+                "message id {message_id:?} is not 4-32 ident characters"
+            )));
+        }
+        if self.is_closed() {
+            return Err(SessionError::Closed);
+        }
+        let mut refusals = self.inner.refusals.lock().expect("session state");
+        if refusals.len() >= 1024 {
+            return Err(SessionError::LimitExceeded(
+                "1024 refusals are waiting for their messages' next chunk".into(),
+            ));
+        }
+        refusals.insert(message_id.to_string(), code);
+        Ok(())
+    }
+
     /// Whether the session has ended or is ending.
     pub fn is_closed(&self) -> bool {
         self.inner.shared.lock().expect("session state").closing
@@ -668,6 +757,86 @@ fn check_content_type(ct: &str) -> Result<(), SessionError> {
     match Header::parse("Content-Type", ct) {
         Ok(_) => Ok(()),
         Err(e) => Err(SessionError::InvalidArgument(e.to_string())),
+    }
+}
+
+/// The liveness check of [`SessionConfig::liveness_timeout`], kept by the
+/// reader: when something is outstanding, the connection must show life
+/// (any octets from the peer) within the timeout of the later of the last
+/// arrival and the moment something became outstanding.
+pub(crate) struct Liveness {
+    timeout: Option<Duration>,
+    last_received: Instant,
+    outstanding_since: Option<Instant>,
+}
+
+impl Liveness {
+    pub(crate) fn new(timeout: Option<Duration>) -> Liveness {
+        Liveness {
+            timeout,
+            last_received: Instant::now(),
+            outstanding_since: None,
+        }
+    }
+
+    /// Something arrived from the peer.
+    pub(crate) fn received(&mut self) {
+        self.last_received = Instant::now();
+    }
+
+    /// The cheap test, on every loop of the reader: anything in flight.
+    fn outstanding(inner: &Inner, incoming_open: bool) -> bool {
+        if incoming_open {
+            return true;
+        }
+        let shared = inner.shared.lock().expect("session state");
+        !shared.pending.is_empty() || !shared.outgoing.is_empty()
+    }
+
+    /// The precise test, once the deadline passed: something the peer must
+    /// answer or continue. Chunks sent with Failure-Report partial or no
+    /// get no response on success (RFC 4975 §7.1.2), so a silent peer is
+    /// normal for them.
+    fn awaiting_peer(inner: &Inner, incoming_open: bool) -> bool {
+        if incoming_open {
+            return true;
+        }
+        let shared = inner.shared.lock().expect("session state");
+        shared
+            .pending
+            .values()
+            .any(|p| p.failure_report == FailureReport::Yes)
+    }
+
+    /// When the connection is to be declared dead unless something arrives
+    /// (`None`: no deadline now).
+    pub(crate) fn deadline(&mut self, inner: &Inner, incoming_open: bool) -> Option<Instant> {
+        let timeout = self.timeout?;
+        if !Self::outstanding(inner, incoming_open) {
+            self.outstanding_since = None;
+            return None;
+        }
+        let since = *self.outstanding_since.get_or_insert_with(Instant::now);
+        Some(since.max(self.last_received) + timeout)
+    }
+
+    /// The close reason when the deadline passed with something still outstanding.
+    pub(crate) fn dead(&mut self, inner: &Inner, incoming_open: bool) -> Option<CloseReason> {
+        let deadline = self.deadline(inner, incoming_open)?;
+        let now = Instant::now();
+        if now < deadline {
+            return None;
+        }
+        if !Self::awaiting_peer(inner, incoming_open) {
+            // Only unanswerable chunks are out: start the wait over.
+            self.outstanding_since = Some(now);
+            return None;
+        }
+        let timeout = self.timeout?;
+        Some(CloseReason::Error(format!(
+            "connection declared dead: nothing received from the peer for {} ms while a transaction or message was outstanding",
+            timeout.as_millis()
+        )))
     }
 }
 

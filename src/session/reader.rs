@@ -11,8 +11,11 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::incoming::{IncomingState, Reassembled};
+use super::limits;
 use super::writer::Command;
-use super::{content_type_accepted, CloseReason, IncomingMessage, Inner, SessionEvent, Unfinished};
+use super::{
+    content_type_accepted, CloseReason, IncomingMessage, Inner, Liveness, SessionEvent, Unfinished,
+};
 use crate::log::Level;
 use crate::msrp_log;
 use crate::protocol::{ByteRange, Chunk, Header, Method};
@@ -31,8 +34,10 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
         incoming: HashMap::new(),
         refused: HashMap::new(),
     };
+    let mut liveness = Liveness::new(inner.config.liveness_timeout);
     let reason = loop {
         let deadline = inner.next_deadline();
+        let liveness_deadline = liveness.deadline(&inner, !rd.incoming.is_empty());
         let read = tokio::select! {
             biased;
             c = r.read_chunk(None) => c,
@@ -42,12 +47,19 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
                 }
                 continue;
             }
+            _ = sleep_until(liveness_deadline) => {
+                if let Some(reason) = liveness.dead(&inner, !rd.incoming.is_empty()) {
+                    break reason;
+                }
+                continue;
+            }
             _ = inner.deadline_added.notified() => continue,
             _ = inner.writer_failed.notified() => {
                 let text = inner.shared.lock().expect("session state").write_error.clone();
                 break CloseReason::Error(text.unwrap_or_else(|| "write failed".into()));
             }
         };
+        liveness.received();
         match read {
             Ok(chunk) => rd.handle(chunk).await,
             Err(TransportError::Parse(e)) if !e.fatal => {
@@ -167,6 +179,17 @@ impl Reader {
             self.respond(&chunk, 200, None);
             return;
         }
+        let refused_by_application = self
+            .inner
+            .refusals
+            .lock()
+            .expect("session state")
+            .remove(&message_id);
+        if let Some(code) = refused_by_application {
+            self.incoming.remove(&message_id);
+            self.refuse(&chunk, &message_id, code);
+            return;
+        }
         if let Some(&code) = self.refused.get(&message_id) {
             self.respond(&chunk, code, None);
             return;
@@ -225,6 +248,26 @@ impl Reader {
                 return;
             }
         }
+        if state.held() > 0 {
+            let held: u64 = self.incoming.values().map(IncomingState::held).sum();
+            if held > config.max_buffered_incoming || limits::total_exceeded() {
+                // The chunk that takes the session (or the library) over its
+                // budget: the message is refused with 413 (RFC 4975 §7.2);
+                // its earlier chunks stay acknowledged.
+                msrp_log!(
+                    self.inner.info.logger,
+                    Level::Warn,
+                    "message {message_id}: refused with 413: {held} octets held for reassembly in this session (limit {}), {} in the library (limit {})",
+                    config.max_buffered_incoming,
+                    limits::total_buffered(),
+                    limits::total_buffered_limit()
+                );
+                self.incoming.remove(&message_id);
+                self.refuse(&chunk, &message_id, 413);
+                return;
+            }
+        }
+        let state = self.incoming.get_mut(&message_id).expect("present");
         let content_type = state.content_type.clone();
         let total = state.total;
         let step = config.progress_step;
