@@ -56,7 +56,7 @@ struct options {
     const char *local;
     bool tls;
     const char *cert, *key, *ca, *fingerprint;
-    const char *relay, *user, *password;
+    const char *relay, *user, *password, *dns_server;
     const char *accept_types;
     struct item *items;
     size_t n_items;
@@ -83,7 +83,10 @@ static void usage(FILE *f) {
             "  --fingerprint FP         the peer certificate's SHA-256 (SDP a=fingerprint);\n"
             "                           with an msrps --relay, the relay certificate's\n"
             "  --relay URI --user U --password P   through an MSRP relay: msrps://host:port;tcp\n"
-            "                           is TLS to the relay, msrp:// the opt-in to plain TCP\n"
+            "                           is TLS to the relay, msrp:// the opt-in to plain TCP;\n"
+            "                           a bare domain (or msrps://domain;tcp) is found by\n"
+            "                           DNS SRV _msrps._tcp, then its A/AAAA at 2855\n"
+            "  --dns-server ADDR[:PORT] the DNS server for relay discovery (default: the system's)\n"
             "  --accept-types \"T ...\"   accepted MIME types (default \"*\")\n"
             "  --send-text TEXT         send a text/plain message (repeatable)\n"
             "  --send-file PATH [--content-type T]  send a file (repeatable)\n"
@@ -159,6 +162,8 @@ static void parse_options(int argc, char **argv, struct options *o) {
             o->fingerprint = VALUE();
         } else if (strcmp(a, "--relay") == 0) {
             o->relay = VALUE();
+        } else if (strcmp(a, "--dns-server") == 0) {
+            o->dns_server = VALUE();
         } else if (strcmp(a, "--user") == 0) {
             o->user = VALUE();
         } else if (strcmp(a, "--password") == 0) {
@@ -263,6 +268,11 @@ struct peer {
     long received;
     struct incoming *incoming;
     char *failure; /* first failure, for stderr */
+    msrp_session_t *session;
+    /* Set when a received message could not be stored and its rest was
+     * refused (413): the session stays up until the sender, told by the 413,
+     * closes, or until this time passes. */
+    struct timespec refused_grace;
     bool closed;
     msrp_close_reason_t close_reason;
     char *close_text;
@@ -446,13 +456,29 @@ static void hash_file(const char *path, char hex[65]) {
 /* Prints RECEIVED for a large message and forgets it (holds P.lock). */
 static void finish_incoming(struct incoming *in, const char *content_type) {
     char hex[65] = "-";
-    if (in->out != NULL) fflush(in->out);
+    if (in->out != NULL && fflush(in->out) != 0) set_failure("cannot write %s: %s", in->out_path, strerror(errno));
     if (P.opt->digest) {
         if (in->in_order) sha256_final_hex(&in->hash, hex);
         else if (in->out_path != NULL) hash_file(in->out_path, hex);
     }
     received(in->id, content_type, in->bytes, hex);
     incoming_remove(in);
+}
+
+/* A received message cannot be written (disk full, file size limit): stop
+ * writing it and refuse its rest with 413 (RFC 4975 §7.2), so the sender
+ * learns that only the bytes answered 200 so far were taken; the session
+ * waits a while for the sender to close (holds P.lock). */
+static void refuse_unstorable(struct incoming *in, int err) {
+    fclose(in->out);
+    in->out = NULL;
+    msrp_result_t r = P.session != NULL ? msrp_session_refuse_incoming(P.session, in->id, 413) : MSRP_RESULT_CLOSED;
+    if (r == MSRP_RESULT_OK && P.refused_grace.tv_sec == 0) {
+        clock_gettime(CLOCK_REALTIME, &P.refused_grace);
+        P.refused_grace.tv_sec += 10;
+    }
+    set_failure("cannot write %s: %s%s", in->out_path, strerror(err),
+                r == MSRP_RESULT_OK ? "; refused the rest of the message with 413" : "");
 }
 
 static void on_message_data(void *ud, const msrp_message_data_t *d) {
@@ -475,7 +501,7 @@ static void on_message_data(void *ud, const msrp_message_data_t *d) {
     in->bytes += d->len;
     if (in->out != NULL) {
         if (fseeko(in->out, (off_t)d->offset, SEEK_SET) != 0 || fwrite(d->data, 1, d->len, in->out) != d->len)
-            set_failure("cannot write %s: %s", in->out_path, strerror(errno));
+            refuse_unstorable(in, errno);
     }
     if (in->in_order && d->offset == in->next && P.opt->digest) {
         sha256_update(&in->hash, d->data, d->len);
@@ -548,6 +574,18 @@ static void on_progress(void *ud, const char *id, bool outgoing, uint64_t bytes,
     pthread_mutex_lock(&P.out_lock);
     fprintf(stderr, "\r%s %.12s [%s] %3d%%%s", outgoing ? "send" : "recv", id, bar,
             (int)(100.0 * (double)bytes / (double)total), bytes >= total ? "\n" : "");
+    fflush(stderr);
+    pthread_mutex_unlock(&P.out_lock);
+}
+
+/* A relay registration ends soon: a real endpoint would prepare a new relay
+   connector and renegotiate (a new SDP offer/answer) now. msrp-peer has no
+   signalling to do that with, so it only says so. */
+static void on_relay_expiring(void *ud, uint64_t expires_in_ms) {
+    (void)ud;
+    pthread_mutex_lock(&P.out_lock);
+    fprintf(stderr, "msrp-peer: the relay registration expires in %" PRIu64 " ms; renegotiate before then\n",
+            expires_in_ms);
     fflush(stderr);
     pthread_mutex_unlock(&P.out_lock);
 }
@@ -683,6 +721,13 @@ static const char *reason_word(msrp_close_reason_t r) {
 }
 
 /* Waits for a change or the deadline (holds P.lock). False on expiry. */
+static bool grace_passed(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return now.tv_sec > P.refused_grace.tv_sec ||
+           (now.tv_sec == P.refused_grace.tv_sec && now.tv_nsec >= P.refused_grace.tv_nsec);
+}
+
 static bool wait_change(void) {
     if (!has_deadline()) {
         pthread_cond_wait(&P.changed, &P.lock);
@@ -762,7 +807,8 @@ static int run(const struct options *o) {
     char *path = NULL;
     int rc = EXIT_FAILED;
 
-    bool relay_tls = o->relay != NULL && strncasecmp(o->relay, "msrps:", 6) == 0;
+    /* Only an msrp:// relay URI is plain TCP; a bare domain is TLS. */
+    bool relay_tls = o->relay != NULL && strncasecmp(o->relay, "msrp:", 5) != 0;
     if (o->tls && o->accept && o->cert == NULL && o->relay == NULL) {
         fprintf(stderr, "msrp-peer: accepting msrps needs --cert and --key\n");
         return EXIT_FAILED;
@@ -800,6 +846,11 @@ static int run(const struct options *o) {
         if (o->fingerprint != NULL && (r = msrp_relay_settings_set_fingerprint(rs, o->fingerprint)) != MSRP_RESULT_OK) {
             msrp_relay_settings_free(rs);
             rc = fail_early("--fingerprint", r);
+            goto out;
+        }
+        if (o->dns_server != NULL && (r = msrp_relay_settings_set_dns_server(rs, o->dns_server)) != MSRP_RESULT_OK) {
+            msrp_relay_settings_free(rs);
+            rc = fail_early("--dns-server", r);
             goto out;
         }
         r = o->accept ? msrp_acceptor_relay_new(cfg, rs, &conn) : msrp_connector_relay_new(cfg, rs, &conn);
@@ -848,8 +899,16 @@ static int run(const struct options *o) {
     sc.on_progress = on_progress;
     sc.on_aborted = on_aborted;
     sc.on_closed = on_closed;
+    sc.on_relay_expiring = on_relay_expiring;
     if ((r = msrp_session_new(transport, &sc, &session)) != MSRP_RESULT_OK) {
         rc = fail_early("session", r);
+        goto out;
+    }
+    pthread_mutex_lock(&P.lock);
+    P.session = session;
+    pthread_mutex_unlock(&P.lock);
+    if (o->relay != NULL && (r = msrp_session_watch_relay_expiry(session, conn)) != MSRP_RESULT_OK) {
+        rc = fail_early("relay expiry", r);
         goto out;
     }
     if ((rc = queue_sends(session)) != 0) goto out;
@@ -858,12 +917,17 @@ static int run(const struct options *o) {
     pthread_mutex_lock(&P.lock);
     bool timed_out = false, shutting_down = false;
     while (!P.closed) {
-        if (P.failure != NULL && !shutting_down) {
+        bool waiting_for_sender = P.refused_grace.tv_sec != 0 && !grace_passed();
+        if (P.failure != NULL && !shutting_down && !waiting_for_sender) {
             msrp_session_shutdown(session, false);
             shutting_down = true;
         } else if (goals_met() && !shutting_down) {
             msrp_session_shutdown(session, true);
             shutting_down = true;
+        }
+        if (waiting_for_sender && !shutting_down) {
+            pthread_cond_timedwait(&P.changed, &P.lock, &P.refused_grace);
+            continue;
         }
         if (!wait_change()) {
             timed_out = true;
@@ -886,6 +950,9 @@ static int run(const struct options *o) {
     pthread_mutex_unlock(&P.lock);
 
 out:
+    pthread_mutex_lock(&P.lock);
+    P.session = NULL;
+    pthread_mutex_unlock(&P.lock);
     msrp_session_free(session);
     msrp_connector_free(conn);
     msrp_endpoint_config_free(cfg);
@@ -896,6 +963,9 @@ out:
 int main(int argc, char **argv) {
     static struct options opt;
     signal(SIGPIPE, SIG_IGN);
+    /* Past a file size limit, writes fail with EFBIG (reported) instead of
+     * the process being killed. */
+    signal(SIGXFSZ, SIG_IGN);
     parse_options(argc, argv, &opt);
     P.opt = &opt;
     if (opt.out_dir != NULL) {

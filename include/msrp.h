@@ -42,6 +42,37 @@
  * - Logger hooks (msrp_logger_t) run on runtime threads, possibly
  *   concurrently: keep them short and non-blocking.
  * - Each type's documentation has a "Thread-safety:" line.
+ *
+ * Resource limits
+ * ---------------
+ * What the network can make the library hold is bounded; at each limit the
+ * peer gets the RFC 4975 answer or a refused binding, a warning is logged,
+ * and the application gets an error or an event:
+ * - Sessions per server: msrp_endpoint_config_set_max_sessions (default
+ *   1,000 prepared or bound until msrp_server_cleanup); beyond it
+ *   msrp_server_prepare fails with MSRP_RESULT_LIMIT.
+ * - Connections binding at once per server: 256 (each may hold a 1 MiB
+ *   first chunk); more wait in the listen backlog.
+ * - Chunk size: msrp_endpoint_config_set_max_chunk_size (default 1 MiB,
+ *   assembled per connection; this library sends 8 KiB chunks).
+ * - Message size: msrp_session_config_t.max_incoming_size (default none:
+ *   messages above max_message_size, 16 MiB, are streamed to
+ *   on_message_data, not held); a larger message is answered 413.
+ * - Buffered bytes per session: max_buffered_incoming (default 32 MiB held
+ *   for reassembly: 413 for the chunk that goes over) and
+ *   max_queued_outgoing (default 32 MiB of send_message bodies not yet
+ *   written: MSRP_RESULT_LIMIT).
+ * - Buffered bytes in the whole library: msrp_buffer_limit_set (default
+ *   256 MiB, both directions, all sessions together).
+ * - A dead connection: liveness_timeout_ms (default 60 s with something
+ *   outstanding) and TCP keepalive (30 s idle, 3 probes 10 s apart).
+ * The defaults on a 2 GB machine, one server at its 1,000 sessions, every
+ * peer hostile: 1,000 x 25 KiB idle sessions (measured, examples/load.rs)
+ * = 25 MiB, + 1,000 chunks of 1 MiB being assembled = 1,000 MiB, + 256
+ * binding connections x 1 MiB = 256 MiB, + 256 MiB library-wide buffered
+ * messages = about 1.5 GiB. Not counted: events the application has not
+ * taken yet (up to 256 per session; a slow on_message_data holds their
+ * bytes), and the application's own copies.
  */
 
 #ifndef MSRP_H
@@ -449,6 +480,15 @@ typedef void (*msrp_on_closed_cb)(void *user_data,
                                   size_t n_unfinished);
 
 /**
+ * The relay registration the session goes through ends in
+ * `expires_in_ms` milliseconds (armed by
+ * `msrp_session_watch_relay_expiry`): prepare a new relay connector and
+ * renegotiate with a new SDP offer/answer before then (RFC 4976 §9.4: a
+ * new AUTH gives a new URI).
+ */
+typedef void (*msrp_on_relay_expiring_cb)(void *user_data, uint64_t expires_in_ms);
+
+/**
  * How a session is set up and where its events go.
  *
  * Zero-initialise it, set `size = sizeof(msrp_session_config_t)`, then set
@@ -508,6 +548,37 @@ typedef struct msrp_session_config_t {
     msrp_on_progress_cb on_progress;
     msrp_on_aborted_cb on_aborted;
     msrp_on_closed_cb on_closed;
+    /**
+     * See `msrp_session_watch_relay_expiry`.
+     */
+    msrp_on_relay_expiring_cb on_relay_expiring;
+    /**
+     * Most bytes of incoming messages held in memory for reassembly at once
+     * (0: 32 MiB). The chunk that takes the session over it, and every
+     * later chunk of its message, is answered 413 (RFC 4975 §7.2); the
+     * message's earlier chunks were answered 200, so the sender learns
+     * exactly which bytes were taken. The library-wide
+     * `msrp_buffer_limit_set` budget applies too.
+     */
+    uint64_t max_buffered_incoming;
+    /**
+     * Most bytes of `msrp_session_send_message` bodies queued and not yet
+     * written (0: 32 MiB); beyond it, or beyond the library-wide budget,
+     * `msrp_session_send_message` fails with `MSRP_RESULT_LIMIT`. Files
+     * are read as the socket drains and are not counted.
+     */
+    uint64_t max_queued_outgoing;
+    /**
+     * Liveness: when nothing arrived from the peer for this long while a
+     * chunk sent with Failure-Report yes awaits its response or an
+     * incoming message is partly received, the connection is declared dead:
+     * `on_closed` with `MSRP_CLOSE_ERROR` and the unfinished messages
+     * (0: 60 seconds; `UINT32_MAX`: never). Finds a peer that vanished
+     * without closing, or a middlebox that stopped forwarding; TCP
+     * keepalive (on every connection: 30 s idle, 3 probes 10 s apart) finds
+     * one that vanished from an idle session.
+     */
+    uint32_t liveness_timeout_ms;
 } msrp_session_config_t;
 
 /**
@@ -765,6 +836,12 @@ typedef uint32_t msrp_uri_field_t;
  * The library's runtime could not be started, or is shut down.
  */
 #define MSRP_RESULT_RUNTIME 20
+
+/**
+ * A resource limit would be exceeded (sessions of a server, queued or
+ * buffered octets); the last error says which limit and its value.
+ */
+#define MSRP_RESULT_LIMIT 21
 
 /**
  * `Failure-Report: yes` (also what an absent header means).
@@ -1061,7 +1138,8 @@ msrp_result_t msrp_chunk_set_continuation(struct msrp_chunk_t *chunk, char flag)
  * Makes a config with the defaults: no certificate, no trust anchors, the
  * default logger (stderr at the level named by the environment variable
  * `MSRP_LOG`: error, warn, info, debug, trace; default warn), a 30 second
- * bind timeout, RFC 4975 URI matching. Writes it to `*out`.
+ * bind timeout, RFC 4975 URI matching, at most 1,000 sessions per server,
+ * chunks of at most 1 MiB. Writes it to `*out`.
  */
 msrp_result_t msrp_endpoint_config_new(struct msrp_endpoint_config_t **out_cfg);
 
@@ -1114,6 +1192,44 @@ msrp_result_t msrp_endpoint_config_set_logger(struct msrp_endpoint_config_t *cfg
  */
 msrp_result_t msrp_endpoint_config_set_bind_timeout(struct msrp_endpoint_config_t *cfg,
                                                     uint32_t timeout_ms);
+
+/**
+ * Sets the most sessions a server made with this config holds, prepared or
+ * bound, until `msrp_server_cleanup` (`max_sessions` 0 restores the
+ * default, 1,000). `msrp_server_prepare` beyond it fails with
+ * `MSRP_RESULT_LIMIT` and logs why (a warning). See "Resource limits" at
+ * the top of this header for the arithmetic behind the defaults.
+ */
+msrp_result_t msrp_endpoint_config_set_max_sessions(struct msrp_endpoint_config_t *cfg,
+                                                    size_t max_sessions);
+
+/**
+ * Sets the largest chunk payload a connection made with this config
+ * assembles in memory, in bytes (`max_chunk` 0 restores the default, 1 MiB;
+ * this library sends 8 KiB chunks by default). A larger incoming chunk is
+ * skipped and logged, and its message does not complete.
+ */
+msrp_result_t msrp_endpoint_config_set_max_chunk_size(struct msrp_endpoint_config_t *cfg,
+                                                      uint64_t max_chunk);
+
+/**
+ * Sets the library-wide budget of buffered message bytes, shared by every
+ * session of the process (`bytes` 0 restores the default, 256 MiB): incoming
+ * messages being reassembled in memory and `msrp_session_send_message`
+ * bodies not yet written. A message that takes the total over it is
+ * answered 413 (incoming) or refused with `MSRP_RESULT_LIMIT` (outgoing).
+ *
+ * Thread-safety: callable from any thread at any time; sessions see the new
+ * budget at their next buffered chunk or send.
+ */
+msrp_result_t msrp_buffer_limit_set(uint64_t bytes);
+
+/**
+ * Writes the bytes buffered right now by every session of the process (the
+ * amount counted against `msrp_buffer_limit_set`'s budget) to `*out_bytes`.
+ * Thread-safety: callable from any thread.
+ */
+msrp_result_t msrp_buffer_usage(uint64_t *out_bytes);
 
 /**
  * Matches incoming chunks to sessions by session id alone instead of the
@@ -1268,8 +1384,15 @@ void msrp_string_free(char *s);
  *
  * `relay` is either a relay URI — `msrps://relay.example.com:2855;tcp`
  * (TLS to the relay, as RFC 4976 requires) or `msrp://host:port;tcp` (the
- * explicit opt-in to plain TCP) — giving host, port and TLS, or a bare
- * domain such as `example.com` (host = the domain, port 2855, TLS).
+ * explicit opt-in to plain TCP) — or a bare domain such as `example.com`.
+ * The relay is found as RFC 4976 §8 says: an address in the URI is the
+ * relay; a domain name with a port is looked up (A/AAAA); a bare domain, or
+ * a URI with a domain name and no port, is discovered: DNS SRV
+ * `_msrps._tcp.<domain>` (RFC 2782 order), else the domain's A/AAAA
+ * records at port 2855. `msrp_relay_settings_set_host` skips discovery;
+ * `msrp_relay_settings_set_dns_server` picks the DNS server. When nothing
+ * is found, prepare fails with `MSRP_RESULT_IO` and a text naming the
+ * domain.
  * `username` and `password` are the relay's digest credentials. The relay's
  * certificate (TLS) is checked against the endpoint config's trust anchors
  * or the fingerprint set by `msrp_relay_settings_set_fingerprint`.
@@ -1289,13 +1412,16 @@ msrp_result_t msrp_relay_settings_new(const char *relay,
 void msrp_relay_settings_free(struct msrp_relay_settings_t *settings);
 
 /**
- * Sets the relay's host name or address (NULL: back to the domain).
+ * Sets the relay's host name or address (NULL: none, so the relay is
+ * discovered in the domain through DNS, as for a bare domain in
+ * `msrp_relay_settings_new`).
  */
 msrp_result_t msrp_relay_settings_set_host(struct msrp_relay_settings_t *settings,
                                            const char *host);
 
 /**
- * Sets the relay's port (0: back to the default, 2855).
+ * Sets the relay's port (0: none: from DNS SRV when discovering, else
+ * 2855).
  */
 msrp_result_t msrp_relay_settings_set_port(struct msrp_relay_settings_t *settings, uint16_t port);
 
@@ -1320,6 +1446,58 @@ msrp_result_t msrp_relay_settings_set_fingerprint(struct msrp_relay_settings_t *
  */
 msrp_result_t msrp_relay_settings_set_expires(struct msrp_relay_settings_t *settings,
                                               uint32_t expires_s);
+
+/**
+ * Sets the DNS server used to find the relay: an address with an optional
+ * port (`"192.0.2.53"`, `"127.0.0.1:5353"`, `"[2001:db8::53]:53"`; port 53
+ * when absent), asked over UDP (TCP for long answers). NULL: the system's
+ * servers (resolv.conf). Fails with `MSRP_RESULT_PARSE` on anything else,
+ * leaving the settings unchanged.
+ */
+msrp_result_t msrp_relay_settings_set_dns_server(struct msrp_relay_settings_t *settings,
+                                                 const char *server);
+
+/**
+ * Sets how long, in seconds, before the relay registration ends the
+ * session's `on_relay_expiring` callback runs (0: the default, 120 s). At
+ * most half the lifetime the relay grants is used.
+ */
+msrp_result_t msrp_relay_settings_set_expiry_lead(struct msrp_relay_settings_t *settings,
+                                                  uint32_t lead_s);
+
+/**
+ * Writes when the relay registration of a relay connector or acceptor
+ * ends, in milliseconds since the Unix epoch, to `*out_unix_ms`. Known from
+ * prepare on, and still after complete (until the next prepare).
+ *
+ * Errors: `MSRP_RESULT_NOT_FOUND` (a direct connector, or nothing granted
+ * yet), `MSRP_RESULT_INVALID_STATE` (a prepare or complete is running),
+ * `MSRP_RESULT_NULL_POINTER`. Non-blocking; any thread.
+ */
+msrp_result_t msrp_connector_expires_at(const struct msrp_connector_t *connector,
+                                        uint64_t *out_unix_ms);
+
+/**
+ * Writes when the warning before the registration's end is due (the
+ * settings' expiry lead before `msrp_connector_expires_at`, at most half
+ * the lifetime), in milliseconds since the Unix epoch. Errors as for
+ * `msrp_connector_expires_at`.
+ */
+msrp_result_t msrp_connector_expiry_warning_at(const struct msrp_connector_t *connector,
+                                               uint64_t *out_unix_ms);
+
+/**
+ * Arms the session's `on_relay_expiring` callback from the registration of
+ * the relay connector or acceptor whose transport the session runs on: it
+ * runs once, at `msrp_connector_expiry_warning_at` (at once if that has
+ * passed), unless the session has ended. The connector may be freed
+ * afterwards. Call it again after renegotiating with the new connector.
+ *
+ * Errors as for `msrp_connector_expires_at`. Non-blocking; any thread,
+ * also inside callbacks.
+ */
+msrp_result_t msrp_session_watch_relay_expiry(const struct msrp_session_t *session,
+                                              const struct msrp_connector_t *connector);
 
 /**
  * Sets the number of runtime worker threads (and of dispatcher threads) for
@@ -1491,6 +1669,21 @@ msrp_result_t msrp_session_send_file(const struct msrp_session_t *session,
  * ended with `#`; its `on_message_sent` follows. Non-blocking.
  */
 msrp_result_t msrp_session_cancel(const struct msrp_session_t *session, const char *message_id);
+
+/**
+ * Refuses the rest of the incoming message `message_id`, e.g. when the
+ * application cannot store it (a full disk): its next chunks, and those
+ * already on the way, are answered `code` (RFC 4975 §7.2; 413 tells the
+ * sender to stop sending the message), so the sender's `on_message_sent`
+ * gets `code` with the bytes answered 200 before. No further
+ * `on_message_data` follows for it, and it is not listed as unfinished in
+ * `on_closed`. `code` must be 400-599 (`MSRP_RESULT_INVALID_ARGUMENT`
+ * otherwise); `message_id` is borrowed for the call. Non-blocking;
+ * callable inside callbacks (typically `on_message_data`).
+ */
+msrp_result_t msrp_session_refuse_incoming(const struct msrp_session_t *session,
+                                           const char *message_id,
+                                           uint16_t code);
 
 /**
  * Declares that the peer will resume the incoming message `message_id`

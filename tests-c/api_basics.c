@@ -73,6 +73,13 @@ int main(void) {
     CHECK_RESULT(msrp_relay_settings_set_tls(NULL, false), MSRP_RESULT_NULL_POINTER);
     CHECK_RESULT(msrp_relay_settings_set_fingerprint(NULL, NULL), MSRP_RESULT_NULL_POINTER);
     CHECK_RESULT(msrp_relay_settings_set_expires(NULL, 60), MSRP_RESULT_NULL_POINTER);
+    CHECK_RESULT(msrp_relay_settings_set_dns_server(NULL, "127.0.0.1"), MSRP_RESULT_NULL_POINTER);
+    CHECK_RESULT(msrp_relay_settings_set_expiry_lead(NULL, 60), MSRP_RESULT_NULL_POINTER);
+    uint64_t unix_ms = 7;
+    CHECK_RESULT(msrp_connector_expires_at(NULL, &unix_ms), MSRP_RESULT_NULL_POINTER);
+    CHECK_RESULT(msrp_connector_expiry_warning_at(NULL, &unix_ms), MSRP_RESULT_NULL_POINTER);
+    CHECK_RESULT(msrp_session_watch_relay_expiry(NULL, NULL), MSRP_RESULT_NULL_POINTER);
+    CHECK(unix_ms == 7);
     CHECK_RESULT(msrp_connector_relay_new(NULL, NULL, &rc), MSRP_RESULT_NULL_POINTER);
     CHECK_RESULT(msrp_acceptor_relay_new(NULL, NULL, &rc), MSRP_RESULT_NULL_POINTER);
     CHECK(rs == NULL && rc == NULL);
@@ -87,7 +94,27 @@ int main(void) {
     CHECK_OK(msrp_relay_settings_set_port(rs, 2855));
     CHECK_OK(msrp_relay_settings_set_tls(rs, true));
     CHECK_OK(msrp_relay_settings_set_expires(rs, 600));
+    CHECK_OK(msrp_relay_settings_set_expiry_lead(rs, 30));
+    CHECK_OK(msrp_relay_settings_set_expiry_lead(rs, 0));
+    CHECK_OK(msrp_relay_settings_set_dns_server(rs, "127.0.0.1:5353"));
+    CHECK_OK(msrp_relay_settings_set_dns_server(rs, "[::1]:53"));
+    CHECK_OK(msrp_relay_settings_set_dns_server(rs, "192.0.2.53"));
+    CHECK_OK(msrp_relay_settings_set_dns_server(rs, NULL));
+    CHECK_RESULT(msrp_relay_settings_set_dns_server(rs, "dns.example.com"), MSRP_RESULT_PARSE);
+    CHECK_RESULT(msrp_relay_settings_set_dns_server(rs, "127.0.0.1:99999"), MSRP_RESULT_PARSE);
+    CHECK_OK(msrp_relay_settings_set_host(rs, NULL)); /* discovery in the domain */
+    CHECK_OK(msrp_relay_settings_set_host(rs, "localhost"));
     CHECK_OK(msrp_connector_relay_new(NULL, rs, &rc));
+    /* Nothing granted before prepare. */
+    CHECK_RESULT(msrp_connector_expires_at(rc, &unix_ms), MSRP_RESULT_NOT_FOUND);
+    CHECK_RESULT(msrp_connector_expiry_warning_at(rc, &unix_ms), MSRP_RESULT_NOT_FOUND);
+    CHECK_RESULT(msrp_connector_expires_at(rc, NULL), MSRP_RESULT_NULL_POINTER);
+    CHECK(unix_ms == 7);
+    msrp_connector_free(rc);
+    rc = NULL;
+    /* A direct connector has no registration. */
+    CHECK_OK(msrp_connector_direct_new(NULL, &rc));
+    CHECK_RESULT(msrp_connector_expires_at(rc, &unix_ms), MSRP_RESULT_NOT_FOUND);
     msrp_connector_free(rc);
     rc = NULL;
     CHECK_OK(msrp_acceptor_relay_new(NULL, rs, &rc));

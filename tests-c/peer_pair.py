@@ -6,27 +6,30 @@ SIP stack would do), then both run to completion and their stdout lines are
 checked against the msrp-peer contract (DESIGN.md).
 
 usage: peer_pair.py --peer PATH/TO/msrp-peer [--wrap "valgrind ..."] CASE
-cases: text, file, tls, tls-wrong-fingerprint, resume, usage, relay
-(relay starts Kamailio with tests/relay/kamailio.sh; exit 77, a skip, when
-Kamailio is not installed)
+cases: text, file, tls, tls-wrong-fingerprint, resume, disk-full, usage,
+relay, relay-fault (the relay cases start Kamailio with
+tests/relay/kamailio.sh; exit 77, a skip, when Kamailio is not installed)
 """
 import argparse
 import hashlib
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 TIMEOUT = 120
 
 
 class Peer:
-    def __init__(self, cmd, name):
+    def __init__(self, cmd, name, preexec_fn=None):
         self.name = name
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=subprocess.PIPE, text=True, preexec_fn=preexec_fn,
+                                     restore_signals=preexec_fn is None)
         self.lines = []
         self.stderr = ""
         self.path_ready = threading.Event()
@@ -148,6 +151,42 @@ def case_file(cmd, tmp, size=50 << 20, chunk=None):
           "RECEIVED line of the file", a)
     check(sha256_file(os.path.join(out, rec[0][1])) == want, "file in --out-dir differs", a)
     check(c.starting("SENT") == [["SENT", rec[0][1], "200"]], "SENT line", c)
+
+
+def case_disk_full(cmd, tmp):
+    """The receiver's disk fills up (a file size limit of 256 KiB) during a
+    4 MiB file: it reports the failure, refuses the rest of the message with
+    413, and the sender learns which message failed; both exit 1, nobody
+    hangs."""
+    src = os.path.join(tmp, "big.bin")
+    make_file(src, 4 << 20)
+    out = os.path.join(tmp, "out")
+    os.mkdir(out)
+    limit = 256 << 10
+
+    def small_files():
+        import resource
+        import signal
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    a = Peer(cmd + ["accept", "--count", "1", "--out-dir", out, "--no-progress"], "accept",
+             preexec_fn=small_files)
+    c = Peer(cmd + ["connect", "--send-file", src, "--no-progress"], "connect")
+    for p in (a, c):
+        check(p.path_ready.wait(TIMEOUT) and p.path is not None, "no PATH line", a, c)
+    a.send_path(c.path)
+    c.send_path(a.path)
+    a.wait()
+    c.wait()
+    check(a.rc == 1 and "cannot write" in a.stderr and "413" in a.stderr,
+          "the receiver reports the failure and the refusal", a, c)
+    check(not a.starting("RECEIVED"), "no RECEIVED for the refused file", a)
+    sent = c.starting("SENT")
+    check(c.rc == 1 and len(sent) == 1 and sent[0][2] == "413", "the sender learns 413 for its file", a, c)
+    files = os.listdir(out)
+    check(len(files) == 1 and files[0] == sent[0][1] and os.path.getsize(os.path.join(out, files[0])) <= limit,
+          "the partial file, at most the size limit", a)
 
 
 def tls_files(tmp, name):
@@ -303,6 +342,70 @@ def case_relay(cmd, tmp):
         subprocess.run([RELAY_SH, "stop", "--rundir", relay["RUNDIR"]], capture_output=True, timeout=60)
 
 
+def case_relay_fault(cmd, tmp):
+    """A 20 MB file through the relay; the relay is killed once the
+    receiver has written 1 MiB. Both peers must fail with a CLOSED line (no
+    RECEIVED, no REPORT), the sender listing the file as unfinished with
+    fewer octets acknowledged than its size. Then the relay restarts on the
+    same ports and a fresh pair of peers gets a text through it."""
+    relay = start_relay()
+    try:
+        auth = ["--relay", relay["TCP_URI"], "--user", relay["USER"], "--password", relay["PASSWORD"],
+                "--timeout", "60", "--no-progress"]
+        size = 20 << 20
+        src = os.path.join(tmp, "fault.bin")
+        make_file(src, size)
+        out = os.path.join(tmp, "fault-out")
+        os.mkdir(out)
+        a = Peer(cmd + ["accept", "--count", "1", "--out-dir", out] + auth, "accept")
+        c = Peer(cmd + ["connect", "-v", "--send-file", src, "--success-report", "yes"] + auth, "connect")
+        for p in (a, c):
+            check(p.path_ready.wait(TIMEOUT) and p.path is not None, "no PATH line", a, c)
+        a.send_path(c.path)
+        c.send_path(a.path)
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            sizes = [os.path.getsize(os.path.join(out, f)) for f in os.listdir(out)]
+            if any(s >= 1 << 20 for s in sizes) or a.proc.poll() is not None:
+                break
+            time.sleep(0.005)
+        check(a.proc.poll() is None, "the receiver ended before the relay was killed", a, c)
+        # SIGKILL the relay's process group at once (the script's stop takes
+        # longer, and a release build moves megabytes meanwhile), then let
+        # the script clean up.
+        try:
+            os.killpg(int(relay["PID"]), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        subprocess.run([RELAY_SH, "stop", "--fast", "--rundir", relay["RUNDIR"]], capture_output=True, timeout=60)
+        a.wait()
+        c.wait()
+        check(a.rc == 1 and c.rc == 1, "both peers must fail when the relay dies", a, c)
+        for p in (a, c):
+            closed = p.starting("CLOSED")
+            check(len(closed) == 1 and closed[0][1] in ("error", "peer"), "one CLOSED error|peer line", p)
+        check(not a.starting("RECEIVED"), "no RECEIVED for a file the relay lost", a)
+        check(not c.starting("REPORT"), "no REPORT for a file the relay lost", c)
+        sent = c.starting("SENT")
+        check(len(sent) == 1, "one SENT line (the relay's 200 or 0)", c)
+        unfinished = [l for l in c.stderr.splitlines() if "unfinished outgoing message " + sent[0][1] in l]
+        check(len(unfinished) == 1, "the sender lists the file as unfinished", c)
+        acked = int(unfinished[0].split(": ")[-1].split()[0])
+        check(acked < size, "fewer octets acknowledged than the file's size", c)
+
+        # Restarted on the same ports: a fresh pair through it works.
+        p = subprocess.run([RELAY_SH, "start", "--rundir", relay["RUNDIR"], "--tcp-port", relay["TCP_PORT"],
+                            "--tls-port", relay["TLS_PORT"], "--watch-pid", str(os.getpid())],
+                           capture_output=True, text=True, timeout=60)
+        check(p.returncode == 0, "relay restart failed:\n" + p.stderr)
+        a, c = run_pair(cmd, ["--count", "1"] + auth, ["--send-text", "after the restart", "--success-report", "yes"] + auth)
+        check(a.rc == 0 and c.rc == 0, "a fresh pair through the restarted relay", a, c)
+        check(a.starting("RECEIVED")[0][4] == hashlib.sha256(b"after the restart").hexdigest(),
+              "the text through the restarted relay", a)
+    finally:
+        subprocess.run([RELAY_SH, "stop", "--fast", "--rundir", relay["RUNDIR"]], capture_output=True, timeout=60)
+
+
 def case_usage(cmd, tmp):
     for args in (["bogus"], ["connect", "--frobnicate"], ["accept", "--count"], ["connect", "--start", "5"]):
         p = subprocess.run(cmd + args, capture_output=True, text=True, timeout=30)
@@ -317,8 +420,10 @@ CASES = {
     "tls": case_tls,
     "tls-wrong-fingerprint": case_tls_wrong_fingerprint,
     "resume": case_resume,
+    "disk-full": case_disk_full,
     "usage": case_usage,
     "relay": case_relay,
+    "relay-fault": case_relay_fault,
 }
 
 

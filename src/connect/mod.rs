@@ -8,6 +8,7 @@
 //! bound is answered 506.
 
 pub mod direct;
+pub mod discovery;
 pub mod relay;
 pub mod server;
 
@@ -36,6 +37,24 @@ pub use server::Server;
 /// The default time allowed for connecting and binding.
 pub const DEFAULT_BIND_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Default most sessions one [`Server`] holds (prepared or bound, until
+/// `cleanup`). With the default 1 MiB chunk limit, 1,000 sessions can make
+/// the transports assemble at most 1 GiB at once; see the C header's
+/// "Resource limits" for the whole arithmetic.
+pub const DEFAULT_MAX_SESSIONS: usize = 1000;
+
+/// Default largest chunk payload a connection assembles (and largest
+/// undeclared-length chunk it accepts): 1 MiB. Senders of this library use
+/// 8 KiB chunks; relays pass about 10 KiB.
+pub const DEFAULT_MAX_CHUNK: u64 = 1 << 20;
+
+/// TCP keepalive on every connection: first probe after this long idle.
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+/// TCP keepalive: time between probes, and how many unanswered probes end
+/// the connection (30 + 3 × 10 = 60 seconds to find a vanished peer).
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+pub const KEEPALIVE_PROBES: u32 = 3;
+
 /// Why establishing or binding a connection failed.
 #[derive(Debug)]
 pub enum ConnectError {
@@ -57,6 +76,8 @@ pub enum ConnectError {
     Cancelled,
     /// A relay refused authentication (403, or 401 again), with its words.
     Authentication(MsrpError),
+    /// A resource limit would be exceeded (the text says which).
+    LimitExceeded(String),
 }
 
 impl fmt::Display for ConnectError {
@@ -71,6 +92,7 @@ impl fmt::Display for ConnectError {
             ConnectError::NotPrepared => f.write_str("prepare was not called (or cleanup was)"),
             ConnectError::Cancelled => f.write_str("cancelled"),
             ConnectError::Authentication(e) => write!(f, "relay authentication failed: {e}"),
+            ConnectError::LimitExceeded(s) => write!(f, "limit exceeded: {s}"),
         }
     }
 }
@@ -112,6 +134,10 @@ pub struct EndpointConfig {
     pub matching: PathMatching,
     /// Time allowed for connecting and binding when the caller gives none.
     pub bind_timeout: Duration,
+    /// Most sessions a [`Server`] made with this config holds, prepared or
+    /// bound, until `cleanup` ([`DEFAULT_MAX_SESSIONS`]); `prepare` beyond it
+    /// fails with [`ConnectError::LimitExceeded`].
+    pub max_sessions: usize,
 }
 
 impl Default for EndpointConfig {
@@ -120,9 +146,14 @@ impl Default for EndpointConfig {
             logger: default_logger(),
             identity: None,
             trust_anchors: None,
-            limits: Limits::default(),
+            limits: Limits {
+                max_assembled_chunk: DEFAULT_MAX_CHUNK,
+                max_undeclared_chunk: DEFAULT_MAX_CHUNK,
+                ..Limits::default()
+            },
             matching: PathMatching::Uri,
             bind_timeout: DEFAULT_BIND_TIMEOUT,
+            max_sessions: DEFAULT_MAX_SESSIONS,
         }
     }
 }
@@ -184,6 +215,7 @@ pub(crate) async fn open_stream(
     let host = first_hop.host.connect_name();
     let tcp = TcpStream::connect((host.as_str(), port)).await?;
     let _ = tcp.set_nodelay(true);
+    set_keepalive(&tcp);
     if !first_hop.secure {
         return Ok(Stream::Tcp(tcp));
     }
@@ -253,5 +285,92 @@ pub(crate) async fn bind_on(mut transport: Transport) -> Result<Transport, Conne
         }
         transport.reader.push_pending(early);
         return Ok(transport);
+    }
+}
+
+/// Turns on TCP keepalive ([`KEEPALIVE_IDLE`], [`KEEPALIVE_INTERVAL`],
+/// [`KEEPALIVE_PROBES`]), so that a peer that vanished without a FIN ends an
+/// idle connection too. Failures are ignored (the liveness timeout of the
+/// session still applies).
+pub(crate) fn set_keepalive(tcp: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let fd = tcp.as_raw_fd();
+    let set = |level: libc::c_int, name: libc::c_int, value: libc::c_int| {
+        // SAFETY: fd is an open socket owned by `tcp` for the call; the
+        // option value is a c_int of the size given.
+        unsafe {
+            libc::setsockopt(
+                fd,
+                level,
+                name,
+                (&value as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        }
+    };
+    set(libc::SOL_SOCKET, libc::SO_KEEPALIVE, 1);
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        set(
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPIDLE,
+            KEEPALIVE_IDLE.as_secs() as libc::c_int,
+        );
+        set(
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPINTVL,
+            KEEPALIVE_INTERVAL.as_secs() as libc::c_int,
+        );
+        set(
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPCNT,
+            KEEPALIVE_PROBES as libc::c_int,
+        );
+    }
+    #[cfg(target_os = "macos")]
+    set(
+        libc::IPPROTO_TCP,
+        libc::TCP_KEEPALIVE,
+        KEEPALIVE_IDLE.as_secs() as libc::c_int,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    fn option(tcp: &TcpStream, level: libc::c_int, name: libc::c_int) -> libc::c_int {
+        let mut value: libc::c_int = -1;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: an open socket, a c_int and its size.
+        let rc = unsafe {
+            libc::getsockopt(
+                tcp.as_raw_fd(),
+                level,
+                name,
+                (&mut value as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(rc, 0);
+        value
+    }
+
+    #[tokio::test]
+    async fn keepalive_is_set() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tcp = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(option(&tcp, libc::SOL_SOCKET, libc::SO_KEEPALIVE), 0);
+        set_keepalive(&tcp);
+        assert_eq!(option(&tcp, libc::SOL_SOCKET, libc::SO_KEEPALIVE), 1);
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            assert_eq!(option(&tcp, libc::IPPROTO_TCP, libc::TCP_KEEPIDLE), 30);
+            assert_eq!(option(&tcp, libc::IPPROTO_TCP, libc::TCP_KEEPINTVL), 10);
+            assert_eq!(option(&tcp, libc::IPPROTO_TCP, libc::TCP_KEEPCNT), 3);
+        }
     }
 }

@@ -7,14 +7,13 @@
 //! outgoing To-Path is the Use-Path followed by the peer's SDP path. Incoming
 //! From-Path carries the relays, so the binding check compares its last URI.
 //!
-//! Relay discovery: the relay is `host` (or, when absent, the `domain`
-//! itself) at `port` (2855, the recommended port, when absent). DNS SRV
-//! lookup of `_msrps._tcp.<domain>` (§8) is not done yet.
+//! Relay discovery (§8: `host`, or SRV `_msrps._tcp.<domain>`, or the
+//! domain's addresses) lives in the discovery module.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::{bind_on, check_remote_path, open_stream, ConnectError, EndpointConfig};
+use super::{bind_on, check_remote_path, discovery, ConnectError, EndpointConfig};
 use crate::log::Level;
 use crate::msrp_log;
 use crate::protocol::digest::{self, Challenge};
@@ -25,16 +24,24 @@ use crate::transport::{MsrpError, Transport, TransportError, TransportInfo};
 /// The port used when the settings name none (RFC 4975 §6 recommends 2855).
 pub const RECOMMENDED_PORT: u16 = 2855;
 
+/// How long before a registration expires the application is warned by
+/// default (see [`RelaySettings::expiry_lead`]): time for a re-AUTH and an
+/// SDP offer/answer through the signalling.
+pub const DEFAULT_EXPIRY_LEAD: Duration = Duration::from_secs(120);
+
 /// Which relay to use and how to authenticate to it.
 #[derive(Debug, Clone)]
 pub struct RelaySettings {
-    /// The domain to look the relay up in, and the default host.
+    /// The domain to look the relay up in (RFC 4976 §8) when `host` is
+    /// `None`.
     pub domain: String,
     pub username: String,
     pub password: String,
-    /// The relay's host name or address (default: `domain`).
+    /// The relay's host name or address. `None`: discovery in `domain`
+    /// (SRV `_msrps._tcp.<domain>` when `port` is `None` too, then the
+    /// domain's A/AAAA records).
     pub host: Option<String>,
-    /// The relay's port (default 2855).
+    /// The relay's port (default: from SRV, else 2855).
     pub port: Option<u16>,
     /// TLS to the relay (msrps). RFC 4976 requires it; plain TCP is the
     /// explicit opt-in of setting this to false.
@@ -44,6 +51,14 @@ pub struct RelaySettings {
     pub fingerprint: Option<Fingerprint>,
     /// Requested registration lifetime in seconds (the relay decides).
     pub expires: Option<u32>,
+    /// The DNS server for relay discovery (`None`: the system's, from
+    /// resolv.conf).
+    pub dns_server: Option<std::net::SocketAddr>,
+    /// How long before the registration's end the application is warned
+    /// that it must renegotiate (RFC 4976 §9.4: a re-AUTH gives a new URI,
+    /// so a new offer/answer is needed). At most half the lifetime granted
+    /// is used. Default [`DEFAULT_EXPIRY_LEAD`].
+    pub expiry_lead: Duration,
 }
 
 impl RelaySettings {
@@ -62,26 +77,34 @@ impl RelaySettings {
             use_tls: true,
             fingerprint: None,
             expires: None,
+            dns_server: None,
+            expiry_lead: DEFAULT_EXPIRY_LEAD,
         }
     }
 
     /// Settings from a relay URI such as `msrps://relay.example.com:2855;tcp`
-    /// (an `msrp://` URI is the explicit opt-in to plain TCP).
+    /// (an `msrp://` URI is the explicit opt-in to plain TCP). As RFC 4976
+    /// §8 reads such a URI: an address is the relay; a domain name with a
+    /// port is looked up (A/AAAA); a domain name without one is discovered
+    /// (SRV `_msrps._tcp`, then A/AAAA at 2855).
     pub fn from_uri(
         uri: &Uri,
         username: impl Into<String>,
         password: impl Into<String>,
     ) -> RelaySettings {
-        let host = uri.host.connect_name();
+        let name = uri.host.connect_name();
+        let host = matches!(uri.host, Host::Ip(_)).then(|| name.clone());
         RelaySettings {
-            domain: host.clone(),
+            domain: name,
             username: username.into(),
             password: password.into(),
-            host: Some(host),
+            host,
             port: uri.port,
             use_tls: uri.secure,
             fingerprint: None,
             expires: None,
+            dns_server: None,
+            expiry_lead: DEFAULT_EXPIRY_LEAD,
         }
     }
 
@@ -149,9 +172,7 @@ pub async fn authenticate(
     settings: &RelaySettings,
     local_uri: &Uri,
 ) -> Result<Registration, ConnectError> {
-    let relay = settings.relay_uri()?;
-    let verify = config.peer_verification(settings.fingerprint);
-    let stream = open_stream(&relay, config, &verify).await?;
+    let (stream, relay) = discovery::connect(config, settings).await?;
     let info = TransportInfo::new(
         vec![local_uri.clone()],
         vec![relay.clone()],
@@ -283,25 +304,51 @@ fn sdp_path(reg: &Registration) -> Vec<Uri> {
     p
 }
 
-/// What both relay sides share: settings, and the registration between
-/// prepare and complete.
+/// What both relay sides share: settings, the registration between
+/// prepare and complete, and the grant's times (kept after complete).
 struct RelayEndpoint {
     config: EndpointConfig,
     relay: RelaySettings,
     registration: Option<Registration>,
+    /// When the last registration was granted and when it ends.
+    grant: Option<(Instant, Instant)>,
 }
 
 impl RelayEndpoint {
+    fn new(config: EndpointConfig, relay: RelaySettings) -> RelayEndpoint {
+        RelayEndpoint {
+            config,
+            relay,
+            registration: None,
+            grant: None,
+        }
+    }
+
     async fn prepare(&mut self, local_uri: Option<Uri>) -> Result<Vec<Uri>, ConnectError> {
         let local = default_local_uri(&self.config, local_uri);
+        let granted = Instant::now();
         let reg = authenticate(&self.config, &self.relay, &local).await?;
         let path = sdp_path(&reg);
+        self.grant = Some((granted, reg.expires_at));
         self.registration = Some(reg);
         Ok(path)
     }
 
     fn expires_at(&self) -> Option<Instant> {
-        self.registration.as_ref().map(|r| r.expires_at)
+        self.grant.map(|(_, end)| end)
+    }
+
+    /// `expiry_lead` before the end, but no earlier than half-way.
+    fn warn_at(&self) -> Option<Instant> {
+        let (granted, end) = self.grant?;
+        let lead = self.relay.expiry_lead.min((end - granted) / 2);
+        Some(end - lead)
+    }
+
+    fn cleanup(&mut self) {
+        if self.registration.take().is_some() {
+            self.grant = None;
+        }
     }
 
     /// The relay connection, now carrying the session's paths.
@@ -325,11 +372,7 @@ pub struct ConnectorRelay {
 impl ConnectorRelay {
     pub fn new(config: EndpointConfig, relay: RelaySettings) -> ConnectorRelay {
         ConnectorRelay {
-            inner: RelayEndpoint {
-                config,
-                relay,
-                registration: None,
-            },
+            inner: RelayEndpoint::new(config, relay),
         }
     }
 
@@ -339,9 +382,18 @@ impl ConnectorRelay {
         self.inner.prepare(local_uri).await
     }
 
-    /// When the relay's grant expires (renegotiate before then).
+    /// When the relay's grant ends (renegotiate before then). Kept after
+    /// complete, until the next prepare.
     pub fn expires_at(&self) -> Option<Instant> {
         self.inner.expires_at()
+    }
+
+    /// When the application is to be warned: `expiry_lead` before
+    /// [`expires_at`](Self::expires_at), no earlier than half the lifetime.
+    /// Hand both to `Session::warn_relay_expiry` for a
+    /// `SessionEvent::RelayExpiring` in time to renegotiate.
+    pub fn expiry_warning_at(&self) -> Option<Instant> {
+        self.inner.warn_at()
     }
 
     /// Binds to the peer at `remote_path` through the relay: sends the
@@ -361,7 +413,7 @@ impl ConnectorRelay {
 
     /// Closes the relay connection (if prepared and not completed).
     pub fn cleanup(&mut self) {
-        self.inner.registration = None;
+        self.inner.cleanup();
     }
 }
 
@@ -373,11 +425,7 @@ pub struct AcceptorRelay {
 impl AcceptorRelay {
     pub fn new(config: EndpointConfig, relay: RelaySettings) -> AcceptorRelay {
         AcceptorRelay {
-            inner: RelayEndpoint {
-                config,
-                relay,
-                registration: None,
-            },
+            inner: RelayEndpoint::new(config, relay),
         }
     }
 
@@ -386,9 +434,18 @@ impl AcceptorRelay {
         self.inner.prepare(local_uri).await
     }
 
-    /// When the relay's grant expires (renegotiate before then).
+    /// When the relay's grant ends (renegotiate before then). Kept after
+    /// complete, until the next prepare.
     pub fn expires_at(&self) -> Option<Instant> {
         self.inner.expires_at()
+    }
+
+    /// When the application is to be warned: `expiry_lead` before
+    /// [`expires_at`](Self::expires_at), no earlier than half the lifetime.
+    /// Hand both to `Session::warn_relay_expiry` for a
+    /// `SessionEvent::RelayExpiring` in time to renegotiate.
+    pub fn expiry_warning_at(&self) -> Option<Instant> {
+        self.inner.warn_at()
     }
 
     /// Waits for the peer's first chunk arriving through the relay; its
@@ -432,6 +489,58 @@ impl AcceptorRelay {
     }
 
     pub fn cleanup(&mut self) {
-        self.inner.registration = None;
+        self.inner.cleanup();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relay_uri_reads_as_rfc_4976_section_8_says() {
+        // An address: that relay.
+        let s =
+            RelaySettings::from_uri(&Uri::parse("msrps://192.0.2.1:9000;tcp").unwrap(), "u", "p");
+        assert_eq!(
+            (s.host.as_deref(), s.port, s.use_tls),
+            (Some("192.0.2.1"), Some(9000), true)
+        );
+        // A domain name with a port: its addresses at that port.
+        let s = RelaySettings::from_uri(
+            &Uri::parse("msrps://example.com:9000;tcp").unwrap(),
+            "u",
+            "p",
+        );
+        assert_eq!(
+            (s.host.as_deref(), s.port, s.domain.as_str()),
+            (None, Some(9000), "example.com")
+        );
+        // A domain name alone: SRV discovery.
+        let s = RelaySettings::from_uri(&Uri::parse("msrps://example.com;tcp").unwrap(), "u", "p");
+        assert_eq!((s.host.as_deref(), s.port), (None, None));
+        // msrp: the plain TCP opt-in.
+        let s = RelaySettings::from_uri(&Uri::parse("msrp://example.com;tcp").unwrap(), "u", "p");
+        assert!(!s.use_tls);
+    }
+
+    #[test]
+    fn warning_comes_at_the_lead_but_not_before_half_way() {
+        let mut ep = RelayEndpoint::new(
+            EndpointConfig::default(),
+            RelaySettings::new("example.com", "u", "p"),
+        );
+        assert_eq!(ep.warn_at(), None);
+        let t0 = Instant::now();
+        ep.grant = Some((t0, t0 + Duration::from_secs(3600)));
+        assert_eq!(
+            ep.warn_at(),
+            Some(t0 + Duration::from_secs(3600) - DEFAULT_EXPIRY_LEAD)
+        );
+        ep.grant = Some((t0, t0 + Duration::from_secs(60)));
+        assert_eq!(ep.warn_at(), Some(t0 + Duration::from_secs(30)));
+        // cleanup after complete keeps the grant (the session still uses it).
+        ep.cleanup();
+        assert!(ep.expires_at().is_some());
     }
 }

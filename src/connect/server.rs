@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 use super::{ConnectError, EndpointConfig};
@@ -29,6 +29,12 @@ const MAX_EARLY_ARRIVALS: usize = 4;
 /// Most payload octets of a binding chunk assembled before it is routed.
 const MAX_BINDING_CHUNK: u64 = 1 << 20;
 
+/// Most connections in the binding phase at once (accepted, not yet bound:
+/// reading their first chunk, or stashed until `complete`). Each may hold
+/// up to [`MAX_BINDING_CHUNK`], so at most 256 MiB. Further connections
+/// wait in the listen backlog until one of these is bound or dropped.
+pub const MAX_BINDING_CONNECTIONS: usize = 256;
+
 /// A shared listener that routes incoming connections by session id.
 #[derive(Clone)]
 pub struct Server {
@@ -38,6 +44,8 @@ pub struct Server {
 struct Inner {
     config: EndpointConfig,
     state: Mutex<State>,
+    /// One permit per connection in the binding phase.
+    binding: Arc<Semaphore>,
 }
 
 #[derive(Default)]
@@ -73,6 +81,8 @@ struct Arrival {
     chunk: Chunk,
     leftover: BytesMut,
     parser: ChunkReader,
+    /// Held while the connection is in the binding phase.
+    _permit: OwnedSemaphorePermit,
 }
 
 impl Drop for Inner {
@@ -92,6 +102,7 @@ impl Server {
             inner: Arc::new(Inner {
                 config,
                 state: Mutex::new(State::default()),
+                binding: Arc::new(Semaphore::new(MAX_BINDING_CONNECTIONS)),
             }),
         }
     }
@@ -181,6 +192,19 @@ impl Server {
         let mut state = self.inner.state.lock().expect("server state");
         if state.closed {
             return Err(ConnectError::Cancelled);
+        }
+        let held = state.sessions.len() + state.bound.len();
+        if held >= self.inner.config.max_sessions {
+            let text = format!(
+                "{uri}: the server holds {held} sessions, its limit (max_sessions {}); clean up ended sessions or raise it",
+                self.inner.config.max_sessions
+            );
+            msrp_log!(
+                self.inner.config.logger,
+                Level::Warn,
+                "prepare refused: {text}"
+            );
+            return Err(ConnectError::LimitExceeded(text));
         }
         if state.sessions.contains_key(&sid) || state.bound.contains(&sid) {
             return Err(ConnectError::InvalidPath(format!(
@@ -416,6 +440,25 @@ async fn reject(mut stream: Stream, chunk: Chunk, local: Uri, code: u16, comment
 
 async fn accept_loop(inner: Weak<Inner>, listener: TcpListener, secure: bool) {
     loop {
+        let Some(binding) = inner.upgrade().map(|i| i.binding.clone()) else {
+            return;
+        };
+        let permit = match binding.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                if let Some(inner) = inner.upgrade() {
+                    msrp_log!(
+                        inner.config.logger,
+                        Level::Warn,
+                        "{MAX_BINDING_CONNECTIONS} connections are binding: new ones wait in the listen backlog"
+                    );
+                }
+                match binding.acquire_owned().await {
+                    Ok(p) => p,
+                    Err(_) => return,
+                }
+            }
+        };
         let (tcp, peer) = match listener.accept().await {
             Ok(x) => x,
             Err(e) => {
@@ -431,6 +474,7 @@ async fn accept_loop(inner: Weak<Inner>, listener: TcpListener, secure: bool) {
             return;
         };
         let _ = tcp.set_nodelay(true);
+        super::set_keepalive(&tcp);
         drop(strong);
         let inner = inner.clone();
         tokio::spawn(async move {
@@ -440,7 +484,8 @@ async fn accept_loop(inner: Weak<Inner>, listener: TcpListener, secure: bool) {
             let logger = strong.config.logger.clone();
             let timeout = strong.config.bind_timeout;
             drop(strong);
-            match tokio::time::timeout(timeout, handle_connection(inner, tcp, secure)).await {
+            match tokio::time::timeout(timeout, handle_connection(inner, tcp, secure, permit)).await
+            {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => msrp_log!(
                     logger,
@@ -493,6 +538,7 @@ async fn handle_connection(
     inner: Weak<Inner>,
     tcp: TcpStream,
     secure: bool,
+    permit: OwnedSemaphorePermit,
 ) -> Result<(), ConnectError> {
     let (limits, tls_config) = {
         let strong = inner.upgrade().ok_or(ConnectError::Cancelled)?;
@@ -531,6 +577,7 @@ async fn handle_connection(
         chunk,
         leftover: buf,
         parser,
+        _permit: permit,
     };
     match route_arrival(&strong, arrival) {
         Routed::Stashed => Ok(()),

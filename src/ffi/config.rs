@@ -44,7 +44,8 @@ pub(crate) fn config_or_default(cfg: *const msrp_endpoint_config_t) -> Result<En
 /// Makes a config with the defaults: no certificate, no trust anchors, the
 /// default logger (stderr at the level named by the environment variable
 /// `MSRP_LOG`: error, warn, info, debug, trace; default warn), a 30 second
-/// bind timeout, RFC 4975 URI matching. Writes it to `*out`.
+/// bind timeout, RFC 4975 URI matching, at most 1,000 sessions per server,
+/// chunks of at most 1 MiB. Writes it to `*out`.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_endpoint_config_new(
     out_cfg: *mut *mut msrp_endpoint_config_t,
@@ -154,6 +155,67 @@ pub extern "C" fn msrp_endpoint_config_set_bind_timeout(
 ) -> msrp_result_t {
     ffi_boundary! { result:
         try_mut(cfg)?.bind_timeout = duration_from_ms(timeout_ms).unwrap_or(crate::connect::DEFAULT_BIND_TIMEOUT);
+        Ok(())
+    }
+}
+
+/// Sets the most sessions a server made with this config holds, prepared or
+/// bound, until `msrp_server_cleanup` (`max_sessions` 0 restores the
+/// default, 1,000). `msrp_server_prepare` beyond it fails with
+/// `MSRP_RESULT_LIMIT` and logs why (a warning). See "Resource limits" at
+/// the top of this header for the arithmetic behind the defaults.
+#[unsafe(no_mangle)]
+pub extern "C" fn msrp_endpoint_config_set_max_sessions(
+    cfg: *mut msrp_endpoint_config_t,
+    max_sessions: usize,
+) -> msrp_result_t {
+    ffi_boundary! { result:
+        try_mut(cfg)?.max_sessions = if max_sessions == 0 { crate::connect::DEFAULT_MAX_SESSIONS } else { max_sessions };
+        Ok(())
+    }
+}
+
+/// Sets the largest chunk payload a connection made with this config
+/// assembles in memory, in bytes (`max_chunk` 0 restores the default, 1 MiB;
+/// this library sends 8 KiB chunks by default). A larger incoming chunk is
+/// skipped and logged, and its message does not complete.
+#[unsafe(no_mangle)]
+pub extern "C" fn msrp_endpoint_config_set_max_chunk_size(
+    cfg: *mut msrp_endpoint_config_t,
+    max_chunk: u64,
+) -> msrp_result_t {
+    ffi_boundary! { result:
+        let cfg = try_mut(cfg)?;
+        let max = if max_chunk == 0 { crate::connect::DEFAULT_MAX_CHUNK } else { max_chunk };
+        cfg.limits.max_assembled_chunk = max;
+        cfg.limits.max_undeclared_chunk = max;
+        Ok(())
+    }
+}
+
+/// Sets the library-wide budget of buffered message bytes, shared by every
+/// session of the process (`bytes` 0 restores the default, 256 MiB): incoming
+/// messages being reassembled in memory and `msrp_session_send_message`
+/// bodies not yet written. A message that takes the total over it is
+/// answered 413 (incoming) or refused with `MSRP_RESULT_LIMIT` (outgoing).
+///
+/// Thread-safety: callable from any thread at any time; sessions see the new
+/// budget at their next buffered chunk or send.
+#[unsafe(no_mangle)]
+pub extern "C" fn msrp_buffer_limit_set(bytes: u64) -> msrp_result_t {
+    ffi_boundary! { result:
+        crate::session::limits::set_total_buffered_limit(bytes);
+        Ok(())
+    }
+}
+
+/// Writes the bytes buffered right now by every session of the process (the
+/// amount counted against `msrp_buffer_limit_set`'s budget) to `*out_bytes`.
+/// Thread-safety: callable from any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn msrp_buffer_usage(out_bytes: *mut u64) -> msrp_result_t {
+    ffi_boundary! { result:
+        out(out_bytes, "out_bytes")?.write(crate::session::limits::total_buffered());
         Ok(())
     }
 }

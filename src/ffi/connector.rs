@@ -168,6 +168,22 @@ impl ConnectorHandle {
         })
     }
 
+    /// A relay connector's grant: (warn at, expires at). `None` for a direct
+    /// one or before prepare; an error while a prepare or complete runs.
+    pub(crate) fn relay_grant(&self) -> Result<Option<(std::time::Instant, std::time::Instant)>> {
+        let Ok(kind) = self.kind.try_lock() else {
+            return fail(
+                MSRP_RESULT_INVALID_STATE,
+                "a prepare or complete is running on this connector",
+            );
+        };
+        Ok(match &*kind {
+            Kind::ConnectorRelay(c) => c.expiry_warning_at().zip(c.expires_at()),
+            Kind::AcceptorRelay(a) => a.expiry_warning_at().zip(a.expires_at()),
+            _ => None,
+        })
+    }
+
     /// Cancels the running complete; true if there was one.
     fn cancel(&self) -> bool {
         match lock(&self.op).cancel.take() {

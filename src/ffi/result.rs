@@ -82,9 +82,12 @@ pub const MSRP_RESULT_PARSE: msrp_result_t = 18;
 pub const MSRP_RESULT_PROTOCOL: msrp_result_t = 19;
 /// The library's runtime could not be started, or is shut down.
 pub const MSRP_RESULT_RUNTIME: msrp_result_t = 20;
+/// A resource limit would be exceeded (sessions of a server, queued or
+/// buffered octets); the last error says which limit and its value.
+pub const MSRP_RESULT_LIMIT: msrp_result_t = 21;
 
 /// Names of the codes, indexed by code.
-const NAMES: [&str; 21] = [
+const NAMES: [&str; 22] = [
     "MSRP_RESULT_OK\0",
     "MSRP_RESULT_INVALID_ARGUMENT\0",
     "MSRP_RESULT_NULL_POINTER\0",
@@ -106,6 +109,7 @@ const NAMES: [&str; 21] = [
     "MSRP_RESULT_PARSE\0",
     "MSRP_RESULT_PROTOCOL\0",
     "MSRP_RESULT_RUNTIME\0",
+    "MSRP_RESULT_LIMIT\0",
 ];
 
 /// Returns the name of a result code, e.g. `"MSRP_RESULT_TIMEOUT"`, or
@@ -325,6 +329,7 @@ impl From<ConnectError> for Error {
             ConnectError::NotPrepared => MSRP_RESULT_INVALID_STATE,
             ConnectError::Cancelled => MSRP_RESULT_CANCELLED,
             ConnectError::Authentication(_) => MSRP_RESULT_AUTHENTICATION,
+            ConnectError::LimitExceeded(_) => MSRP_RESULT_LIMIT,
         };
         Error::new(code, e.to_string())
     }

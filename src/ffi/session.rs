@@ -40,6 +40,7 @@ impl From<SessionError> for Error {
         let code = match &e {
             SessionError::Closed => MSRP_RESULT_CLOSED,
             SessionError::InvalidArgument(_) => MSRP_RESULT_INVALID_ARGUMENT,
+            SessionError::LimitExceeded(_) => super::result::MSRP_RESULT_LIMIT,
             SessionError::Transaction { .. } => MSRP_RESULT_TRANSACTION_FAILED,
             SessionError::Io(_) => super::result::MSRP_RESULT_IO,
         };
@@ -161,6 +162,13 @@ pub type msrp_on_progress_cb = Option<
 /// An incoming message was aborted by the sender (`#`) after `bytes` bytes.
 pub type msrp_on_aborted_cb =
     Option<extern "C" fn(user_data: *mut c_void, message_id: *const c_char, bytes: u64)>;
+/// The relay registration the session goes through ends in
+/// `expires_in_ms` milliseconds (armed by
+/// `msrp_session_watch_relay_expiry`): prepare a new relay connector and
+/// renegotiate with a new SDP offer/answer before then (RFC 4976 §9.4: a
+/// new AUTH gives a new URI).
+pub type msrp_on_relay_expiring_cb =
+    Option<extern "C" fn(user_data: *mut c_void, expires_in_ms: u64)>;
 /// The session ended; no callback of the session follows. `text` describes
 /// the reason; `unfinished` lists `n_unfinished` messages that did not
 /// complete (NULL when 0).
@@ -225,6 +233,29 @@ pub struct msrp_session_config_t {
     pub on_progress: msrp_on_progress_cb,
     pub on_aborted: msrp_on_aborted_cb,
     pub on_closed: msrp_on_closed_cb,
+    /// See `msrp_session_watch_relay_expiry`.
+    pub on_relay_expiring: msrp_on_relay_expiring_cb,
+    /// Most bytes of incoming messages held in memory for reassembly at once
+    /// (0: 32 MiB). The chunk that takes the session over it, and every
+    /// later chunk of its message, is answered 413 (RFC 4975 §7.2); the
+    /// message's earlier chunks were answered 200, so the sender learns
+    /// exactly which bytes were taken. The library-wide
+    /// `msrp_buffer_limit_set` budget applies too.
+    pub max_buffered_incoming: u64,
+    /// Most bytes of `msrp_session_send_message` bodies queued and not yet
+    /// written (0: 32 MiB); beyond it, or beyond the library-wide budget,
+    /// `msrp_session_send_message` fails with `MSRP_RESULT_LIMIT`. Files
+    /// are read as the socket drains and are not counted.
+    pub max_queued_outgoing: u64,
+    /// Liveness: when nothing arrived from the peer for this long while a
+    /// chunk sent with Failure-Report yes awaits its response or an
+    /// incoming message is partly received, the connection is declared dead:
+    /// `on_closed` with `MSRP_CLOSE_ERROR` and the unfinished messages
+    /// (0: 60 seconds; `UINT32_MAX`: never). Finds a peer that vanished
+    /// without closing, or a middlebox that stopped forwarding; TCP
+    /// keepalive (on every connection: 30 s idle, 3 probes 10 s apart) finds
+    /// one that vanished from an idle session.
+    pub liveness_timeout_ms: u32,
 }
 
 /// The callbacks, copied out of the config.
@@ -238,6 +269,7 @@ struct Callbacks {
     on_progress: msrp_on_progress_cb,
     on_aborted: msrp_on_aborted_cb,
     on_closed: msrp_on_closed_cb,
+    on_relay_expiring: msrp_on_relay_expiring_cb,
 }
 
 /// A `send_chunk` response callback waiting for its response.
@@ -264,7 +296,7 @@ struct Shared {
 }
 
 pub(crate) struct SessionHandle {
-    session: Session,
+    pub(crate) session: Session,
     shared: Arc<Shared>,
 }
 
@@ -335,6 +367,17 @@ fn session_config(c: &msrp_session_config_t) -> Result<SessionConfig> {
     if c.progress_step > 0 {
         s.progress_step = c.progress_step;
     }
+    if c.max_buffered_incoming > 0 {
+        s.max_buffered_incoming = c.max_buffered_incoming;
+    }
+    if c.max_queued_outgoing > 0 {
+        s.max_queued_outgoing = c.max_queued_outgoing;
+    }
+    s.liveness_timeout = match c.liveness_timeout_ms {
+        0 => Some(crate::session::DEFAULT_LIVENESS_TIMEOUT),
+        u32::MAX => None,
+        ms => Some(std::time::Duration::from_millis(u64::from(ms))),
+    };
     s.chunk_events = c.on_chunk.is_some();
     Ok(s)
 }
@@ -367,6 +410,7 @@ pub extern "C" fn msrp_session_new(
             on_progress: c.on_progress,
             on_aborted: c.on_aborted,
             on_closed: c.on_closed,
+            on_relay_expiring: c.on_relay_expiring,
         };
         let rt = handle()?;
         let (session, events) = {
@@ -572,6 +616,12 @@ fn deliver(s: &Shared, event: SessionEvent) {
                     bytes,
                     total.unwrap_or(MSRP_SIZE_UNKNOWN),
                 );
+            }
+        }
+        SessionEvent::RelayExpiring { expires_at } => {
+            if let Some(f) = cb.on_relay_expiring {
+                let left = expires_at.saturating_duration_since(std::time::Instant::now());
+                f(ud, left.as_millis().min(u64::MAX as u128) as u64);
             }
         }
         SessionEvent::Closed { reason, unfinished } => {
@@ -845,6 +895,27 @@ pub extern "C" fn msrp_session_cancel(
     }
 }
 
+/// Refuses the rest of the incoming message `message_id`, e.g. when the
+/// application cannot store it (a full disk): its next chunks, and those
+/// already on the way, are answered `code` (RFC 4975 §7.2; 413 tells the
+/// sender to stop sending the message), so the sender's `on_message_sent`
+/// gets `code` with the bytes answered 200 before. No further
+/// `on_message_data` follows for it, and it is not listed as unfinished in
+/// `on_closed`. `code` must be 400-599 (`MSRP_RESULT_INVALID_ARGUMENT`
+/// otherwise); `message_id` is borrowed for the call. Non-blocking;
+/// callable inside callbacks (typically `on_message_data`).
+#[unsafe(no_mangle)]
+pub extern "C" fn msrp_session_refuse_incoming(
+    session: *const msrp_session_t,
+    message_id: *const c_char,
+    code: u16,
+) -> msrp_result_t {
+    ffi_boundary! { result:
+        let h = session_ref(session)?;
+        Ok(h.session.refuse_incoming(super::handle::str_arg(message_id, "message_id")?, code)?)
+    }
+}
+
 /// Declares that the peer will resume the incoming message `message_id`
 /// (same Message-ID, continuing at octet `already + 1`) and that the
 /// application already holds its first `already` octets. The rest then
@@ -905,5 +976,50 @@ pub extern "C" fn msrp_session_free(session: *mut msrp_session_t) {
             drop(lock(&shared.user_data).take());
             drop(h);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> msrp_session_config_t {
+        // SAFETY: an all-zero config is valid (NULL pointers, None callbacks).
+        let mut c: msrp_session_config_t = unsafe { std::mem::zeroed() };
+        c.size = std::mem::size_of::<msrp_session_config_t>();
+        c
+    }
+
+    #[test]
+    fn limits_and_liveness_from_the_c_config() {
+        let mut c = config();
+        let s = session_config(&c).unwrap();
+        assert_eq!(
+            s.liveness_timeout,
+            Some(crate::session::DEFAULT_LIVENESS_TIMEOUT)
+        );
+        assert_eq!(
+            s.max_buffered_incoming,
+            crate::session::DEFAULT_MAX_BUFFERED_INCOMING
+        );
+        assert_eq!(
+            s.max_queued_outgoing,
+            crate::session::DEFAULT_MAX_QUEUED_OUTGOING
+        );
+        c.liveness_timeout_ms = u32::MAX;
+        c.max_buffered_incoming = 1000;
+        c.max_queued_outgoing = 2000;
+        let s = session_config(&c).unwrap();
+        assert_eq!(s.liveness_timeout, None);
+        assert_eq!(
+            (s.max_buffered_incoming, s.max_queued_outgoing),
+            (1000, 2000)
+        );
+        c.liveness_timeout_ms = 1500;
+        let s = session_config(&c).unwrap();
+        assert_eq!(
+            s.liveness_timeout,
+            Some(std::time::Duration::from_millis(1500))
+        );
     }
 }

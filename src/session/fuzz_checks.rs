@@ -13,8 +13,10 @@
 //!   nothing is delivered from a chunk that was not answered 200;
 //! - memory stays within the configuration: at most `max_incoming_messages`
 //!   messages in reassembly, none holding more than `max_message_size`
-//!   octets or more than `max_incoming_size` received, at most
+//!   octets or more than `max_incoming_size` received, together at most
+//!   `max_buffered_incoming` octets held, at most
 //!   [`MAX_RANGES`] separate ranges each, a bounded list of refused IDs;
+//! - nothing of a message is delivered after the application refused it;
 //! - a Message-ID is delivered complete at most once, and never after it was
 //!   reported aborted, unless the application announced its resume (fuzz
 //!   inputs are too short to make the session forget a finished Message-ID,
@@ -38,8 +40,8 @@ use std::collections::{HashMap, HashSet};
 use bytes::{Bytes, BytesMut};
 
 use super::incoming::MAX_RANGES;
-use super::requests::{Action, IncomingRequests, MAX_FINISHED, MAX_REFUSED};
-use super::{RangeSet, SessionConfig, SessionEvent};
+use super::requests::{Action, Application, IncomingRequests, MAX_FINISHED, MAX_REFUSED};
+use super::{IncomingMessage, RangeSet, SessionConfig, SessionEvent};
 use crate::protocol::{
     ByteRange, Chunk, ChunkReader, Continuation, FailureReport, Header, Limits, Method,
     SuccessReport, Uri,
@@ -98,6 +100,7 @@ fn config(input: &mut Input) -> SessionConfig {
         max_message_size: [0, 4, 16, 64, 1000, 1 << 20][(a >> 1) as usize % 6],
         max_incoming_size: [None, Some(8), Some(64), Some(300), Some(5000)][(a >> 4) as usize % 5],
         max_incoming_messages: [1, 2, 3, 64][(b & 3) as usize],
+        max_buffered_incoming: [100, 16, 2000, 1 << 20][((b >> 5) & 3) as usize],
         chunk_events: b & 4 != 0,
         progress_step: [1, 10, 100, 1 << 20][((b >> 3) & 3) as usize],
         ..SessionConfig::default()
@@ -114,6 +117,27 @@ fn number(b: u8) -> u64 {
     }
 }
 
+/// The application's announcements, as the model holds them.
+struct Announced<'a> {
+    resumes: &'a mut HashMap<String, u64>,
+    refusals: &'a mut HashMap<String, u16>,
+    /// What was taken during the last SEND.
+    resumed: Option<u64>,
+    refused: Option<u16>,
+}
+
+impl Application for Announced<'_> {
+    fn take_resume(&mut self, message_id: &str) -> Option<u64> {
+        self.resumed = self.resumes.remove(message_id);
+        self.resumed
+    }
+
+    fn take_refusal(&mut self, message_id: &str) -> Option<u16> {
+        self.refused = self.refusals.remove(message_id);
+        self.refused
+    }
+}
+
 /// What the model knows of the messages of one run.
 #[derive(Default)]
 struct Model {
@@ -125,6 +149,10 @@ struct Model {
     delivered: HashMap<String, RangeSet>,
     /// Resumes announced and not yet taken: Message-ID → octets held.
     resumes: HashMap<String, u64>,
+    /// Refusals announced and not yet taken: Message-ID → code.
+    refusals: HashMap<String, u16>,
+    /// Message-IDs the application refused: nothing more is delivered.
+    refused: HashSet<String>,
 }
 
 /// What one run of [`check_session`] saw (for tests of the check itself).
@@ -159,6 +187,12 @@ pub fn check_session(data: &[u8]) -> Summary {
         let id_index = (b1 & 3) as usize;
         let message_id = MESSAGE_IDS[id_index];
         match kind % 8 {
+            7 if b1 & 0x80 != 0 => {
+                // The application refuses the rest of `message_id`.
+                let code = [413, 400, 415, 500][((b1 >> 4) & 3) as usize];
+                model.refusals.insert(message_id.to_string(), code);
+                continue;
+            }
             7 => {
                 // The application expects `message_id` to be resumed.
                 let already = number(input.byte()).max(1);
@@ -268,12 +302,21 @@ pub fn check_session(data: &[u8]) -> Summary {
         let Some(chunk) = through_the_reader(&mut reader, &chunk) else {
             continue;
         };
-        let resumes = &mut model.resumes;
-        let mut resumed = None;
-        let actions = requests.send(&chunk, &config, |id| {
-            resumed = resumes.remove(id);
-            resumed
-        });
+        let mut application = Announced {
+            resumes: &mut model.resumes,
+            refusals: &mut model.refusals,
+            resumed: None,
+            refused: None,
+        };
+        let actions = requests.send(&chunk, &config, &mut application);
+        let (resumed, refused) = (application.resumed, application.refused);
+        if let (Some(code), Some(id)) = (refused, chunk.message_id()) {
+            assert!(
+                matches!(actions.as_slice(), [Action::Respond { code: c, .. }] if *c == code),
+                "a refused message's chunk got {actions:?}"
+            );
+            model.refused.insert(id.to_string());
+        }
         if let (Some(already), Some(id)) = (resumed, chunk.message_id()) {
             // The application holds the first octets of a resumed message.
             let mut held = RangeSet::default();
@@ -384,6 +427,15 @@ fn check_send(actions: &[Action], config: &SessionConfig, model: &mut Model) {
 }
 
 fn check_event(event: &SessionEvent, config: &SessionConfig, model: &mut Model) {
+    if let SessionEvent::Message(IncomingMessage { message_id: id, .. })
+    | SessionEvent::MessageData { message_id: id, .. }
+    | SessionEvent::MessageComplete { message_id: id, .. } = event
+    {
+        assert!(
+            !model.refused.contains(id),
+            "{id} delivered after the application refused it"
+        );
+    }
     match event {
         SessionEvent::Message(m) => {
             let id = &m.message_id;
@@ -472,9 +524,14 @@ fn check_bounds(requests: &IncomingRequests, config: &SessionConfig) {
     assert!(requests.incoming.len() <= config.max_incoming_messages);
     assert!(requests.refused_len() <= MAX_REFUSED + 1);
     assert!(requests.finished_len() <= MAX_FINISHED);
+    let held: u64 = requests.incoming.values().map(|s| s.held()).sum();
+    assert!(
+        held <= config.max_buffered_incoming,
+        "{held} octets held, above max_buffered_incoming"
+    );
     for (id, state) in &requests.incoming {
         assert!(
-            state.held() as u64 <= config.max_message_size,
+            state.held() <= config.max_message_size,
             "{id} holds {} octets, above max_message_size",
             state.held()
         );
@@ -534,7 +591,7 @@ mod tests {
     #[should_panic(expected = "octet 2 differs")]
     fn a_wrong_octet_is_caught() {
         let body: Bytes = vec![octet("msgA1234", 0), b'-'].into();
-        let event = SessionEvent::Message(super::super::IncomingMessage {
+        let event = SessionEvent::Message(IncomingMessage {
             message_id: "msgA1234".into(),
             content_type: "text/plain".into(),
             headers: Vec::new(),

@@ -4,6 +4,7 @@
 
 use bytes::{Bytes, BytesMut};
 
+use super::limits::Charge;
 use crate::protocol::{Chunk, Continuation, Header};
 
 /// A set of disjoint, sorted, inclusive ranges of received octets.
@@ -100,6 +101,8 @@ pub struct IncomingState {
     pub success_report: bool,
     /// Progress already reported, in octets.
     pub progress_reported: u64,
+    /// The memory-mode buffer's octets, held against the library-wide budget.
+    charge: Charge,
 }
 
 /// Most separate ranges tolerated for one message (a peer sending a million
@@ -123,6 +126,7 @@ impl IncomingState {
             end_seen: None,
             success_report: first.success_report() == crate::protocol::SuccessReport::Yes,
             progress_reported: 0,
+            charge: Charge::new(None),
         }
     }
 
@@ -136,14 +140,15 @@ impl IncomingState {
         state
     }
 
-    /// Octets held in memory for this message (none once streaming).
-    pub fn held(&self) -> usize {
-        self.body.as_ref().map_or(0, |b| b.len())
-    }
-
     /// Whether the message is streamed out rather than held.
     pub fn streaming(&self) -> bool {
         self.body.is_none()
+    }
+
+    /// Octets held in memory for this message (counted against the
+    /// library-wide budget of `super::limits` while held).
+    pub fn held(&self) -> u64 {
+        self.charge.amount()
     }
 
     /// The received octets of `held` as data pieces, leaving out the range
@@ -211,6 +216,7 @@ impl IncomingState {
                     // Switch to streaming: hand out what is held (the octets
                     // received, not the gaps between them), then pieces.
                     let held = self.body.take().expect("memory mode").freeze();
+                    self.charge.set(0);
                     self.hand_out_held(&held, (start, end), &mut out);
                     out.push(Reassembled::Data {
                         offset: start - 1,
@@ -221,6 +227,7 @@ impl IncomingState {
                         buf.resize(needed, 0);
                     }
                     buf[(start - 1) as usize..needed].copy_from_slice(&chunk.data);
+                    self.charge.set(buf.len() as u64);
                 }
             } else {
                 out.push(Reassembled::Data {
@@ -248,6 +255,8 @@ impl IncomingState {
                     b.truncate(total as usize);
                     b.freeze()
                 });
+                // Handed to the application: no longer the session's.
+                self.charge.set(0);
                 out.push(Reassembled::Complete { body, bytes: total });
             }
         }

@@ -14,6 +14,7 @@
 #[doc(hidden)]
 pub mod fuzz_checks;
 mod incoming;
+pub mod limits;
 mod outgoing;
 mod reader;
 mod requests;
@@ -23,6 +24,7 @@ use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -31,6 +33,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::time::Instant;
 
 pub use incoming::RangeSet;
+pub use limits::{DEFAULT_MAX_BUFFERED_INCOMING, DEFAULT_MAX_QUEUED_OUTGOING};
 
 use crate::protocol::{ByteRange, Chunk, FailureReport, Header};
 use crate::transport::{Transport, TransportInfo};
@@ -43,6 +46,10 @@ pub const DEFAULT_CHUNK_SIZE: usize = 8192;
 /// Default time to wait for a response after a chunk's last octet was written
 /// (RFC 4975 §7.1.2: 30 seconds).
 pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default liveness timeout: a connection from which nothing arrived for this
+/// long while something is outstanding is declared dead.
+pub const DEFAULT_LIVENESS_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Session settings.
 #[derive(Debug, Clone)]
@@ -68,6 +75,25 @@ pub struct SessionConfig {
     pub progress_step: u64,
     /// Most incoming messages being reassembled at once (413 beyond).
     pub max_incoming_messages: usize,
+    /// Most octets of incoming messages held in memory for reassembly at
+    /// once; a message whose chunk takes the session over it is refused with
+    /// 413 (its earlier chunks were answered 200 and stay acknowledged). The
+    /// library-wide budget ([`limits::set_total_buffered_limit`]) applies too.
+    pub max_buffered_incoming: u64,
+    /// Most octets of `send_message` bodies queued and not yet written;
+    /// beyond it (or the library-wide budget) `send_message` fails with
+    /// [`SessionError::LimitExceeded`]. Files are read as the socket drains
+    /// and are not counted.
+    pub max_queued_outgoing: u64,
+    /// When nothing at all has arrived from the peer for this long while
+    /// something is outstanding (a chunk sent with Failure-Report yes
+    /// awaiting its response, an incoming message partly received),
+    /// the connection is declared dead and the session closes with an error
+    /// listing what did not finish. A peer that vanished without a FIN, or a
+    /// middlebox that stopped forwarding, is found this way; TCP keepalive
+    /// (set on every connection) finds a vanished peer of an idle session.
+    /// `None`: never.
+    pub liveness_timeout: Option<Duration>,
 }
 
 impl Default for SessionConfig {
@@ -82,6 +108,9 @@ impl Default for SessionConfig {
             chunk_events: false,
             progress_step: 1 << 20,
             max_incoming_messages: 64,
+            max_buffered_incoming: DEFAULT_MAX_BUFFERED_INCOMING,
+            max_queued_outgoing: DEFAULT_MAX_QUEUED_OUTGOING,
+            liveness_timeout: Some(DEFAULT_LIVENESS_TIMEOUT),
         }
     }
 }
@@ -207,6 +236,10 @@ pub struct Unfinished {
     pub outgoing: bool,
     /// Outgoing: octets the peer acknowledged contiguously from the start of
     /// what was sent (resume from `position + this`). Incoming: octets received.
+    /// Through a relay, for a message that asked for a success REPORT, only
+    /// the octets REPORTs confirmed count (the relay's 200s are hop by hop,
+    /// and a relay that dies loses what it queued), and such a message is
+    /// listed even after all of the relay's 200s came, until its REPORT.
     pub bytes_acknowledged: u64,
 }
 
@@ -258,6 +291,11 @@ pub enum SessionEvent {
         bytes: u64,
         total: Option<u64>,
     },
+    /// The relay registration this session's connection depends on ends
+    /// soon (armed by [`Session::warn_relay_expiry`] with the relay
+    /// connector's `expiry_warning_at` and `expires_at`): re-AUTH and renegotiate (a new
+    /// prepare, a new offer/answer; RFC 4976 §9.4) before `expires_at`.
+    RelayExpiring { expires_at: std::time::Instant },
     /// The session ended. No event follows.
     Closed {
         reason: CloseReason,
@@ -271,6 +309,8 @@ pub enum SessionError {
     /// The session is closed (or shutting down).
     Closed,
     InvalidArgument(String),
+    /// A resource limit would be exceeded (the text says which).
+    LimitExceeded(String),
     /// A transaction got a non-2xx answer (received, or 408 generated locally).
     Transaction {
         code: u16,
@@ -284,6 +324,7 @@ impl fmt::Display for SessionError {
         match self {
             SessionError::Closed => f.write_str("session is closed"),
             SessionError::InvalidArgument(s) => write!(f, "invalid argument: {s}"),
+            SessionError::LimitExceeded(s) => write!(f, "limit exceeded: {s}"),
             SessionError::Transaction { code, response } => write!(
                 f,
                 "transaction failed: {code} {}",
@@ -350,27 +391,58 @@ impl OutgoingState {
     }
 }
 
+/// An outgoing message through a relay that asked for a success REPORT:
+/// the relay's 200s are hop by hop, so only the REPORT says the peer has it
+/// (a relay that dies can lose octets it already answered 200 to).
+#[derive(Debug, Default)]
+struct ReportWatch {
+    /// Every chunk got its (relay's) 2xx: the message left this side.
+    sent: bool,
+    total: u64,
+    /// Octets success REPORTs confirmed.
+    confirmed: RangeSet,
+}
+
+impl ReportWatch {
+    fn complete(&self) -> bool {
+        self.sent && self.confirmed.contiguous_from_one() >= self.total
+    }
+}
+
 /// State shared by the reader, the writer and the handle.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
+    /// Messages through a relay waiting for their success REPORT; those
+    /// still waiting when the session closes are listed as unfinished.
+    report_watch: HashMap<String, ReportWatch>,
     pending: HashMap<String, Pending>,
     deadlines: BinaryHeap<std::cmp::Reverse<(Instant, String)>>,
     outgoing: HashMap<String, OutgoingState>,
     /// Set once the session is closing or closed; no new sends.
     closing: bool,
     closed_event_sent: bool,
+    /// Why the writer failed, for the reader's Closed.
+    write_error: Option<String>,
 }
 
 pub(crate) struct Inner {
     shared: Mutex<Shared>,
     /// Wakes the reader's timer when a first deadline appears.
     deadline_added: Notify,
+    /// The writer failed (its text in `Shared::write_error`): the reader
+    /// ends the session, so that Closed lists incoming messages too.
+    writer_failed: Notify,
     commands: mpsc::UnboundedSender<writer::Command>,
     events: mpsc::Sender<SessionEvent>,
     config: SessionConfig,
     info: Arc<TransportInfo>,
     /// Messages the application expects to be resumed: id → octets it holds.
     resumes: Mutex<HashMap<String, u64>>,
+    /// Octets of `send_message` bodies queued and not yet written.
+    queued_outgoing: Arc<AtomicU64>,
+    /// Incoming messages the application refused ([`Session::refuse_incoming`]),
+    /// not yet taken by the reader: id → code.
+    refusals: Mutex<HashMap<String, u16>>,
 }
 
 /// A running session. Cloning gives another handle to the same session.
@@ -404,11 +476,14 @@ impl Session {
         let inner = Arc::new(Inner {
             shared: Mutex::new(Shared::default()),
             deadline_added: Notify::new(),
+            writer_failed: Notify::new(),
             commands: cmd_tx,
             events: events_tx,
             config,
             info,
             resumes: Mutex::new(HashMap::new()),
+            queued_outgoing: Arc::new(AtomicU64::new(0)),
+            refusals: Mutex::new(HashMap::new()),
         });
         let (read_half, write_half) = transport.into_split();
         let writer_task = tokio::spawn(writer::run(inner.clone(), write_half, cmd_rx));
@@ -419,6 +494,37 @@ impl Session {
     /// The connection's paths and addresses.
     pub fn info(&self) -> &Arc<TransportInfo> {
         &self.inner.info
+    }
+
+    /// Emits [`SessionEvent::RelayExpiring`] at `warn_at` (at once if that
+    /// has passed), unless the session has closed by then. For a session
+    /// through a relay: `ConnectorRelay::expiry_warning_at` and
+    /// `expires_at` (or the `AcceptorRelay` ones).
+    pub fn warn_relay_expiry(&self, warn_at: std::time::Instant, expires_at: std::time::Instant) {
+        let inner = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            tokio::time::sleep_until(Instant::from_std(warn_at)).await;
+            loop {
+                let Some(inner) = inner.upgrade() else { return };
+                {
+                    // Under the lock that Closed is decided under, so the
+                    // warning never follows Closed.
+                    let shared = inner.shared.lock().expect("session state");
+                    if shared.closed_event_sent {
+                        return;
+                    }
+                    match inner
+                        .events
+                        .try_send(SessionEvent::RelayExpiring { expires_at })
+                    {
+                        Err(mpsc::error::TrySendError::Full(_)) => {}
+                        _ => return,
+                    }
+                }
+                drop(inner);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
     }
 
     /// The configuration in force.
@@ -482,7 +588,7 @@ impl Session {
 
     /// Queues a whole message; the library splits it into chunks. Returns
     /// its Message-ID. The outcome arrives as [`SessionEvent::Sent`].
-    pub fn send_message(&self, msg: OutgoingMessage) -> Result<String, SessionError> {
+    pub fn send_message(&self, mut msg: OutgoingMessage) -> Result<String, SessionError> {
         if let Some(max) = self.inner.config.max_outgoing_size {
             if msg.body.len() as u64 > max {
                 return Err(SessionError::InvalidArgument(format!(
@@ -492,25 +598,76 @@ impl Session {
             }
         }
         check_content_type(&msg.content_type)?;
+        let watch = msg.success_report;
+        let len = msg.body.len() as u64;
+        let mut charge = limits::Charge::new(Some(self.inner.queued_outgoing.clone()));
+        let limit = self.inner.config.max_queued_outgoing;
+        if !charge.try_add(len, limit) {
+            let text = format!(
+                "message of {len} octets: {} octets already queued for this session (limit {limit}), {} in the library (limit {})",
+                self.inner.queued_outgoing.load(std::sync::atomic::Ordering::Relaxed),
+                limits::total_buffered(),
+                limits::total_buffered_limit()
+            );
+            crate::msrp_log!(
+                self.inner.info.logger,
+                crate::log::Level::Warn,
+                "session {}: send refused: {text}",
+                self.inner.info.local_uri
+            );
+            return Err(SessionError::LimitExceeded(text));
+        }
+        msg.body = limits::charged_bytes(msg.body, charge);
         let source = outgoing::Source::message(msg)?;
         let id = source.message_id.clone();
-        self.command(writer::Command::Queue(Box::new(source)))?;
+        self.queue_watched(source, watch)?;
         Ok(id)
     }
 
     /// Queues a file; chunks are read from disk as the socket drains.
     pub fn send_file(&self, file: OutgoingFile) -> Result<String, SessionError> {
         check_content_type(&file.content_type)?;
+        let watch = file.success_report;
         let source = outgoing::Source::file(file, self.inner.config.max_outgoing_size)?;
         let id = source.message_id.clone();
-        self.command(writer::Command::Queue(Box::new(source)))?;
+        self.queue_watched(source, watch)?;
         Ok(id)
+    }
+
+    /// Queues a message; through a relay, one asking for a success REPORT
+    /// stays unfinished until the REPORT confirms it.
+    fn queue_watched(
+        &self,
+        source: outgoing::Source,
+        success_report: bool,
+    ) -> Result<(), SessionError> {
+        let id = source.message_id.clone();
+        let watch = success_report && self.inner.info.via_relay;
+        if watch {
+            let mut shared = self.inner.shared.lock().expect("session state");
+            shared
+                .report_watch
+                .insert(id.clone(), ReportWatch::default());
+        }
+        let r = self.command(writer::Command::Queue(Box::new(source)));
+        if r.is_err() && watch {
+            let mut shared = self.inner.shared.lock().expect("session state");
+            shared.report_watch.remove(&id);
+        }
+        r
     }
 
     /// Cancels an outgoing message: one not started is dropped, one under
     /// way is ended with `#`. Its [`SessionEvent::Sent`] carries 0... unless
     /// it already completed.
     pub fn cancel(&self, message_id: &str) -> Result<(), SessionError> {
+        {
+            // A cancelled message waits for no REPORT (unless it had gone).
+            let mut shared = self.inner.shared.lock().expect("session state");
+            if shared.report_watch.get(message_id).is_some_and(|w| !w.sent) {
+                shared.report_watch.remove(message_id);
+            }
+        }
         self.command(writer::Command::Cancel(message_id.to_string()))
     }
 
@@ -562,6 +719,37 @@ impl Session {
         Ok(())
     }
 
+    /// Refuses the rest of an incoming message, e.g. when the application
+    /// cannot store it (a full disk): its next chunks, and those already on
+    /// the way, are answered `code` (RFC 4975 §7.2; 413 tells the sender to
+    /// stop sending the message, §7.1.4), so the sender learns that only the
+    /// octets answered 200 so far were taken. The message is no longer
+    /// reassembled and is not listed as unfinished at close. `code` must be
+    /// 400-599.
+    pub fn refuse_incoming(&self, message_id: &str, code: u16) -> Result<(), SessionError> {
+        if !(400..600).contains(&code) {
+            return Err(SessionError::InvalidArgument(format!(
+                "{code} is not an error code"
+            )));
+        }
+        if !crate::protocol::headers::is_ident(message_id) {
+            return Err(SessionError::InvalidArgument(format!(
+                "message id {message_id:?} is not 4-32 ident characters"
+            )));
+        }
+        if self.is_closed() {
+            return Err(SessionError::Closed);
+        }
+        let mut refusals = self.inner.refusals.lock().expect("session state");
+        if refusals.len() >= 1024 {
+            return Err(SessionError::LimitExceeded(
+                "1024 refusals are waiting for their messages' next chunk".into(),
+            ));
+        }
+        refusals.insert(message_id.to_string(), code);
+        Ok(())
+    }
+
     /// Whether the session has ended or is ending.
     pub fn is_closed(&self) -> bool {
         self.inner.shared.lock().expect("session state").closing
@@ -572,6 +760,86 @@ fn check_content_type(ct: &str) -> Result<(), SessionError> {
     match Header::parse("Content-Type", ct) {
         Ok(_) => Ok(()),
         Err(e) => Err(SessionError::InvalidArgument(e.to_string())),
+    }
+}
+
+/// The liveness check of [`SessionConfig::liveness_timeout`], kept by the
+/// reader: when something is outstanding, the connection must show life
+/// (any octets from the peer) within the timeout of the later of the last
+/// arrival and the moment something became outstanding.
+pub(crate) struct Liveness {
+    timeout: Option<Duration>,
+    last_received: Instant,
+    outstanding_since: Option<Instant>,
+}
+
+impl Liveness {
+    pub(crate) fn new(timeout: Option<Duration>) -> Liveness {
+        Liveness {
+            timeout,
+            last_received: Instant::now(),
+            outstanding_since: None,
+        }
+    }
+
+    /// Something arrived from the peer.
+    pub(crate) fn received(&mut self) {
+        self.last_received = Instant::now();
+    }
+
+    /// The cheap test, on every loop of the reader: anything in flight.
+    fn outstanding(inner: &Inner, incoming_open: bool) -> bool {
+        if incoming_open {
+            return true;
+        }
+        let shared = inner.shared.lock().expect("session state");
+        !shared.pending.is_empty() || !shared.outgoing.is_empty()
+    }
+
+    /// The precise test, once the deadline passed: something the peer must
+    /// answer or continue. Chunks sent with Failure-Report partial or no
+    /// get no response on success (RFC 4975 §7.1.2), so a silent peer is
+    /// normal for them.
+    fn awaiting_peer(inner: &Inner, incoming_open: bool) -> bool {
+        if incoming_open {
+            return true;
+        }
+        let shared = inner.shared.lock().expect("session state");
+        shared
+            .pending
+            .values()
+            .any(|p| p.failure_report == FailureReport::Yes)
+    }
+
+    /// When the connection is to be declared dead unless something arrives
+    /// (`None`: no deadline now).
+    pub(crate) fn deadline(&mut self, inner: &Inner, incoming_open: bool) -> Option<Instant> {
+        let timeout = self.timeout?;
+        if !Self::outstanding(inner, incoming_open) {
+            self.outstanding_since = None;
+            return None;
+        }
+        let since = *self.outstanding_since.get_or_insert_with(Instant::now);
+        Some(since.max(self.last_received) + timeout)
+    }
+
+    /// The close reason when the deadline passed with something still outstanding.
+    pub(crate) fn dead(&mut self, inner: &Inner, incoming_open: bool) -> Option<CloseReason> {
+        let deadline = self.deadline(inner, incoming_open)?;
+        let now = Instant::now();
+        if now < deadline {
+            return None;
+        }
+        if !Self::awaiting_peer(inner, incoming_open) {
+            // Only unanswerable chunks are out: start the wait over.
+            self.outstanding_since = Some(now);
+            return None;
+        }
+        let timeout = self.timeout?;
+        Some(CloseReason::Error(format!(
+            "connection declared dead: nothing received from the peer for {} ms while a transaction or message was outstanding",
+            timeout.as_millis()
+        )))
     }
 }
 
@@ -632,6 +900,13 @@ impl Inner {
                 if (out.all_written || out.stopped) && out.outstanding == 0 {
                     let out = shared.outgoing.remove(&message_id).expect("present");
                     let bytes = out.acknowledged();
+                    if let Some(w) = shared.report_watch.get_mut(&message_id) {
+                        w.sent = true;
+                        w.total = out.total;
+                        if out.first_error.is_some() || w.complete() {
+                            shared.report_watch.remove(&message_id);
+                        }
+                    }
                     events.push(SessionEvent::Sent {
                         message_id,
                         code: out.first_error.unwrap_or(200),
@@ -685,6 +960,28 @@ impl Inner {
             .map(|r| r.0 .0)
     }
 
+    /// A REPORT for an outgoing message arrived (RFC 4975 §7.1.2): a success
+    /// confirms its range end to end; a failure ends the wait (the
+    /// application hears of it as `SessionEvent::Report`).
+    pub(crate) fn note_report(&self, message_id: &str, code: u16, range: ByteRange) {
+        let mut shared = self.shared.lock().expect("session state");
+        let Some(w) = shared.report_watch.get_mut(message_id) else {
+            return;
+        };
+        if code != 200 {
+            shared.report_watch.remove(message_id);
+            return;
+        }
+        if let Some(end) = range.end.or(range.total) {
+            if end >= range.start && range.start >= 1 {
+                w.confirmed.insert(range.start, end);
+            }
+        }
+        if w.complete() {
+            shared.report_watch.remove(message_id);
+        }
+    }
+
     /// The unfinished list for the Closed event; marks the session closed.
     /// `None` when Closed was already emitted.
     fn take_unfinished(&self, incoming: Vec<Unfinished>) -> Option<Vec<Unfinished>> {
@@ -694,15 +991,38 @@ impl Inner {
         }
         shared.closed_event_sent = true;
         shared.closing = true;
-        let mut list: Vec<Unfinished> = shared
-            .outgoing
+        let outgoing: Vec<(String, OutgoingState)> = shared.outgoing.drain().collect();
+        let mut list: Vec<Unfinished> = outgoing
+            .into_iter()
+            .map(|(message_id, s)| {
+                // Through a relay with a success REPORT asked for, only the
+                // REPORTs count (the relay's 200s are hop by hop).
+                let bytes_acknowledged = match shared.report_watch.remove(&message_id) {
+                    Some(w) => w
+                        .confirmed
+                        .contiguous_from_one()
+                        .saturating_sub(s.first - 1),
+                    None => s.acknowledged(),
+                };
+                Unfinished {
+                    bytes_acknowledged,
+                    message_id,
+                    outgoing: true,
+                }
+            })
+            .collect();
+        // Through a relay: taken by the relay, never confirmed by a REPORT.
+        let watched: Vec<Unfinished> = shared
+            .report_watch
             .drain()
-            .map(|(message_id, s)| Unfinished {
-                bytes_acknowledged: s.acknowledged(),
+            .filter(|(_, w)| w.sent)
+            .map(|(message_id, w)| Unfinished {
+                bytes_acknowledged: w.confirmed.contiguous_from_one().min(w.total),
                 message_id,
                 outgoing: true,
             })
             .collect();
+        list.extend(watched);
         list.sort_by(|a, b| a.message_id.cmp(&b.message_id));
         for (_, p) in shared.pending.drain() {
             if let PendingKind::Deliver(tx) = p.kind {

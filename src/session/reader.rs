@@ -9,9 +9,9 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::requests::{Action, IncomingRequests};
+use super::requests::{Action, Application, IncomingRequests};
 use super::writer::Command;
-use super::{CloseReason, Inner, SessionEvent};
+use super::{CloseReason, Inner, Liveness, SessionEvent};
 use crate::log::Level;
 use crate::msrp_log;
 use crate::protocol::{ByteRange, Chunk, Header, Method};
@@ -27,8 +27,10 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
         inner: inner.clone(),
         requests: IncomingRequests::default(),
     };
+    let mut liveness = Liveness::new(inner.config.liveness_timeout);
     let reason = loop {
         let deadline = inner.next_deadline();
+        let liveness_deadline = liveness.deadline(&inner, !rd.requests.incoming.is_empty());
         let read = tokio::select! {
             biased;
             c = r.read_chunk(None) => c,
@@ -38,8 +40,19 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
                 }
                 continue;
             }
+            _ = sleep_until(liveness_deadline) => {
+                if let Some(reason) = liveness.dead(&inner, !rd.requests.incoming.is_empty()) {
+                    break reason;
+                }
+                continue;
+            }
             _ = inner.deadline_added.notified() => continue,
+            _ = inner.writer_failed.notified() => {
+                let text = inner.shared.lock().expect("session state").write_error.clone();
+                break CloseReason::Error(text.unwrap_or_else(|| "write failed".into()));
+            }
         };
+        liveness.received();
         match read {
             Ok(chunk) => rd.handle(chunk).await,
             Err(TransportError::Parse(e)) if !e.fatal => {
@@ -53,7 +66,13 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
             Err(e) => break CloseReason::Error(e.to_string()),
         }
     };
-    if writer.is_finished() {
+    let write_failed = inner
+        .shared
+        .lock()
+        .expect("session state")
+        .write_error
+        .is_some();
+    if writer.is_finished() && !write_failed {
         // The writer ended the session (local shutdown) and reported it.
         return;
     }
@@ -80,6 +99,27 @@ async fn sleep_until(deadline: Option<Instant>) {
     }
 }
 
+/// What the application announced through the [`super::Session`] handle.
+struct Announced<'a>(&'a Inner);
+
+impl Application for Announced<'_> {
+    fn take_resume(&mut self, message_id: &str) -> Option<u64> {
+        self.0
+            .resumes
+            .lock()
+            .expect("session state")
+            .remove(message_id)
+    }
+
+    fn take_refusal(&mut self, message_id: &str) -> Option<u16> {
+        self.0
+            .refusals
+            .lock()
+            .expect("session state")
+            .remove(message_id)
+    }
+}
+
 impl Reader {
     fn respond(&self, request: &Chunk, code: u16, comment: Option<&str>) {
         if let Some(resp) = self.inner.info.make_response(request, code, comment) {
@@ -101,14 +141,17 @@ impl Reader {
                     return;
                 }
                 let inner = &self.inner;
-                let actions = self.requests.send(&chunk, &inner.config, |id| {
-                    inner.resumes.lock().expect("session state").remove(id)
-                });
+                let actions = self
+                    .requests
+                    .send(&chunk, &inner.config, &mut Announced(inner));
                 self.carry_out(&chunk, actions).await;
             }
             Some(Method::Report) => {
                 if self.inner.info.check_incoming_send_chunk(&chunk).is_err() {
                     return; // REPORTs are never answered (RFC 4975 §7.1.2)
+                }
+                if let (Some(id), Some(status)) = (chunk.message_id(), chunk.status()) {
+                    self.inner.note_report(id, status.code, chunk.byte_range());
                 }
                 let actions = self.requests.report(&chunk);
                 self.carry_out(&chunk, actions).await;

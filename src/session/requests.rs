@@ -9,8 +9,20 @@
 use std::collections::{HashMap, HashSet};
 
 use super::incoming::{IncomingState, Reassembled};
-use super::{content_type_accepted, IncomingMessage, SessionConfig, SessionEvent, Unfinished};
+use super::{
+    content_type_accepted, limits, IncomingMessage, SessionConfig, SessionEvent, Unfinished,
+};
 use crate::protocol::Chunk;
+
+/// What the application announced about incoming messages.
+pub(crate) trait Application {
+    /// The octets the application already holds of `message_id`, when it
+    /// expects the message to be resumed (taken: asked once per message).
+    fn take_resume(&mut self, message_id: &str) -> Option<u64>;
+    /// The error code the application refuses the rest of `message_id`
+    /// with (taken: asked once).
+    fn take_refusal(&mut self, message_id: &str) -> Option<u16>;
+}
 
 /// One thing to do after an incoming request, in order.
 #[derive(Debug)]
@@ -70,13 +82,13 @@ impl IncomingRequests {
         actions
     }
 
-    /// A SEND whose paths were checked. `take_resume` gives the octets the
-    /// application already holds of a message it expects to be resumed.
+    /// A SEND whose paths were checked. `application` says what the
+    /// application announced about incoming messages (resumes, refusals).
     pub(crate) fn send(
         &mut self,
         chunk: &Chunk,
         config: &SessionConfig,
-        take_resume: impl FnOnce(&str) -> Option<u64>,
+        application: &mut impl Application,
     ) -> Vec<Action> {
         let mut actions = Vec::new();
         let Some(message_id) = chunk.message_id().map(str::to_string) else {
@@ -91,13 +103,18 @@ impl IncomingRequests {
             respond(&mut actions, 200, None);
             return actions;
         }
+        if let Some(code) = application.take_refusal(&message_id) {
+            self.incoming.remove(&message_id);
+            self.refuse(&mut actions, &message_id, code);
+            return actions;
+        }
         if let Some(&code) = self.refused.get(&message_id) {
             respond(&mut actions, code, None);
             return actions;
         }
         let mut resumed = None;
         if !self.incoming.contains_key(&message_id) {
-            resumed = take_resume(&message_id);
+            resumed = application.take_resume(&message_id);
             if resumed.is_none() && self.finished.contains(&message_id) {
                 // A chunk of a message already delivered or aborted: the
                 // duplicate is acknowledged as Failure-Report asks but not
@@ -155,6 +172,24 @@ impl IncomingRequests {
                 return actions;
             }
         }
+        if state.held() > 0 {
+            let held: u64 = self.incoming.values().map(IncomingState::held).sum();
+            if held > config.max_buffered_incoming || limits::total_exceeded() {
+                // The chunk that takes the session (or the library) over its
+                // budget: the message is refused with 413 (RFC 4975 §7.2);
+                // its earlier chunks stay acknowledged.
+                actions.push(Action::Warn(format!(
+                    "message {message_id}: refused with 413: {held} octets held for reassembly in this session (limit {}), {} in the library (limit {})",
+                    config.max_buffered_incoming,
+                    limits::total_buffered(),
+                    limits::total_buffered_limit()
+                )));
+                self.incoming.remove(&message_id);
+                self.refuse(&mut actions, &message_id, 413);
+                return actions;
+            }
+        }
+        let state = self.incoming.get_mut(&message_id).expect("present");
         let content_type = state.content_type.clone();
         let total = state.total;
         let covered = state.received.covered();

@@ -71,7 +71,11 @@ pub(crate) async fn run(
         Err(e) => CloseReason::Error(format!("write failed: {e}")),
     };
     wr.w.close().await;
-    if let Some(unfinished) = wr.inner.take_unfinished(Vec::new()) {
+    if let CloseReason::Error(text) = &reason {
+        // The reader emits Closed: it holds the incoming messages' state.
+        wr.inner.shared.lock().expect("session state").write_error = Some(text.clone());
+        wr.inner.writer_failed.notify_one();
+    } else if let Some(unfinished) = wr.inner.take_unfinished(Vec::new()) {
         wr.inner
             .emit(SessionEvent::Closed { reason, unfinished })
             .await;

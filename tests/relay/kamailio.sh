@@ -5,12 +5,14 @@
 #
 #   kamailio.sh start  [--rundir DIR] [--tcp-port N] [--tls-port N]
 #                      [--user U] [--password P] [--realm R] [--watch-pid PID]
+#                      [--min-expires SECONDS]
 #   kamailio.sh stop   [--rundir DIR] [--fast]
 #   kamailio.sh status [--rundir DIR]
 #
 # The same settings can come from the environment: RELAY_RUNDIR,
 # RELAY_TCP_PORT, RELAY_TLS_PORT, RELAY_USER, RELAY_PASSWORD, RELAY_REALM,
-# RELAY_WATCH_PID. With a watch pid (say, the test process), a detached
+# RELAY_WATCH_PID, RELAY_MIN_EXPIRES (the shortest registration granted,
+# default 60; tests of expiry lower it). With a watch pid (say, the test process), a detached
 # watcher stops the relay within about a second of that process's death,
 # so a test killed before its cleanup leaves no relay behind.
 # Options win over the environment. Without a run dir, `start` makes a
@@ -35,7 +37,7 @@ START_TIMEOUT=${RELAY_START_TIMEOUT:-10}   # seconds
 STOP_TIMEOUT=${RELAY_STOP_TIMEOUT:-5}      # seconds
 
 die() { echo "kamailio.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 [ $# -ge 1 ] || usage
 CMD=$1; shift
@@ -47,6 +49,7 @@ RUSER=${RELAY_USER:-alice}
 PASSWORD=${RELAY_PASSWORD:-secret}
 REALM=${RELAY_REALM:-relay.test}
 WATCH_PID=${RELAY_WATCH_PID:-}
+MIN_EXPIRES=${RELAY_MIN_EXPIRES:-60}
 FAST=0
 
 while [ $# -gt 0 ]; do
@@ -58,6 +61,7 @@ while [ $# -gt 0 ]; do
 	--password) PASSWORD=$2; shift 2 ;;
 	--realm) REALM=$2; shift 2 ;;
 	--watch-pid) WATCH_PID=$2; shift 2 ;;
+	--min-expires) MIN_EXPIRES=$2; shift 2 ;;
 	--fast) FAST=1; shift ;;
 	-h|--help) usage ;;
 	*) die "unknown argument: $1" ;;
@@ -194,6 +198,7 @@ do_start() {
 	command -v openssl >/dev/null || die "openssl not found"
 	command -v python3 >/dev/null || die "python3 not found"
 	[ -f "$TEMPLATE" ] || die "missing $TEMPLATE"
+	case $MIN_EXPIRES in ''|*[!0-9]*) die "--min-expires needs seconds: '$MIN_EXPIRES'" ;; esac
 	check_token user "$RUSER"; check_token password "$PASSWORD"; check_token realm "$REALM"
 
 	if [ -z "$RUNDIR" ]; then
@@ -212,7 +217,7 @@ do_start() {
 	if [ ! -s "$cert" ] || [ ! -s "$key" ]; then
 		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 			-keyout "$key" -out "$cert" -days 30 -subj "/CN=127.0.0.1" \
-			-addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+			-addext "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:$REALM" \
 			-addext "basicConstraints=critical,CA:FALSE" \
 			-addext "keyUsage=critical,digitalSignature" \
 			-addext "extendedKeyUsage=serverAuth,clientAuth" \
@@ -230,7 +235,7 @@ do_start() {
 
 		sed -e "s|@TCP_PORT@|$TCP_PORT|g" -e "s|@TLS_PORT@|$TLS_PORT|g" \
 			-e "s|@RUNDIR@|$RUNDIR|g" -e "s|@CERT@|$cert|g" -e "s|@KEY@|$key|g" \
-			-e "s|@USER@|$RUSER|g" -e "s|@PASSWORD@|$PASSWORD|g" -e "s|@REALM@|$REALM|g" \
+			-e "s|@USER@|$RUSER|g" -e "s|@PASSWORD@|$PASSWORD|g" -e "s|@REALM@|$REALM|g" -e "s|@MIN_EXPIRES@|$MIN_EXPIRES|g" \
 			"$TEMPLATE" >"$RUNDIR/kamailio.cfg"
 		if grep -q '@[A-Z_]*@' "$RUNDIR/kamailio.cfg"; then
 			die "unrendered placeholder in $RUNDIR/kamailio.cfg: $(grep -o '@[A-Z_]*@' "$RUNDIR/kamailio.cfg" | head -1)"
