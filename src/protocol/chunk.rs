@@ -461,10 +461,14 @@ impl Chunk {
     /// Whether the end-line of this chunk's transaction id occurs inside its
     /// payload (which would end the chunk early on the wire).
     pub fn payload_contains_end_line(&self) -> bool {
-        let mut needle = Vec::with_capacity(self.transaction_id.len() + 7);
-        needle.extend_from_slice(b"-------");
-        needle.extend_from_slice(self.transaction_id.as_bytes());
-        memchr::memmem::find(&self.data, &needle).is_some()
+        // One searcher for the seven dashes, built once; each hit is then
+        // compared with this chunk's id (no searcher built per chunk).
+        static DASHES: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"-------"));
+        let id = self.transaction_id.as_bytes();
+        DASHES
+            .find_iter(&self.data)
+            .any(|at| self.data[at + 7..].starts_with(id))
     }
 
     /// Picks new random transaction ids until the end-line cannot occur in the

@@ -3,10 +3,18 @@
 //! Failure-Report), reassembles messages, sends success REPORTs, passes
 //! REPORTs up, expires transactions after the response timeout, and reports
 //! the end of the session.
+//!
+//! Everything one socket read brought is handled before anything is handed
+//! on: the responses and REPORTs it produced go to the writer as one batch
+//! (one wake-up, one socket write), and consecutive pieces of one streamed
+//! message are delivered as one [`SessionEvent::MessageData`], both just
+//! before the reader waits for more input (or sooner, when another event
+//! must keep its place in the order).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use bytes::{Bytes, BytesMut};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -23,26 +31,53 @@ struct Reader {
     incoming: HashMap<String, IncomingState>,
     /// Messages refused (415/413): their further chunks get the same answer.
     refused: HashMap<String, u16>,
+    /// Responses and REPORTs not yet handed to the writer.
+    output: Vec<Chunk>,
+    /// Pieces of one streamed message not yet delivered.
+    data: Option<PendingData>,
 }
+
+/// Consecutive pieces of one incoming message, delivered as one event.
+struct PendingData {
+    message_id: String,
+    content_type: String,
+    offset: u64,
+    total: Option<u64>,
+    pieces: Vec<Bytes>,
+    len: usize,
+}
+
+/// Most octets gathered into one `MessageData` event.
+const MAX_DATA_EVENT: usize = 1 << 20;
 
 pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinHandle<()>) {
     let mut rd = Reader {
         inner: inner.clone(),
         incoming: HashMap::new(),
         refused: HashMap::new(),
+        output: Vec::new(),
+        data: None,
     };
     let reason = loop {
-        let deadline = inner.next_deadline();
-        let read = tokio::select! {
-            biased;
-            c = r.read_chunk(None) => c,
-            _ = sleep_until(deadline) => {
-                for e in inner.expire(Instant::now()) {
-                    inner.emit(e).await;
+        let read = match r.read_buffered_chunk() {
+            Ok(Some(c)) => Ok(c),
+            Err(e) => Err(e),
+            Ok(None) => {
+                // All that arrived is handled: hand it on before waiting.
+                rd.hand_on().await;
+                let deadline = inner.next_deadline();
+                tokio::select! {
+                    biased;
+                    c = r.read_chunk(None) => c,
+                    _ = sleep_until(deadline) => {
+                        for e in inner.expire(Instant::now()) {
+                            rd.emit(e).await;
+                        }
+                        continue;
+                    }
+                    _ = inner.deadline_added.notified() => continue,
                 }
-                continue;
             }
-            _ = inner.deadline_added.notified() => continue,
         };
         match read {
             Ok(chunk) => rd.handle(chunk).await,
@@ -53,8 +88,14 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
                     }
                 }
             }
-            Err(TransportError::Closed) => break CloseReason::Peer,
-            Err(e) => break CloseReason::Error(e.to_string()),
+            Err(TransportError::Closed) => {
+                rd.hand_on().await;
+                break CloseReason::Peer;
+            }
+            Err(e) => {
+                rd.hand_on().await;
+                break CloseReason::Error(e.to_string());
+            }
         }
     };
     if writer.is_finished() {
@@ -93,10 +134,85 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 impl Reader {
-    fn respond(&self, request: &Chunk, code: u16, comment: Option<&str>) {
+    fn respond(&mut self, request: &Chunk, code: u16, comment: Option<&str>) {
         if let Some(resp) = self.inner.info.make_response(request, code, comment) {
-            let _ = self.inner.commands.send(Command::Urgent(resp));
+            self.output.push(resp);
         }
+    }
+
+    /// Hands the responses gathered so far to the writer (one batch).
+    fn send_output(&mut self) {
+        if !self.output.is_empty() {
+            let batch = std::mem::take(&mut self.output);
+            let _ = self.inner.commands.send(Command::UrgentBatch(batch));
+        }
+    }
+
+    /// Delivers the gathered message data.
+    async fn deliver_data(&mut self) {
+        if let Some(d) = self.data.take() {
+            let data = if d.pieces.len() == 1 {
+                d.pieces.into_iter().next().expect("one piece")
+            } else {
+                let mut joined = BytesMut::with_capacity(d.len);
+                for p in &d.pieces {
+                    joined.extend_from_slice(p);
+                }
+                joined.freeze()
+            };
+            let e = SessionEvent::MessageData {
+                message_id: d.message_id,
+                content_type: d.content_type,
+                offset: d.offset,
+                data,
+                total: d.total,
+            };
+            let _ = self.inner.events.send(e).await;
+        }
+    }
+
+    /// Hands on everything gathered: responses first (they never wait
+    /// behind the application), then message data.
+    async fn hand_on(&mut self) {
+        self.send_output();
+        self.deliver_data().await;
+    }
+
+    /// Emits an event in its place: what was gathered before it goes first.
+    async fn emit(&mut self, event: SessionEvent) {
+        self.hand_on().await;
+        self.inner.emit(event).await;
+    }
+
+    /// Adds a piece of a streamed message, joined to the previous one when
+    /// it continues it.
+    async fn add_data(
+        &mut self,
+        message_id: &str,
+        content_type: &str,
+        offset: u64,
+        data: Bytes,
+        total: Option<u64>,
+    ) {
+        if let Some(d) = &mut self.data {
+            if d.message_id == message_id
+                && d.offset + d.len as u64 == offset
+                && d.len + data.len() <= MAX_DATA_EVENT
+            {
+                d.len += data.len();
+                d.pieces.push(data);
+                return;
+            }
+            self.hand_on().await;
+        }
+        self.data = Some(PendingData {
+            message_id: message_id.to_string(),
+            content_type: content_type.to_string(),
+            offset,
+            total,
+            len: data.len(),
+            pieces: vec![data],
+        });
     }
 
     async fn handle(&mut self, chunk: Chunk) {
@@ -104,7 +220,7 @@ impl Reader {
             None => {
                 let tid = chunk.transaction_id.clone();
                 for e in self.inner.complete_transaction(&tid, chunk) {
-                    self.inner.emit(e).await;
+                    self.emit(e).await;
                 }
             }
             Some(Method::Send) => self.handle_send(chunk).await,
@@ -136,7 +252,7 @@ impl Reader {
             comment: status.comment.clone(),
             byte_range: chunk.byte_range(),
         };
-        self.inner.emit(event).await;
+        self.emit(event).await;
     }
 
     async fn handle_send(&mut self, chunk: Chunk) {
@@ -160,7 +276,8 @@ impl Reader {
             self.respond(&chunk, code, None);
             return;
         }
-        let config = &self.inner.config;
+        let inner = self.inner.clone();
+        let config = &inner.config;
         if !self.incoming.contains_key(&message_id) {
             if let Some(ct) = chunk.content_type() {
                 if !content_type_accepted(&config.accept_types, ct) {
@@ -179,10 +296,9 @@ impl Reader {
             }
         }
         if config.chunk_events {
-            self.inner.emit(SessionEvent::Chunk(chunk.clone())).await;
+            self.emit(SessionEvent::Chunk(chunk.clone())).await;
         }
         let max_mem = config.max_message_size;
-        let inner = &self.inner;
         let state = self.incoming.entry(message_id.clone()).or_insert_with(|| {
             let resumed = inner
                 .resumes
@@ -228,23 +344,16 @@ impl Reader {
             match r {
                 Reassembled::Partial => {}
                 Reassembled::Data { offset, data } => {
-                    let e = SessionEvent::MessageData {
-                        message_id: message_id.clone(),
-                        content_type: content_type.clone(),
-                        offset,
-                        data,
-                        total,
-                    };
-                    self.inner.emit(e).await;
+                    self.add_data(&message_id, &content_type, offset, data, total)
+                        .await;
                 }
                 Reassembled::Aborted { bytes } => {
                     self.incoming.remove(&message_id);
-                    self.inner
-                        .emit(SessionEvent::Aborted {
-                            message_id: message_id.clone(),
-                            bytes,
-                        })
-                        .await;
+                    self.emit(SessionEvent::Aborted {
+                        message_id: message_id.clone(),
+                        bytes,
+                    })
+                    .await;
                 }
                 Reassembled::Complete { body, bytes } => {
                     let state = self.incoming.remove(&message_id).expect("present");
@@ -264,19 +373,18 @@ impl Reader {
                             bytes,
                         },
                     };
-                    self.inner.emit(e).await;
+                    self.emit(e).await;
                 }
             }
         }
         if report_progress && self.incoming.contains_key(&message_id) {
-            self.inner
-                .emit(SessionEvent::Progress {
-                    message_id,
-                    outgoing: false,
-                    bytes: covered,
-                    total,
-                })
-                .await;
+            self.emit(SessionEvent::Progress {
+                message_id,
+                outgoing: false,
+                bytes: covered,
+                total,
+            })
+            .await;
         }
     }
 
@@ -294,7 +402,7 @@ impl Reader {
 
     /// A success REPORT covering the whole message (RFC 4975 §7.1.4): its
     /// To-Path is the whole From-Path of the request (§7.1.3 via §7.2).
-    fn send_report(&self, chunk: &Chunk, bytes: u64) {
+    fn send_report(&mut self, chunk: &Chunk, bytes: u64) {
         let info = &self.inner.info;
         let mut report = Chunk::request(crate::protocol::ids::transaction_id(), Method::Report);
         report.add_header(Header::ToPath(
@@ -313,6 +421,6 @@ impl Reader {
             total: Some(bytes),
         }));
         report.set_status(200, Some("OK".to_string()));
-        let _ = self.inner.commands.send(Command::Urgent(report));
+        self.output.push(report);
     }
 }

@@ -24,8 +24,9 @@ const SLICE: usize = 16 * 1024;
 pub(crate) enum Command {
     /// A request chunk from `send_chunk`/`deliver_chunk`.
     Raw(Chunk, PendingKind),
-    /// A response or REPORT from the reader: goes out first.
-    Urgent(Chunk),
+    /// Responses and REPORTs from the reader (all that one socket read
+    /// produced): go out first.
+    UrgentBatch(Vec<Chunk>),
     /// A message or file to send.
     Queue(Box<Source>),
     Cancel(String),
@@ -87,7 +88,7 @@ pub(crate) async fn run(
 impl Writer {
     fn accept(&mut self, c: Command) {
         match c {
-            Command::Urgent(chunk) => self.urgent.push_back(chunk),
+            Command::UrgentBatch(chunks) => self.urgent.extend(chunks),
             Command::Raw(chunk, kind) => self.raw.push_back((chunk, kind)),
             Command::Queue(src) => {
                 let mut shared = self.inner.shared.lock().expect("session state");

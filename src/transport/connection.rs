@@ -11,11 +11,13 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
 
 use super::stream::Stream;
 use super::tls::Fingerprint;
@@ -30,8 +32,6 @@ use crate::protocol::{
 const MIN_READ: usize = 8 * 1024;
 /// Largest read reservation.
 const MAX_READ: usize = 256 * 1024;
-/// An idle read buffer larger than this is released.
-const KEEP_IDLE_BUFFER: usize = 16 * 1024;
 
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -499,6 +499,12 @@ impl TransportReader {
         &self.info
     }
 
+    /// Reads more input into the buffer. While the connection is idle no
+    /// read buffer is held: the reader first waits until the stream is
+    /// readable (a zero-length read, which both the TCP and the TLS stream
+    /// answer only once input or the end is there), and only then reserves
+    /// room and reads; a read that turns out to have nothing to give
+    /// releases the empty buffer again before it waits.
     async fn fill(&mut self) -> Result<(), TransportError> {
         if self.eof {
             return Err(if self.chunks.is_idle() && self.buf.is_empty() {
@@ -507,11 +513,7 @@ impl TransportReader {
                 TransportError::ClosedMidChunk
             });
         }
-        if self.buf.is_empty() && self.buf.capacity() > KEEP_IDLE_BUFFER {
-            self.buf = BytesMut::new();
-        }
-        self.buf.reserve(self.read_size);
-        let n = self.io.read_buf(&mut self.buf).await?;
+        let n = std::future::poll_fn(|cx| self.poll_fill(cx)).await?;
         if n == 0 {
             self.eof = true;
             return Err(if self.chunks.is_idle() && self.buf.is_empty() {
@@ -526,6 +528,67 @@ impl TransportReader {
             self.read_size /= 2;
         }
         Ok(())
+    }
+
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let mut probe = ReadBuf::new(&mut []);
+        match Pin::new(&mut self.io).poll_read(cx, &mut probe) {
+            Poll::Pending => {
+                self.release_idle_buffer();
+                return Poll::Pending;
+            }
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Ready(Ok(())) => {}
+        }
+        self.buf.reserve(self.read_size);
+        let spare = self.buf.spare_capacity_mut();
+        let mut read = ReadBuf::uninit(spare);
+        match Pin::new(&mut self.io).poll_read(cx, &mut read) {
+            Poll::Pending => {
+                self.release_idle_buffer();
+                Poll::Pending
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Ready(Ok(())) => {
+                let n = read.filled().len();
+                // SAFETY: the stream initialised `n` octets of the spare capacity.
+                unsafe { self.buf.set_len(self.buf.len() + n) };
+                Poll::Ready(Ok(n))
+            }
+        }
+    }
+
+    /// An empty buffer is not kept while waiting for input.
+    fn release_idle_buffer(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > 0 {
+            self.buf = BytesMut::new();
+        }
+    }
+
+    /// The next chunk already received, or `None` when reading one would
+    /// mean waiting for the socket (the session answers everything a read
+    /// brought before it waits).
+    pub fn read_buffered_chunk(&mut self) -> Result<Option<Chunk>, TransportError> {
+        if let Some(c) = self.pending.pop_front() {
+            return Ok(Some(c));
+        }
+        match self.chunks.read_chunk(&mut self.buf, None) {
+            Ok(Some(chunk)) => {
+                self.log_received(&chunk);
+                Ok(Some(chunk))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => {
+                msrp_log!(
+                    self.info.logger,
+                    Level::Warn,
+                    "connection {}: {}",
+                    self.info.id,
+                    e
+                );
+                Err(TransportError::Parse(e))
+            }
+        }
     }
 
     /// Reads the next chunk (the seed's `read_chunk(size)`): a whole chunk,
