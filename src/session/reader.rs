@@ -47,8 +47,11 @@ struct PendingData {
     len: usize,
 }
 
-/// Most octets gathered into one `MessageData` event.
-const MAX_DATA_EVENT: usize = 1 << 20;
+/// Most octets gathered into one `MessageData` event. The event queue holds
+/// `EVENT_QUEUE` events, so this also bounds what waits there for a slow
+/// application (256 × 64 KiB); and a chat message queued behind file data
+/// waits for no more than that.
+const MAX_DATA_EVENT: usize = 64 * 1024;
 
 pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinHandle<()>) {
     let mut rd = Reader {
