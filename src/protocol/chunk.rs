@@ -440,6 +440,12 @@ impl Chunk {
     /// that closes a body when there is one (the seed's `encode_end`).
     pub fn encode_end(&self, continuation: Continuation) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.transaction_id.len() + 12);
+        self.encode_end_into(continuation, &mut out);
+        out
+    }
+
+    /// Appends the end-line (see [`Chunk::encode_end`]) to `out`.
+    pub fn encode_end_into(&self, continuation: Continuation, out: &mut Vec<u8>) {
         if self.has_body() {
             out.extend_from_slice(b"\r\n");
         }
@@ -447,7 +453,6 @@ impl Chunk {
         out.extend_from_slice(self.transaction_id.as_bytes());
         out.push(continuation.as_byte());
         out.extend_from_slice(b"\r\n");
-        out
     }
 
     /// The whole chunk on the wire.

@@ -332,7 +332,7 @@ impl Writer {
             self.w.buffer_raw(&out);
             while offset < data.len() {
                 let end = (offset + SLICE).min(data.len());
-                self.w.buffer_raw(&data[offset..end]);
+                self.w.buffer_bytes(&data.slice(offset..end));
                 offset = end;
                 if self.w.buffered() >= FLUSH_AT {
                     self.w.flush().await?;

@@ -383,15 +383,45 @@ pub struct TransportReader {
 }
 
 /// The writing half of a connection.
+///
+/// Output is gathered as a list of parts: runs of `out` (heads, end-lines,
+/// small payloads, all copied there) and, over TCP, payloads of at least
+/// [`BY_REFERENCE`] octets kept as the `Bytes` they came in, written with
+/// vectored writes instead of being copied. (Over TLS everything is copied
+/// into `out`: the TLS layer copies into records anyway, and one write makes
+/// full records.)
 pub struct TransportWriter {
     info: Arc<TransportInfo>,
     io: WriteHalf<Stream>,
     out: Vec<u8>,
-    /// How much of `out` the socket already took. A flush that is cancelled
-    /// (a timeout around `write_chunk`) resumes from here, so no octet is
-    /// sent twice.
-    sent: usize,
+    /// How much of `out` the parts cover.
+    out_noted: usize,
+    parts: Vec<Part>,
+    /// The first part the socket has not taken whole, and how much of it it
+    /// took. A flush that is cancelled (a timeout around `write_chunk`)
+    /// resumes from here, so no octet is sent twice.
+    part: usize,
+    part_offset: usize,
+    /// Octets in the parts, and octets of them written.
+    queued: usize,
+    written: usize,
+    /// Payloads go out by reference (TCP).
+    vectored: bool,
     closed: bool,
+}
+
+/// Payloads at least this long are written from their own buffer (TCP).
+const BY_REFERENCE: usize = 1024;
+
+/// Most slices handed to one vectored write.
+const MAX_SLICES: usize = 64;
+
+/// A piece of buffered output.
+enum Part {
+    /// `out[start..end]`.
+    Out { start: usize, end: usize },
+    /// A payload, by reference.
+    Data(Bytes),
 }
 
 /// A bound MSRP connection.
@@ -431,10 +461,16 @@ impl Transport {
                 eof: false,
             },
             writer: TransportWriter {
+                vectored: !info.tls,
                 info,
                 io: w,
                 out: Vec::new(),
-                sent: 0,
+                out_noted: 0,
+                parts: Vec::new(),
+                part: 0,
+                part_offset: 0,
+                queued: 0,
+                written: 0,
                 closed: false,
             },
         }
@@ -661,16 +697,19 @@ impl TransportWriter {
         &self.info
     }
 
-    /// Appends a chunk's encoding to the output buffer without writing it;
-    /// [`TransportWriter::flush`] writes the buffer. The payload is copied
-    /// once into the buffer so that many small chunks go out in one write.
+    /// Appends a chunk's encoding to the output without writing it;
+    /// [`TransportWriter::flush`] writes it. Small payloads are copied into
+    /// the buffer so that many small chunks go out in one write; large ones
+    /// (over TCP) are written from their own buffer.
     pub fn buffer_chunk(&mut self, chunk: &Chunk) {
         let start = self.out.len();
         chunk.encode_start_into(&mut self.out);
         let head_end = self.out.len();
-        self.out.extend_from_slice(&chunk.data);
-        let end = chunk.encode_end(chunk.continuation);
-        self.out.extend_from_slice(&end);
+        self.note_out();
+        self.push_payload(&chunk.data);
+        let end_start = self.out.len();
+        chunk.encode_end_into(chunk.continuation, &mut self.out);
+        self.note_out();
         let logger = &self.info.logger;
         if logger.wants_wire() {
             let conn = self.info.connection_info();
@@ -678,22 +717,60 @@ impl TransportWriter {
             if !chunk.data.is_empty() {
                 logger.sent_chunk_data(&chunk.data, conn, &chunk.transaction_id);
             }
-            logger.sent_chunk_end(&end, conn, &chunk.transaction_id);
+            logger.sent_chunk_end(&self.out[end_start..], conn, &chunk.transaction_id);
         }
     }
 
     /// Appends raw octets (a piece of a chunk being written in slices).
     pub fn buffer_raw(&mut self, bytes: &[u8]) {
         self.out.extend_from_slice(bytes);
+        self.note_out();
+    }
+
+    /// Appends a piece of payload, by reference when it is large (TCP).
+    pub fn buffer_bytes(&mut self, bytes: &Bytes) {
+        self.push_payload(bytes);
+    }
+
+    fn push_payload(&mut self, data: &Bytes) {
+        if self.vectored && data.len() >= BY_REFERENCE {
+            self.queued += data.len();
+            self.parts.push(Part::Data(data.clone()));
+        } else {
+            self.out.extend_from_slice(data);
+            self.note_out();
+        }
+    }
+
+    /// Covers what was appended to `out` with a part.
+    fn note_out(&mut self) {
+        let len = self.out.len();
+        if len == self.out_noted {
+            return;
+        }
+        match self.parts.last_mut() {
+            Some(Part::Out { end, .. }) if *end == self.out_noted => *end = len,
+            _ => self.parts.push(Part::Out {
+                start: self.out_noted,
+                end: len,
+            }),
+        }
+        self.queued += len - self.out_noted;
+        self.out_noted = len;
     }
 
     /// Octets buffered and not yet written.
     pub fn buffered(&self) -> usize {
-        self.out.len() - self.sent
+        self.queued - self.written
     }
 
     fn reset_out(&mut self) {
-        self.sent = 0;
+        self.parts.clear();
+        self.part = 0;
+        self.part_offset = 0;
+        self.queued = 0;
+        self.written = 0;
+        self.out_noted = 0;
         if self.out.capacity() > 4 * MAX_READ {
             self.out = Vec::new();
         } else {
@@ -712,13 +789,35 @@ impl TransportWriter {
         // Cancel safe: progress is recorded after every write, so a flush
         // dropped mid-way (e.g. by a timeout) leaves only the octets the
         // socket has not taken, and the next flush continues with them.
-        while self.sent < self.out.len() {
-            match self.io.write(&self.out[self.sent..]).await {
+        while self.part < self.parts.len() {
+            let result = {
+                let mut slices = [io::IoSlice::new(&[]); MAX_SLICES];
+                let mut count = 0;
+                let mut offset = self.part_offset;
+                for part in &self.parts[self.part..] {
+                    if count == MAX_SLICES {
+                        break;
+                    }
+                    let bytes: &[u8] = match part {
+                        Part::Out { start, end } => &self.out[*start..*end],
+                        Part::Data(d) => d,
+                    };
+                    slices[count] = io::IoSlice::new(&bytes[offset..]);
+                    offset = 0;
+                    count += 1;
+                }
+                if self.vectored && count > 1 {
+                    self.io.write_vectored(&slices[..count]).await
+                } else {
+                    self.io.write(&slices[0]).await
+                }
+            };
+            match result {
                 Ok(0) => {
                     self.reset_out();
                     return Err(io::Error::from(io::ErrorKind::WriteZero));
                 }
-                Ok(n) => self.sent += n,
+                Ok(n) => self.advance(n),
                 Err(e) => {
                     self.reset_out();
                     return Err(e);
@@ -727,6 +826,25 @@ impl TransportWriter {
         }
         self.reset_out();
         self.io.flush().await
+    }
+
+    /// Records that the socket took `n` more octets.
+    fn advance(&mut self, mut n: usize) {
+        self.written += n;
+        while n > 0 {
+            let len = match &self.parts[self.part] {
+                Part::Out { start, end } => end - start,
+                Part::Data(d) => d.len(),
+            } - self.part_offset;
+            if n >= len {
+                n -= len;
+                self.part += 1;
+                self.part_offset = 0;
+            } else {
+                self.part_offset += n;
+                n = 0;
+            }
+        }
     }
 
     /// Writes one chunk and waits until the socket took it.
