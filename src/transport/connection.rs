@@ -875,3 +875,52 @@ impl TransportWriter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+
+    const CHUNK: &[u8] = b"MSRP a1b2c3 SEND\r\nTo-Path: msrp://127.0.0.1:2/b;tcp\r\nFrom-Path: msrp://127.0.0.1:1/a;tcp\r\nMessage-ID: m1m2m3\r\nByte-Range: 1-5/5\r\nContent-Type: text/plain\r\n\r\nhello\r\n-------a1b2c3$\r\n";
+
+    /// An idle connection holds no read buffer: once everything received was
+    /// parsed, a read that has to wait releases it (and reserves again when
+    /// input arrives).
+    #[tokio::test]
+    async fn idle_reader_holds_no_buffer() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut peer = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let stream = Stream::Tcp(listener.accept().await.unwrap().0);
+        let info = TransportInfo::new(
+            vec![Uri::parse("msrp://127.0.0.1:2/b;tcp").unwrap()],
+            vec![Uri::parse("msrp://127.0.0.1:1/a;tcp").unwrap()],
+            Vec::new(),
+            PathMatching::Uri,
+            &stream,
+            Limits::default(),
+            crate::log::default_logger(),
+        );
+        let t = Transport::new(
+            stream,
+            info,
+            BytesMut::new(),
+            ChunkReader::new(Limits::default()),
+            VecDeque::new(),
+        );
+        let (mut reader, _writer) = t.into_split();
+        for round in 0..2 {
+            peer.write_all(CHUNK).await.unwrap();
+            let chunk = reader.read_chunk(None).await.unwrap();
+            assert_eq!(&chunk.data[..], b"hello", "round {round}");
+            assert!(reader.buf.capacity() > 0, "the read reserved room");
+            // Poll a read that has nothing to read, then give up on it.
+            let waited =
+                tokio::time::timeout(Duration::from_millis(20), reader.read_chunk(None)).await;
+            assert!(waited.is_err(), "nothing was sent");
+            assert_eq!(reader.buf.capacity(), 0, "idle, the buffer is released");
+        }
+    }
+}
