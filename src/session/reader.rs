@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -170,21 +171,36 @@ impl Reader {
                 data,
                 total: d.total,
             };
-            let _ = self.inner.events.send(e).await;
+            self.send_event(e).await;
         }
     }
 
-    /// Hands on everything gathered: responses first (they never wait
-    /// behind the application), then message data.
+    /// Queues an event for the application. When its queue is full the
+    /// gathered responses go to the writer first: they never wait for the
+    /// application.
+    async fn send_event(&mut self, event: SessionEvent) {
+        match self.inner.events.try_send(event) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(event)) => {
+                self.send_output();
+                let _ = self.inner.events.send(event).await;
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    /// Hands on everything gathered: responses first, then message data.
     async fn hand_on(&mut self) {
         self.send_output();
         self.deliver_data().await;
     }
 
-    /// Emits an event in its place: what was gathered before it goes first.
+    /// Emits an event in its place: message data gathered before it goes
+    /// first. (Responses keep gathering until the read is handled, unless
+    /// the application's queue is full.)
     async fn emit(&mut self, event: SessionEvent) {
-        self.hand_on().await;
-        self.inner.emit(event).await;
+        self.deliver_data().await;
+        self.send_event(event).await;
     }
 
     /// Adds a piece of a streamed message, joined to the previous one when
