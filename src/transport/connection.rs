@@ -32,6 +32,8 @@ use crate::protocol::{
 const MIN_READ: usize = 8 * 1024;
 /// Largest read reservation.
 const MAX_READ: usize = 256 * 1024;
+/// A written output buffer larger than this is freed rather than kept.
+const KEEP_WRITE_BUFFER: usize = 4 * 1024;
 
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -771,7 +773,8 @@ impl TransportWriter {
         self.queued = 0;
         self.written = 0;
         self.out_noted = 0;
-        if self.out.capacity() > 4 * MAX_READ {
+        // An idle connection keeps no large output buffer either.
+        if self.out.capacity() > KEEP_WRITE_BUFFER {
             self.out = Vec::new();
         } else {
             self.out.clear();
