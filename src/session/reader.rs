@@ -195,11 +195,12 @@ impl Reader {
         self.deliver_data().await;
     }
 
-    /// Emits an event in its place: message data gathered before it goes
-    /// first. (Responses keep gathering until the read is handled, unless
-    /// the application's queue is full.)
+    /// Emits an event in its place: what was gathered before it goes first.
+    /// The responses go to the writer before the application hears of the
+    /// request: an application that closes the session from its callback
+    /// must not keep the peer from getting the answer to what it saw.
     async fn emit(&mut self, event: SessionEvent) {
-        self.deliver_data().await;
+        self.hand_on().await;
         self.send_event(event).await;
     }
 
