@@ -9,7 +9,8 @@
 //!
 //! N = 256 MiB unless `MSRP_BENCH_BYTES` says otherwise; K = 20,000 unless
 //! `MSRP_BENCH_MESSAGES` does. The ratios (median of the samples) are printed
-//! at the end.
+//! at the end, for wall time and for the CPU time the process used (user and
+//! system, both ends: steadier than wall time when the machine is busy).
 //!
 //! `nice cargo bench --bench session`
 //! See docs/performance.md for results.
@@ -34,9 +35,21 @@ const T: Option<Duration> = Some(Duration::from_secs(10));
 
 /// Every sample's time per function, for the ratios printed at the end.
 static SAMPLES: Mutex<BTreeMap<&'static str, Vec<Duration>>> = Mutex::new(BTreeMap::new());
+/// Every sample's CPU time (user + system, all threads of the process).
+static CPU: Mutex<BTreeMap<&'static str, Vec<Duration>>> = Mutex::new(BTreeMap::new());
 
 fn record(name: &'static str, d: Duration) {
     SAMPLES.lock().unwrap().entry(name).or_default().push(d);
+}
+
+/// CPU time the process used so far. Unlike wall time, it hardly depends on
+/// what else runs on the machine, so its ratio is steadier on a busy one.
+fn cpu_time() -> Duration {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage fills the struct it is given.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -215,7 +228,13 @@ fn timed<'a>(name: &'static str, f: &'a dyn Fn() -> Duration) -> impl FnMut(u64)
     move |iters| {
         let mut total = Duration::ZERO;
         for _ in 0..iters {
+            let cpu = cpu_time();
             let d = f();
+            CPU.lock()
+                .unwrap()
+                .entry(name)
+                .or_default()
+                .push(cpu_time().saturating_sub(cpu));
             record(name, d);
             total += d;
         }
@@ -287,6 +306,20 @@ fn main() {
     for name in ["msrp_tcp", "msrp_tls"] {
         if let Some(m) = mbps(name) {
             println!("  {name}  {m:9.1} MB/s  ratio msrp/raw = {:.3}", m / raw);
+        }
+    }
+    let cpu = CPU.lock().unwrap();
+    let cpu_ns = |name: &str| {
+        cpu.get(name)
+            .map(|v| median(v).as_secs_f64() * 1e9 / n as f64)
+    };
+    if let Some(raw_cpu) = cpu_ns("raw_tcp") {
+        println!("  CPU time per octet (both ends, all threads), medians:");
+        println!("  raw TCP   {raw_cpu:9.3} ns");
+        for name in ["msrp_tcp", "msrp_tls"] {
+            if let Some(m) = cpu_ns(name) {
+                println!("  {name}  {m:9.3} ns  ratio raw/msrp = {:.3}", raw_cpu / m);
+            }
         }
     }
     if let Some(v) = samples.get("pipelined") {

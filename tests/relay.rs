@@ -145,6 +145,15 @@ async fn both_through_relay_with_a_file() {
                 ..Default::default()
             },
         );
+        // The relay sets up its own leg toward the receiver on the first
+        // SEND (a TLS handshake with itself on the TLS port) and queues
+        // what arrives meanwhile; a file sent at full speed during that
+        // set-up can overflow its queues, and Kamailio then drops frames it
+        // already answered 200 (tests/relay/BEHAVIOUR.md §6). A message
+        // that has arrived first makes sure the leg is up.
+        cs.send_message(OutgoingMessage::new("text/plain", "before the file"))
+            .unwrap();
+        next_matching(&mut arx, |e| matches!(e, SessionEvent::Message(_))).await;
         let mut f = OutgoingFile::new(FileSource::Path(path), "application/octet-stream");
         f.success_report = true;
         let id = cs.send_file(f).unwrap();

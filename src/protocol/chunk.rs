@@ -440,6 +440,12 @@ impl Chunk {
     /// that closes a body when there is one (the seed's `encode_end`).
     pub fn encode_end(&self, continuation: Continuation) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.transaction_id.len() + 12);
+        self.encode_end_into(continuation, &mut out);
+        out
+    }
+
+    /// Appends the end-line (see [`Chunk::encode_end`]) to `out`.
+    pub fn encode_end_into(&self, continuation: Continuation, out: &mut Vec<u8>) {
         if self.has_body() {
             out.extend_from_slice(b"\r\n");
         }
@@ -447,7 +453,6 @@ impl Chunk {
         out.extend_from_slice(self.transaction_id.as_bytes());
         out.push(continuation.as_byte());
         out.extend_from_slice(b"\r\n");
-        out
     }
 
     /// The whole chunk on the wire.
@@ -461,10 +466,14 @@ impl Chunk {
     /// Whether the end-line of this chunk's transaction id occurs inside its
     /// payload (which would end the chunk early on the wire).
     pub fn payload_contains_end_line(&self) -> bool {
-        let mut needle = Vec::with_capacity(self.transaction_id.len() + 7);
-        needle.extend_from_slice(b"-------");
-        needle.extend_from_slice(self.transaction_id.as_bytes());
-        memchr::memmem::find(&self.data, &needle).is_some()
+        // One searcher for the seven dashes, built once; each hit is then
+        // compared with this chunk's id (no searcher built per chunk).
+        static DASHES: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"-------"));
+        let id = self.transaction_id.as_bytes();
+        DASHES
+            .find_iter(&self.data)
+            .any(|at| self.data[at + 7..].starts_with(id))
     }
 
     /// Picks new random transaction ids until the end-line cannot occur in the

@@ -468,9 +468,26 @@ impl Header {
 
     /// Appends `Name: value\r\n`.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
+        use std::io::Write;
         out.extend_from_slice(self.name().as_bytes());
         out.extend_from_slice(b": ");
-        out.extend_from_slice(self.encode_value().as_bytes());
+        // The headers of every chunk are written straight into the output
+        // (no string per value); the rest go through `encode_value`.
+        match self {
+            Header::ToPath(p) | Header::FromPath(p) | Header::UsePath(p) => {
+                for (i, u) in p.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b' ');
+                    }
+                    let _ = write!(out, "{u}");
+                }
+            }
+            Header::MessageId(v) | Header::ContentType(v) => out.extend_from_slice(v.as_bytes()),
+            Header::ByteRange(r) => {
+                let _ = write!(out, "{r}");
+            }
+            _ => out.extend_from_slice(self.encode_value().as_bytes()),
+        }
         out.extend_from_slice(b"\r\n");
     }
 

@@ -195,6 +195,10 @@ pub struct Parser {
     state: State,
     /// The end of a bodiless chunk, reported right after its head.
     pending_end: Option<Continuation>,
+    /// The last To-Path and From-Path lines and what they parsed to: on one
+    /// connection they repeat in every chunk, so a line equal to the cached
+    /// one is cloned instead of parsed again.
+    path_cache: [Option<(Vec<u8>, Header)>; 2],
 }
 
 impl Default for Parser {
@@ -221,7 +225,31 @@ impl Parser {
             },
             state: State::StartLine { blank_lines: 0 },
             pending_end: None,
+            path_cache: [None, None],
         }
+    }
+
+    /// Parses a header line, through the path cache for To-Path and From-Path.
+    fn header(
+        path_cache: &mut [Option<(Vec<u8>, Header)>; 2],
+        header_limits: &HeaderLimits,
+        line: &[u8],
+    ) -> Result<Header, (ParseErrorKind, String)> {
+        let slot = if line.starts_with(b"To-Path:") {
+            0
+        } else if line.starts_with(b"From-Path:") {
+            1
+        } else {
+            return parse_header_line(line, header_limits);
+        };
+        if let Some((cached, header)) = &path_cache[slot] {
+            if cached.as_slice() == line {
+                return Ok(header.clone());
+            }
+        }
+        let header = parse_header_line(line, header_limits)?;
+        path_cache[slot] = Some((line.to_vec(), header.clone()));
+        Ok(header)
     }
 
     pub fn limits(&self) -> &Limits {
@@ -359,7 +387,7 @@ impl Parser {
                             format!("more than {max} headers"),
                         ));
                     }
-                    match parse_header_line(line, &self.header_limits) {
+                    match Parser::header(&mut self.path_cache, &self.header_limits, line) {
                         Ok(h) => head.chunk.headers.push(h),
                         Err((kind, detail)) => {
                             if head.error.is_none() {

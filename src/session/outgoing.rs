@@ -5,7 +5,6 @@
 
 use bytes::{Bytes, BytesMut};
 use std::io::SeekFrom;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::{FileSource, OutgoingFile, OutgoingMessage, SessionError};
 use crate::protocol::{ids, ByteRange, Chunk, Continuation, FailureReport, Header, SuccessReport};
@@ -16,18 +15,44 @@ use crate::transport::{ChunkParams, TransportInfo};
 pub const INTERRUPTIBLE_OVER: usize = 2048;
 
 /// Files are read in blocks of this size (one trip to the blocking pool per
-/// block, not per chunk); chunks are slices of the block.
+/// block, not per chunk); chunks are slices of the block. The next block is
+/// read while the current one is being sent.
 const FILE_BLOCK: usize = 1 << 20;
+
+/// A block being read on the blocking pool; gives the file back with it.
+type BlockRead = tokio::task::JoinHandle<std::io::Result<(std::fs::File, Vec<u8>)>>;
 
 enum Body {
     Memory(Bytes),
     File {
         source: Option<FileSource>,
-        file: Option<tokio::fs::File>,
+        /// The open file, when no block read has it.
+        file: Option<std::fs::File>,
         base: u64,
         /// Octets read ahead, starting at `next` (when there is no leftover).
         block: Bytes,
+        /// The next block, being read.
+        ahead: Option<BlockRead>,
+        /// Octets of the message not yet asked of the file.
+        unread: u64,
     },
+}
+
+/// Reads exactly `want` octets from `file` on the blocking pool, straight
+/// into the block that chunks are cut from (no copy in between).
+fn read_block(mut file: std::fs::File, want: u64) -> BlockRead {
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let mut block = Vec::with_capacity(want as usize);
+        (&mut file).take(want).read_to_end(&mut block)?;
+        if (block.len() as u64) < want {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "file is shorter than its declared size",
+            ));
+        }
+        Ok((file, block))
+    })
 }
 
 /// One message being sent.
@@ -119,6 +144,8 @@ impl Source {
                 file: None,
                 base,
                 block: Bytes::new(),
+                ahead: None,
+                unread: 0,
             },
             leftover: None,
             started: false,
@@ -146,33 +173,42 @@ impl Source {
                 file,
                 base,
                 block,
+                ahead,
+                unread,
             } => {
-                if file.is_none() {
-                    let mut f = match source.take() {
-                        Some(FileSource::Path(p)) => tokio::fs::File::open(p).await?,
-                        Some(FileSource::File(f)) => tokio::fs::File::from_std(f),
-                        None => return Err(std::io::Error::other("file source already used")),
-                    };
-                    f.seek(SeekFrom::Start(*base + self.next - 1)).await?;
-                    *file = Some(f);
+                if let Some(source) = source.take() {
+                    let start = *base + self.next - 1;
+                    let opened = tokio::task::spawn_blocking(move || {
+                        use std::io::Seek;
+                        let mut f = match source {
+                            FileSource::Path(p) => std::fs::File::open(p)?,
+                            FileSource::File(f) => f,
+                        };
+                        f.seek(SeekFrom::Start(start))?;
+                        Ok::<_, std::io::Error>(f)
+                    })
+                    .await
+                    .map_err(std::io::Error::other)??;
+                    *unread = remaining;
+                    *file = Some(opened);
+                    start_block(file, ahead, unread);
                 }
-                if block.len() < n {
-                    // Read ahead a block (never past the message's end).
-                    let f = file.as_mut().expect("opened above");
-                    let want = (FILE_BLOCK.max(n) as u64).min(remaining) as usize;
-                    let mut buf = BytesMut::with_capacity(want);
-                    buf.extend_from_slice(block);
-                    while buf.len() < want {
-                        let got = f.read_buf(&mut buf).await?;
-                        if got == 0 {
-                            return Err(std::io::Error::new(
-                                std::io::ErrorKind::UnexpectedEof,
-                                "file is shorter than its declared size",
-                            ));
-                        }
+                while block.len() < n {
+                    let Some(read) = ahead.take() else {
+                        return Err(std::io::Error::other("file source already used"));
+                    };
+                    let (f, data) = read.await.map_err(std::io::Error::other)??;
+                    *file = Some(f);
+                    // Read the next block while this one is sent.
+                    start_block(file, ahead, unread);
+                    if block.is_empty() {
+                        *block = Bytes::from(data);
+                    } else {
+                        let mut joined = BytesMut::with_capacity(block.len() + data.len());
+                        joined.extend_from_slice(block);
+                        joined.extend_from_slice(&data);
+                        *block = joined.freeze();
                     }
-                    buf.truncate(want);
-                    *block = buf.freeze();
                 }
                 Ok(block.split_to(n))
             }
@@ -244,6 +280,19 @@ impl Source {
             total: Some(self.total),
         }));
         c
+    }
+}
+
+/// Starts reading the next block of at most [`FILE_BLOCK`] octets, when the
+/// message has octets left to read and no block is being read.
+fn start_block(file: &mut Option<std::fs::File>, ahead: &mut Option<BlockRead>, unread: &mut u64) {
+    if ahead.is_some() || *unread == 0 {
+        return;
+    }
+    if let Some(f) = file.take() {
+        let want = (FILE_BLOCK as u64).min(*unread);
+        *unread -= want;
+        *ahead = Some(read_block(f, want));
     }
 }
 

@@ -3,9 +3,18 @@
 //! Failure-Report), reassembles messages, sends success REPORTs, passes
 //! REPORTs up, expires transactions after the response timeout, and reports
 //! the end of the session.
+//!
+//! Everything one socket read brought is handled before anything is handed
+//! on: the responses and REPORTs it produced go to the writer as one batch
+//! (one wake-up, one socket write), and consecutive pieces of one streamed
+//! message are delivered as one [`SessionEvent::MessageData`], both just
+//! before the reader waits for more input (or sooner, when another event
+//! must keep its place in the order).
 
 use std::sync::Arc;
 
+use bytes::{Bytes, BytesMut};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -20,36 +29,66 @@ use crate::transport::{TransportError, TransportReader};
 struct Reader {
     inner: Arc<Inner>,
     requests: IncomingRequests,
+    /// Responses and REPORTs not yet handed to the writer.
+    output: Vec<Chunk>,
+    /// Pieces of one streamed message not yet delivered.
+    data: Option<PendingData>,
 }
+
+/// Consecutive pieces of one incoming message, delivered as one event.
+struct PendingData {
+    message_id: String,
+    content_type: String,
+    offset: u64,
+    total: Option<u64>,
+    pieces: Vec<Bytes>,
+    len: usize,
+}
+
+/// Most octets gathered into one `MessageData` event. The event queue holds
+/// `EVENT_QUEUE` events, so this also bounds what waits there for a slow
+/// application (256 × 64 KiB); and a chat message queued behind file data
+/// waits for no more than that.
+const MAX_DATA_EVENT: usize = 64 * 1024;
 
 pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinHandle<()>) {
     let mut rd = Reader {
         inner: inner.clone(),
         requests: IncomingRequests::default(),
+        output: Vec::new(),
+        data: None,
     };
     let mut liveness = Liveness::new(inner.config.liveness_timeout);
     let reason = loop {
-        let deadline = inner.next_deadline();
-        let liveness_deadline = liveness.deadline(&inner, !rd.requests.incoming.is_empty());
-        let read = tokio::select! {
-            biased;
-            c = r.read_chunk(None) => c,
-            _ = sleep_until(deadline) => {
-                for e in inner.expire(Instant::now()) {
-                    inner.emit(e).await;
+        let read = match r.read_buffered_chunk() {
+            Ok(Some(c)) => Ok(c),
+            Err(e) => Err(e),
+            Ok(None) => {
+                // All that arrived is handled: hand it on before waiting.
+                rd.hand_on().await;
+                let deadline = inner.next_deadline();
+                let liveness_deadline = liveness.deadline(&inner, !rd.requests.incoming.is_empty());
+                tokio::select! {
+                    biased;
+                    c = r.read_chunk(None) => c,
+                    _ = sleep_until(deadline) => {
+                        for e in inner.expire(Instant::now()) {
+                            rd.emit(e).await;
+                        }
+                        continue;
+                    }
+                    _ = sleep_until(liveness_deadline) => {
+                        if let Some(reason) = liveness.dead(&inner, !rd.requests.incoming.is_empty()) {
+                            break reason;
+                        }
+                        continue;
+                    }
+                    _ = inner.deadline_added.notified() => continue,
+                    _ = inner.writer_failed.notified() => {
+                        let text = inner.shared.lock().expect("session state").write_error.clone();
+                        break CloseReason::Error(text.unwrap_or_else(|| "write failed".into()));
+                    }
                 }
-                continue;
-            }
-            _ = sleep_until(liveness_deadline) => {
-                if let Some(reason) = liveness.dead(&inner, !rd.requests.incoming.is_empty()) {
-                    break reason;
-                }
-                continue;
-            }
-            _ = inner.deadline_added.notified() => continue,
-            _ = inner.writer_failed.notified() => {
-                let text = inner.shared.lock().expect("session state").write_error.clone();
-                break CloseReason::Error(text.unwrap_or_else(|| "write failed".into()));
             }
         };
         liveness.received();
@@ -62,8 +101,14 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
                     }
                 }
             }
-            Err(TransportError::Closed) => break CloseReason::Peer,
-            Err(e) => break CloseReason::Error(e.to_string()),
+            Err(TransportError::Closed) => {
+                rd.hand_on().await;
+                break CloseReason::Peer;
+            }
+            Err(e) => {
+                rd.hand_on().await;
+                break CloseReason::Error(e.to_string());
+            }
         }
     };
     let write_failed = inner
@@ -121,10 +166,101 @@ impl Application for Announced<'_> {
 }
 
 impl Reader {
-    fn respond(&self, request: &Chunk, code: u16, comment: Option<&str>) {
+    fn respond(&mut self, request: &Chunk, code: u16, comment: Option<&str>) {
         if let Some(resp) = self.inner.info.make_response(request, code, comment) {
-            let _ = self.inner.commands.send(Command::Urgent(resp));
+            self.output.push(resp);
         }
+    }
+
+    /// Hands the responses gathered so far to the writer (one batch).
+    fn send_output(&mut self) {
+        if !self.output.is_empty() {
+            let batch = std::mem::take(&mut self.output);
+            let _ = self.inner.commands.send(Command::UrgentBatch(batch));
+        }
+    }
+
+    /// Delivers the gathered message data.
+    async fn deliver_data(&mut self) {
+        if let Some(d) = self.data.take() {
+            let data = if d.pieces.len() == 1 {
+                d.pieces.into_iter().next().expect("one piece")
+            } else {
+                let mut joined = BytesMut::with_capacity(d.len);
+                for p in &d.pieces {
+                    joined.extend_from_slice(p);
+                }
+                joined.freeze()
+            };
+            let e = SessionEvent::MessageData {
+                message_id: d.message_id,
+                content_type: d.content_type,
+                offset: d.offset,
+                data,
+                total: d.total,
+            };
+            self.send_event(e).await;
+        }
+    }
+
+    /// Queues an event for the application. When its queue is full the
+    /// gathered responses go to the writer first: they never wait for the
+    /// application.
+    async fn send_event(&mut self, event: SessionEvent) {
+        match self.inner.events.try_send(event) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(event)) => {
+                self.send_output();
+                let _ = self.inner.events.send(event).await;
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+
+    /// Hands on everything gathered: responses first, then message data.
+    async fn hand_on(&mut self) {
+        self.send_output();
+        self.deliver_data().await;
+    }
+
+    /// Emits an event in its place: what was gathered before it goes first.
+    /// The responses go to the writer before the application hears of the
+    /// request: an application that closes the session from its callback
+    /// must not keep the peer from getting the answer to what it saw.
+    async fn emit(&mut self, event: SessionEvent) {
+        self.hand_on().await;
+        self.send_event(event).await;
+    }
+
+    /// Adds a piece of a streamed message, joined to the previous one when
+    /// it continues it.
+    async fn add_data(
+        &mut self,
+        message_id: &str,
+        content_type: &str,
+        offset: u64,
+        data: Bytes,
+        total: Option<u64>,
+    ) {
+        if let Some(d) = &mut self.data {
+            if d.message_id == message_id
+                && d.offset + d.len as u64 == offset
+                && d.len + data.len() <= MAX_DATA_EVENT
+            {
+                d.len += data.len();
+                d.pieces.push(data);
+                return;
+            }
+            self.hand_on().await;
+        }
+        self.data = Some(PendingData {
+            message_id: message_id.to_string(),
+            content_type: content_type.to_string(),
+            offset,
+            total,
+            len: data.len(),
+            pieces: vec![data],
+        });
     }
 
     async fn handle(&mut self, chunk: Chunk) {
@@ -132,7 +268,7 @@ impl Reader {
             None => {
                 let tid = chunk.transaction_id.clone();
                 for e in self.inner.complete_transaction(&tid, chunk) {
-                    self.inner.emit(e).await;
+                    self.emit(e).await;
                 }
             }
             Some(Method::Send) => {
@@ -161,7 +297,7 @@ impl Reader {
     }
 
     /// Carries out what [`IncomingRequests`] decided for `request`.
-    async fn carry_out(&self, request: &Chunk, actions: Vec<Action>) {
+    async fn carry_out(&mut self, request: &Chunk, actions: Vec<Action>) {
         for action in actions {
             match action {
                 Action::Respond { code, comment } => {
@@ -175,7 +311,17 @@ impl Reader {
                         out.first_error.get_or_insert(code);
                     }
                 }
-                Action::Event(e) => self.inner.emit(e).await,
+                Action::Event(SessionEvent::MessageData {
+                    message_id,
+                    content_type,
+                    offset,
+                    data,
+                    total,
+                }) => {
+                    self.add_data(&message_id, &content_type, offset, data, total)
+                        .await
+                }
+                Action::Event(e) => self.emit(e).await,
                 Action::Warn(text) => {
                     msrp_log!(self.inner.info.logger, Level::Warn, "{text}")
                 }
@@ -185,7 +331,7 @@ impl Reader {
 
     /// A success REPORT covering the whole message (RFC 4975 §7.1.4): its
     /// To-Path is the whole From-Path of the request (§7.1.3 via §7.2).
-    fn send_report(&self, chunk: &Chunk, bytes: u64) {
+    fn send_report(&mut self, chunk: &Chunk, bytes: u64) {
         let info = &self.inner.info;
         let mut report = Chunk::request(crate::protocol::ids::transaction_id(), Method::Report);
         report.add_header(Header::ToPath(
@@ -204,6 +350,6 @@ impl Reader {
             total: Some(bytes),
         }));
         report.set_status(200, Some("OK".to_string()));
-        let _ = self.inner.commands.send(Command::Urgent(report));
+        self.output.push(report);
     }
 }

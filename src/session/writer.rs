@@ -20,12 +20,18 @@ const FLUSH_AT: usize = 64 * 1024;
 /// A chunk payload larger than this is written in slices of this size, with
 /// a check for urgent output between slices.
 const SLICE: usize = 16 * 1024;
+/// The writer lets other tasks run after writing this much: a peer (or a
+/// relay) that takes everything at once would otherwise keep the runtime's
+/// thread busy with one session (tokio's own budget allows 128 writes, i.e.
+/// megabytes, per turn).
+const YIELD_AFTER: usize = 1 << 20;
 
 pub(crate) enum Command {
     /// A request chunk from `send_chunk`/`deliver_chunk`.
     Raw(Chunk, PendingKind),
-    /// A response or REPORT from the reader: goes out first.
-    Urgent(Chunk),
+    /// Responses and REPORTs from the reader (all that one socket read
+    /// produced): go out first.
+    UrgentBatch(Vec<Chunk>),
     /// A message or file to send.
     Queue(Box<Source>),
     Cancel(String),
@@ -47,6 +53,8 @@ struct Writer {
     finished_unanswered: Vec<String>,
     shutdown: Option<(bool, oneshot::Sender<()>)>,
     other_waiters: Vec<oneshot::Sender<()>>,
+    /// Octets written since the writer last let other tasks run.
+    since_yield: usize,
 }
 
 pub(crate) async fn run(
@@ -64,6 +72,7 @@ pub(crate) async fn run(
         finished_unanswered: Vec::new(),
         shutdown: None,
         other_waiters: Vec::new(),
+        since_yield: 0,
     };
     let result = wr.main_loop(&mut rx).await;
     let reason = match result {
@@ -91,7 +100,7 @@ pub(crate) async fn run(
 impl Writer {
     fn accept(&mut self, c: Command) {
         match c {
-            Command::Urgent(chunk) => self.urgent.push_back(chunk),
+            Command::UrgentBatch(chunks) => self.urgent.extend(chunks),
             Command::Raw(chunk, kind) => self.raw.push_back((chunk, kind)),
             Command::Queue(src) => {
                 let mut shared = self.inner.shared.lock().expect("session state");
@@ -150,7 +159,7 @@ impl Writer {
 
     /// Writes buffered output and starts the response timers of what it held.
     async fn flush(&mut self) -> std::io::Result<()> {
-        self.w.flush().await?;
+        self.write_out().await?;
         let deadline = Instant::now() + self.inner.config.response_timeout;
         let mut first = false;
         {
@@ -185,6 +194,17 @@ impl Writer {
                     })
                     .await;
             }
+        }
+        Ok(())
+    }
+
+    /// Writes the buffered output; lets other tasks run now and then.
+    async fn write_out(&mut self) -> std::io::Result<()> {
+        self.since_yield += self.w.buffered();
+        self.w.flush().await?;
+        if self.since_yield >= YIELD_AFTER {
+            self.since_yield = 0;
+            tokio::task::yield_now().await;
         }
         Ok(())
     }
@@ -335,10 +355,10 @@ impl Writer {
             self.w.buffer_raw(&out);
             while offset < data.len() {
                 let end = (offset + SLICE).min(data.len());
-                self.w.buffer_raw(&data[offset..end]);
+                self.w.buffer_bytes(&data.slice(offset..end));
                 offset = end;
                 if self.w.buffered() >= FLUSH_AT {
-                    self.w.flush().await?;
+                    self.write_out().await?;
                 }
                 while let Ok(c) = rx.try_recv() {
                     self.accept(c);

@@ -11,11 +11,13 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
 
 use super::stream::Stream;
 use super::tls::Fingerprint;
@@ -30,8 +32,8 @@ use crate::protocol::{
 const MIN_READ: usize = 8 * 1024;
 /// Largest read reservation.
 const MAX_READ: usize = 256 * 1024;
-/// An idle read buffer larger than this is released.
-const KEEP_IDLE_BUFFER: usize = 16 * 1024;
+/// A written output buffer larger than this is freed rather than kept.
+const KEEP_WRITE_BUFFER: usize = 4 * 1024;
 
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -383,15 +385,45 @@ pub struct TransportReader {
 }
 
 /// The writing half of a connection.
+///
+/// Output is gathered as a list of parts: runs of `out` (heads, end-lines,
+/// small payloads, all copied there) and, over TCP, payloads of at least
+/// [`BY_REFERENCE`] octets kept as the `Bytes` they came in, written with
+/// vectored writes instead of being copied. (Over TLS everything is copied
+/// into `out`: the TLS layer copies into records anyway, and one write makes
+/// full records.)
 pub struct TransportWriter {
     info: Arc<TransportInfo>,
     io: WriteHalf<Stream>,
     out: Vec<u8>,
-    /// How much of `out` the socket already took. A flush that is cancelled
-    /// (a timeout around `write_chunk`) resumes from here, so no octet is
-    /// sent twice.
-    sent: usize,
+    /// How much of `out` the parts cover.
+    out_noted: usize,
+    parts: Vec<Part>,
+    /// The first part the socket has not taken whole, and how much of it it
+    /// took. A flush that is cancelled (a timeout around `write_chunk`)
+    /// resumes from here, so no octet is sent twice.
+    part: usize,
+    part_offset: usize,
+    /// Octets in the parts, and octets of them written.
+    queued: usize,
+    written: usize,
+    /// Payloads go out by reference (TCP).
+    vectored: bool,
     closed: bool,
+}
+
+/// Payloads at least this long are written from their own buffer (TCP).
+const BY_REFERENCE: usize = 1024;
+
+/// Most slices handed to one vectored write.
+const MAX_SLICES: usize = 64;
+
+/// A piece of buffered output.
+enum Part {
+    /// `out[start..end]`.
+    Out { start: usize, end: usize },
+    /// A payload, by reference.
+    Data(Bytes),
 }
 
 /// A bound MSRP connection.
@@ -431,10 +463,16 @@ impl Transport {
                 eof: false,
             },
             writer: TransportWriter {
+                vectored: !info.tls,
                 info,
                 io: w,
                 out: Vec::new(),
-                sent: 0,
+                out_noted: 0,
+                parts: Vec::new(),
+                part: 0,
+                part_offset: 0,
+                queued: 0,
+                written: 0,
                 closed: false,
             },
         }
@@ -499,6 +537,12 @@ impl TransportReader {
         &self.info
     }
 
+    /// Reads more input into the buffer. While the connection is idle no
+    /// read buffer is held: the reader first waits until the stream is
+    /// readable (a zero-length read, which both the TCP and the TLS stream
+    /// answer only once input or the end is there), and only then reserves
+    /// room and reads; a read that turns out to have nothing to give
+    /// releases the empty buffer again before it waits.
     async fn fill(&mut self) -> Result<(), TransportError> {
         if self.eof {
             return Err(if self.chunks.is_idle() && self.buf.is_empty() {
@@ -507,11 +551,7 @@ impl TransportReader {
                 TransportError::ClosedMidChunk
             });
         }
-        if self.buf.is_empty() && self.buf.capacity() > KEEP_IDLE_BUFFER {
-            self.buf = BytesMut::new();
-        }
-        self.buf.reserve(self.read_size);
-        let n = self.io.read_buf(&mut self.buf).await?;
+        let n = std::future::poll_fn(|cx| self.poll_fill(cx)).await?;
         if n == 0 {
             self.eof = true;
             return Err(if self.chunks.is_idle() && self.buf.is_empty() {
@@ -526,6 +566,67 @@ impl TransportReader {
             self.read_size /= 2;
         }
         Ok(())
+    }
+
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let mut probe = ReadBuf::new(&mut []);
+        match Pin::new(&mut self.io).poll_read(cx, &mut probe) {
+            Poll::Pending => {
+                self.release_idle_buffer();
+                return Poll::Pending;
+            }
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Ready(Ok(())) => {}
+        }
+        self.buf.reserve(self.read_size);
+        let spare = self.buf.spare_capacity_mut();
+        let mut read = ReadBuf::uninit(spare);
+        match Pin::new(&mut self.io).poll_read(cx, &mut read) {
+            Poll::Pending => {
+                self.release_idle_buffer();
+                Poll::Pending
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Ready(Ok(())) => {
+                let n = read.filled().len();
+                // SAFETY: the stream initialised `n` octets of the spare capacity.
+                unsafe { self.buf.set_len(self.buf.len() + n) };
+                Poll::Ready(Ok(n))
+            }
+        }
+    }
+
+    /// An empty buffer is not kept while waiting for input.
+    fn release_idle_buffer(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > 0 {
+            self.buf = BytesMut::new();
+        }
+    }
+
+    /// The next chunk already received, or `None` when reading one would
+    /// mean waiting for the socket (the session answers everything a read
+    /// brought before it waits).
+    pub fn read_buffered_chunk(&mut self) -> Result<Option<Chunk>, TransportError> {
+        if let Some(c) = self.pending.pop_front() {
+            return Ok(Some(c));
+        }
+        match self.chunks.read_chunk(&mut self.buf, None) {
+            Ok(Some(chunk)) => {
+                self.log_received(&chunk);
+                Ok(Some(chunk))
+            }
+            Ok(None) => Ok(None),
+            Err(e) => {
+                msrp_log!(
+                    self.info.logger,
+                    Level::Warn,
+                    "connection {}: {}",
+                    self.info.id,
+                    e
+                );
+                Err(TransportError::Parse(e))
+            }
+        }
     }
 
     /// Reads the next chunk (the seed's `read_chunk(size)`): a whole chunk,
@@ -598,16 +699,19 @@ impl TransportWriter {
         &self.info
     }
 
-    /// Appends a chunk's encoding to the output buffer without writing it;
-    /// [`TransportWriter::flush`] writes the buffer. The payload is copied
-    /// once into the buffer so that many small chunks go out in one write.
+    /// Appends a chunk's encoding to the output without writing it;
+    /// [`TransportWriter::flush`] writes it. Small payloads are copied into
+    /// the buffer so that many small chunks go out in one write; large ones
+    /// (over TCP) are written from their own buffer.
     pub fn buffer_chunk(&mut self, chunk: &Chunk) {
         let start = self.out.len();
         chunk.encode_start_into(&mut self.out);
         let head_end = self.out.len();
-        self.out.extend_from_slice(&chunk.data);
-        let end = chunk.encode_end(chunk.continuation);
-        self.out.extend_from_slice(&end);
+        self.note_out();
+        self.push_payload(&chunk.data);
+        let end_start = self.out.len();
+        chunk.encode_end_into(chunk.continuation, &mut self.out);
+        self.note_out();
         let logger = &self.info.logger;
         if logger.wants_wire() {
             let conn = self.info.connection_info();
@@ -615,23 +719,62 @@ impl TransportWriter {
             if !chunk.data.is_empty() {
                 logger.sent_chunk_data(&chunk.data, conn, &chunk.transaction_id);
             }
-            logger.sent_chunk_end(&end, conn, &chunk.transaction_id);
+            logger.sent_chunk_end(&self.out[end_start..], conn, &chunk.transaction_id);
         }
     }
 
     /// Appends raw octets (a piece of a chunk being written in slices).
     pub fn buffer_raw(&mut self, bytes: &[u8]) {
         self.out.extend_from_slice(bytes);
+        self.note_out();
+    }
+
+    /// Appends a piece of payload, by reference when it is large (TCP).
+    pub fn buffer_bytes(&mut self, bytes: &Bytes) {
+        self.push_payload(bytes);
+    }
+
+    fn push_payload(&mut self, data: &Bytes) {
+        if self.vectored && data.len() >= BY_REFERENCE {
+            self.queued += data.len();
+            self.parts.push(Part::Data(data.clone()));
+        } else {
+            self.out.extend_from_slice(data);
+            self.note_out();
+        }
+    }
+
+    /// Covers what was appended to `out` with a part.
+    fn note_out(&mut self) {
+        let len = self.out.len();
+        if len == self.out_noted {
+            return;
+        }
+        match self.parts.last_mut() {
+            Some(Part::Out { end, .. }) if *end == self.out_noted => *end = len,
+            _ => self.parts.push(Part::Out {
+                start: self.out_noted,
+                end: len,
+            }),
+        }
+        self.queued += len - self.out_noted;
+        self.out_noted = len;
     }
 
     /// Octets buffered and not yet written.
     pub fn buffered(&self) -> usize {
-        self.out.len() - self.sent
+        self.queued - self.written
     }
 
     fn reset_out(&mut self) {
-        self.sent = 0;
-        if self.out.capacity() > 4 * MAX_READ {
+        self.parts.clear();
+        self.part = 0;
+        self.part_offset = 0;
+        self.queued = 0;
+        self.written = 0;
+        self.out_noted = 0;
+        // An idle connection keeps no large output buffer either.
+        if self.out.capacity() > KEEP_WRITE_BUFFER {
             self.out = Vec::new();
         } else {
             self.out.clear();
@@ -649,13 +792,35 @@ impl TransportWriter {
         // Cancel safe: progress is recorded after every write, so a flush
         // dropped mid-way (e.g. by a timeout) leaves only the octets the
         // socket has not taken, and the next flush continues with them.
-        while self.sent < self.out.len() {
-            match self.io.write(&self.out[self.sent..]).await {
+        while self.part < self.parts.len() {
+            let result = {
+                let mut slices = [io::IoSlice::new(&[]); MAX_SLICES];
+                let mut count = 0;
+                let mut offset = self.part_offset;
+                for part in &self.parts[self.part..] {
+                    if count == MAX_SLICES {
+                        break;
+                    }
+                    let bytes: &[u8] = match part {
+                        Part::Out { start, end } => &self.out[*start..*end],
+                        Part::Data(d) => d,
+                    };
+                    slices[count] = io::IoSlice::new(&bytes[offset..]);
+                    offset = 0;
+                    count += 1;
+                }
+                if self.vectored && count > 1 {
+                    self.io.write_vectored(&slices[..count]).await
+                } else {
+                    self.io.write(&slices[0]).await
+                }
+            };
+            match result {
                 Ok(0) => {
                     self.reset_out();
                     return Err(io::Error::from(io::ErrorKind::WriteZero));
                 }
-                Ok(n) => self.sent += n,
+                Ok(n) => self.advance(n),
                 Err(e) => {
                     self.reset_out();
                     return Err(e);
@@ -664,6 +829,25 @@ impl TransportWriter {
         }
         self.reset_out();
         self.io.flush().await
+    }
+
+    /// Records that the socket took `n` more octets.
+    fn advance(&mut self, mut n: usize) {
+        self.written += n;
+        while n > 0 {
+            let len = match &self.parts[self.part] {
+                Part::Out { start, end } => end - start,
+                Part::Data(d) => d.len(),
+            } - self.part_offset;
+            if n >= len {
+                n -= len;
+                self.part += 1;
+                self.part_offset = 0;
+            } else {
+                self.part_offset += n;
+                n = 0;
+            }
+        }
     }
 
     /// Writes one chunk and waits until the socket took it.
@@ -691,6 +875,55 @@ impl TransportWriter {
             let _ = self.flush().await;
             let _ = self.io.shutdown().await;
             self.closed = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tokio::io::AsyncWriteExt;
+
+    const CHUNK: &[u8] = b"MSRP a1b2c3 SEND\r\nTo-Path: msrp://127.0.0.1:2/b;tcp\r\nFrom-Path: msrp://127.0.0.1:1/a;tcp\r\nMessage-ID: m1m2m3\r\nByte-Range: 1-5/5\r\nContent-Type: text/plain\r\n\r\nhello\r\n-------a1b2c3$\r\n";
+
+    /// An idle connection holds no read buffer: once everything received was
+    /// parsed, a read that has to wait releases it (and reserves again when
+    /// input arrives).
+    #[tokio::test]
+    async fn idle_reader_holds_no_buffer() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut peer = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let stream = Stream::Tcp(listener.accept().await.unwrap().0);
+        let info = TransportInfo::new(
+            vec![Uri::parse("msrp://127.0.0.1:2/b;tcp").unwrap()],
+            vec![Uri::parse("msrp://127.0.0.1:1/a;tcp").unwrap()],
+            Vec::new(),
+            PathMatching::Uri,
+            &stream,
+            Limits::default(),
+            crate::log::default_logger(),
+        );
+        let t = Transport::new(
+            stream,
+            info,
+            BytesMut::new(),
+            ChunkReader::new(Limits::default()),
+            VecDeque::new(),
+        );
+        let (mut reader, _writer) = t.into_split();
+        for round in 0..2 {
+            peer.write_all(CHUNK).await.unwrap();
+            let chunk = reader.read_chunk(None).await.unwrap();
+            assert_eq!(&chunk.data[..], b"hello", "round {round}");
+            assert!(reader.buf.capacity() > 0, "the read reserved room");
+            // Poll a read that has nothing to read, then give up on it.
+            let waited =
+                tokio::time::timeout(Duration::from_millis(20), reader.read_chunk(None)).await;
+            assert!(waited.is_err(), "nothing was sent");
+            assert_eq!(reader.buf.capacity(), 0, "idle, the buffer is released");
         }
     }
 }
