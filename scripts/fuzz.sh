@@ -78,12 +78,17 @@ run_target() {
         -max_total_time="$seconds" -timeout="$timeout" \
         -artifact_prefix="$artifacts" -print_final_stats=1 >"$log" 2>&1 || rc=$?
 
-    # Crashes, hangs and out-of-memory inputs become regression inputs.
-    local crashes=0 f
+    # Crashes, hangs and out-of-memory inputs become regression inputs
+    # (unless an input with the same content is there, renamed or not).
+    local crashes=0 f g known
     mkdir -p "tests/fuzz_regressions/$target"
     for f in "$artifacts"crash-* "$artifacts"timeout-* "$artifacts"oom-* "$artifacts"leak-*; do
         [ -f "$f" ] || continue
-        if [ ! -e "tests/fuzz_regressions/$target/$(basename "$f")" ]; then
+        known=0
+        for g in "tests/fuzz_regressions/$target"/*; do
+            if [ -f "$g" ] && cmp -s "$f" "$g"; then known=1; fi
+        done
+        if [ "$known" -eq 0 ]; then
             cp "$f" "tests/fuzz_regressions/$target/"
             crashes=$((crashes + 1))
         fi
