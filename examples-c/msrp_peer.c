@@ -253,6 +253,7 @@ struct incoming { /* a large message arriving in pieces */
     uint64_t first_offset; /* > 0: resumed at this position (seed resume) */
     FILE *out;
     char *out_path;
+    bool unstorable; /* a write failed: the message is never RECEIVED */
     struct incoming *next_in_list;
 };
 
@@ -456,7 +457,17 @@ static void hash_file(const char *path, char hex[65]) {
 /* Prints RECEIVED for a large message and forgets it (holds P.lock). */
 static void finish_incoming(struct incoming *in, const char *content_type) {
     char hex[65] = "-";
-    if (in->out != NULL && fflush(in->out) != 0) set_failure("cannot write %s: %s", in->out_path, strerror(errno));
+    if (in->out != NULL && fflush(in->out) != 0) {
+        set_failure("cannot write %s: %s", in->out_path, strerror(errno));
+        in->unstorable = true;
+    }
+    if (in->unstorable) {
+        /* Every chunk may have been answered 200 before the write failed
+         * (the library acknowledges what it has taken): the file is still
+         * not here, so it is not RECEIVED; the failure makes the exit 1. */
+        incoming_remove(in);
+        return;
+    }
     if (P.opt->digest) {
         if (in->in_order) sha256_final_hex(&in->hash, hex);
         else if (in->out_path != NULL) hash_file(in->out_path, hex);
@@ -472,6 +483,7 @@ static void finish_incoming(struct incoming *in, const char *content_type) {
 static void refuse_unstorable(struct incoming *in, int err) {
     fclose(in->out);
     in->out = NULL;
+    in->unstorable = true;
     msrp_result_t r = P.session != NULL ? msrp_session_refuse_incoming(P.session, in->id, 413) : MSRP_RESULT_CLOSED;
     if (r == MSRP_RESULT_OK && P.refused_grace.tv_sec == 0) {
         clock_gettime(CLOCK_REALTIME, &P.refused_grace);

@@ -371,15 +371,17 @@ async fn msrp_phase(child: &Arc<std::sync::Mutex<Child>>, n: u64, seconds: u64) 
         server.prepare(Some(local.clone())).await.expect("prepare");
         let (server, ready, received) = (server.clone(), ready.clone(), received.clone());
         tokio::spawn(async move {
-            let t = server
-                .complete(
-                    &local,
-                    &[client_uri(i)],
-                    None,
-                    Some(Duration::from_secs(300)),
-                )
-                .await
-                .expect("bound");
+            // Boxed: a task's allocation is the size of its largest state,
+            // and this one lives as long as the session; the binding's
+            // future is freed once it is done.
+            let t = Box::pin(server.complete(
+                &local,
+                &[client_uri(i)],
+                None,
+                Some(Duration::from_secs(300)),
+            ))
+            .await
+            .expect("bound");
             let (_session, mut events) = Session::new(t, SessionConfig::default());
             ready.fetch_add(1, Ordering::Relaxed);
             while let Some(e) = events.recv().await {

@@ -155,11 +155,15 @@ def case_file(cmd, tmp, size=50 << 20, chunk=None):
 
 def case_disk_full(cmd, tmp):
     """The receiver's disk fills up (a file size limit of 256 KiB) during a
-    4 MiB file: it reports the failure, refuses the rest of the message with
+    64 MiB file: it reports the failure, refuses the rest of the message with
     413, and the sender learns which message failed; both exit 1, nobody
-    hangs."""
+    hangs. (The file is large so that the refusal comes before the sender is
+    done: the library answers 200 to what it has taken, and up to its event
+    queue's 16 MiB, plus socket buffers, can be taken before the
+    application's first failing write; with 4 MiB the whole file was
+    sometimes acknowledged first.)"""
     src = os.path.join(tmp, "big.bin")
-    make_file(src, 4 << 20)
+    make_file(src, 64 << 20)
     out = os.path.join(tmp, "out")
     os.mkdir(out)
     limit = 256 << 10

@@ -557,7 +557,7 @@ impl Session {
         } else {
             PendingKind::Silent
         };
-        self.command(writer::Command::Raw(chunk, kind))
+        self.command(writer::Command::Raw(Box::new((chunk, kind))))
     }
 
     /// Sends a request chunk and waits for its transaction's result (the
@@ -570,11 +570,14 @@ impl Session {
             ));
         }
         if chunk.failure_report() == FailureReport::No {
-            self.command(writer::Command::Raw(chunk, PendingKind::Silent))?;
+            self.command(writer::Command::Raw(Box::new((chunk, PendingKind::Silent))))?;
             return Ok(None);
         }
         let (tx, rx) = oneshot::channel();
-        self.command(writer::Command::Raw(chunk, PendingKind::Deliver(tx)))?;
+        self.command(writer::Command::Raw(Box::new((
+            chunk,
+            PendingKind::Deliver(tx),
+        ))))?;
         let response = rx.await.map_err(|_| SessionError::Closed)?;
         match response.code() {
             Some(c) if (200..300).contains(&c) => Ok(Some(response)),
@@ -1054,5 +1057,15 @@ mod tests {
         assert!(!content_type_accepted(&t(&["text/*"]), "image/png"));
         assert!(!content_type_accepted(&t(&["text/plain"]), "text/plainx"));
         assert!(!content_type_accepted(&[], "text/plain"));
+    }
+}
+
+#[cfg(test)]
+mod idle_memory {
+    /// Every session's command channel allocates room for 32 commands when
+    /// it is made (tokio's channel blocks), idle or not: keep them small.
+    #[test]
+    fn writer_commands_stay_small() {
+        assert!(std::mem::size_of::<super::writer::Command>() <= 32);
     }
 }

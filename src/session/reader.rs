@@ -65,7 +65,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
             Err(e) => Err(e),
             Ok(None) => {
                 // All that arrived is handled: hand it on before waiting.
-                rd.hand_on().await;
+                Box::pin(rd.hand_on()).await;
                 let deadline = inner.next_deadline();
                 let liveness_deadline = liveness.deadline(&inner, !rd.requests.incoming.is_empty());
                 tokio::select! {
@@ -73,7 +73,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
                     c = r.read_chunk(None) => c,
                     _ = sleep_until(deadline) => {
                         for e in inner.expire(Instant::now()) {
-                            rd.emit(e).await;
+                            Box::pin(rd.emit(e)).await;
                         }
                         continue;
                     }
@@ -93,7 +93,10 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
         };
         liveness.received();
         match read {
-            Ok(chunk) => rd.handle(chunk).await,
+            // Boxed, like the other rare or heavy steps of this loop: the
+            // task's allocation is the size of its largest state, and an
+            // idle session should only pay for the wait.
+            Ok(chunk) => Box::pin(rd.handle(chunk)).await,
             Err(TransportError::Parse(e)) if !e.fatal => {
                 if e.can_answer() {
                     if let Some(head) = &e.head {
@@ -102,11 +105,11 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
                 }
             }
             Err(TransportError::Closed) => {
-                rd.hand_on().await;
+                Box::pin(rd.hand_on()).await;
                 break CloseReason::Peer;
             }
             Err(e) => {
-                rd.hand_on().await;
+                Box::pin(rd.hand_on()).await;
                 break CloseReason::Error(e.to_string());
             }
         }
@@ -131,9 +134,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
     let unfinished = rd.requests.unfinished();
     if let Some(unfinished) = inner.take_unfinished(unfinished) {
         writer.abort();
-        inner
-            .emit(SessionEvent::Closed { reason, unfinished })
-            .await;
+        Box::pin(inner.emit(SessionEvent::Closed { reason, unfinished })).await;
     }
 }
 

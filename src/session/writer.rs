@@ -27,8 +27,10 @@ const SLICE: usize = 16 * 1024;
 const YIELD_AFTER: usize = 1 << 20;
 
 pub(crate) enum Command {
-    /// A request chunk from `send_chunk`/`deliver_chunk`.
-    Raw(Chunk, PendingKind),
+    /// A request chunk from `send_chunk`/`deliver_chunk` (boxed: every
+    /// session's command channel allocates room for 32 commands up front,
+    /// so the variants are kept small for idle sessions' memory).
+    Raw(Box<(Chunk, PendingKind)>),
     /// Responses and REPORTs from the reader (all that one socket read
     /// produced): go out first.
     UrgentBatch(Vec<Chunk>),
@@ -79,15 +81,16 @@ pub(crate) async fn run(
         Ok(()) => CloseReason::Local,
         Err(e) => CloseReason::Error(format!("write failed: {e}")),
     };
-    wr.w.close().await;
+    // The steps after the loop, and the loop's heavy steps, are boxed: the
+    // task's allocation is the size of its largest state, and an idle
+    // session should only pay for the wait.
+    Box::pin(wr.w.close()).await;
     if let CloseReason::Error(text) = &reason {
         // The reader emits Closed: it holds the incoming messages' state.
         wr.inner.shared.lock().expect("session state").write_error = Some(text.clone());
         wr.inner.writer_failed.notify_one();
     } else if let Some(unfinished) = wr.inner.take_unfinished(Vec::new()) {
-        wr.inner
-            .emit(SessionEvent::Closed { reason, unfinished })
-            .await;
+        Box::pin(wr.inner.emit(SessionEvent::Closed { reason, unfinished })).await;
     }
     if let Some((_, done)) = wr.shutdown.take() {
         let _ = done.send(());
@@ -101,7 +104,7 @@ impl Writer {
     fn accept(&mut self, c: Command) {
         match c {
             Command::UrgentBatch(chunks) => self.urgent.extend(chunks),
-            Command::Raw(chunk, kind) => self.raw.push_back((chunk, kind)),
+            Command::Raw(request) => self.raw.push_back(*request),
             Command::Queue(src) => {
                 let mut shared = self.inner.shared.lock().expect("session state");
                 shared.outgoing.insert(
@@ -245,9 +248,8 @@ impl Writer {
                     self.finish_stopped(&src.message_id);
                     continue;
                 }
-                let chunk = src
-                    .next_chunk(&self.inner.info, self.inner.config.chunk_size)
-                    .await;
+                let chunk =
+                    Box::pin(src.next_chunk(&self.inner.info, self.inner.config.chunk_size)).await;
                 let chunk = match chunk {
                     Ok(c) => c,
                     Err(e) => {
@@ -265,14 +267,14 @@ impl Writer {
                         continue;
                     }
                 };
-                self.write_message_chunk(&mut src, chunk, rx).await?;
+                Box::pin(self.write_message_chunk(&mut src, chunk, rx)).await?;
                 if !src.done() {
                     self.queue.push_back(src);
                 }
             }
             let idle = self.urgent.is_empty() && self.raw.is_empty() && self.queue.is_empty();
             if self.w.buffered() >= FLUSH_AT || (idle && self.w.buffered() > 0) {
-                self.flush().await?;
+                Box::pin(self.flush()).await?;
             }
             if idle {
                 if let Some((true, _)) = &self.shutdown {
