@@ -607,10 +607,27 @@ impl TransportReader {
     /// mean waiting for the socket (the session answers everything a read
     /// brought before it waits).
     pub fn read_buffered_chunk(&mut self) -> Result<Option<Chunk>, TransportError> {
+        self.take_chunk(None)
+    }
+
+    /// Reads the next chunk (the seed's `read_chunk(size)`): a whole chunk,
+    /// or with `size` a "virtual" segment once at least `size` payload octets
+    /// have arrived (`Some(0)`: whatever has arrived).
+    pub async fn read_chunk(&mut self, size: Option<usize>) -> Result<Chunk, TransportError> {
+        loop {
+            match self.take_chunk(size)? {
+                Some(chunk) => return Ok(chunk),
+                None => self.fill().await?,
+            }
+        }
+    }
+
+    /// A chunk (or segment of `size`) from what was already received.
+    fn take_chunk(&mut self, size: Option<usize>) -> Result<Option<Chunk>, TransportError> {
         if let Some(c) = self.pending.pop_front() {
             return Ok(Some(c));
         }
-        match self.chunks.read_chunk(&mut self.buf, None) {
+        match self.chunks.read_chunk(&mut self.buf, size) {
             Ok(Some(chunk)) => {
                 self.log_received(&chunk);
                 Ok(Some(chunk))
@@ -625,34 +642,6 @@ impl TransportReader {
                     e
                 );
                 Err(TransportError::Parse(e))
-            }
-        }
-    }
-
-    /// Reads the next chunk (the seed's `read_chunk(size)`): a whole chunk,
-    /// or with `size` a "virtual" segment once at least `size` payload octets
-    /// have arrived (`Some(0)`: whatever has arrived).
-    pub async fn read_chunk(&mut self, size: Option<usize>) -> Result<Chunk, TransportError> {
-        if let Some(c) = self.pending.pop_front() {
-            return Ok(c);
-        }
-        loop {
-            match self.chunks.read_chunk(&mut self.buf, size) {
-                Ok(Some(chunk)) => {
-                    self.log_received(&chunk);
-                    return Ok(chunk);
-                }
-                Ok(None) => self.fill().await?,
-                Err(e) => {
-                    msrp_log!(
-                        self.info.logger,
-                        Level::Warn,
-                        "connection {}: {}",
-                        self.info.id,
-                        e
-                    );
-                    return Err(TransportError::Parse(e));
-                }
             }
         }
     }
