@@ -3,10 +3,11 @@
 
 #[path = "relay/dns.rs"]
 mod dns;
+#[path = "relay/script.rs"]
+mod script;
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -22,35 +23,20 @@ use msrp::transport::PeerVerification;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc::Receiver;
 
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/relay/kamailio.sh");
 const T: Option<Duration> = Some(Duration::from_secs(10));
 
 /// One relay for the whole test binary; `--watch-pid` stops it after exit.
 fn relay() -> &'static HashMap<String, String> {
     static RELAY: OnceLock<HashMap<String, String>> = OnceLock::new();
     RELAY.get_or_init(|| {
-        let out = Command::new(SCRIPT)
-            // Registrations as short as 5 s, for the expiry warning test.
-            .args([
-                "start",
-                "--min-expires",
-                "5",
-                "--watch-pid",
-                &std::process::id().to_string(),
-            ])
-            .output()
-            .expect("run kamailio.sh");
-        assert!(
-            out.status.success(),
-            "relay did not start (is kamailio installed? scripts/install-tools.sh): {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        // Registrations as short as 5 s, for the expiry warning test.
+        script::kamailio(&[
+            "start",
+            "--min-expires",
+            "5",
+            "--watch-pid",
+            &std::process::id().to_string(),
+        ])
     })
 }
 

@@ -3,8 +3,10 @@
 //! session through the same relay after it restarts. This binary runs its
 //! own relay (the shared one of tests/relay.rs must not be killed).
 
+#[path = "relay/script.rs"]
+mod script;
+
 use std::collections::HashMap;
-use std::process::Command;
 use std::time::Duration;
 
 use msrp::connect::{AcceptorRelay, ConnectorRelay, EndpointConfig, RelaySettings};
@@ -14,28 +16,10 @@ use msrp::session::{
     Unfinished,
 };
 use msrp::transport::Transport;
+use script::kamailio;
 use tokio::sync::mpsc::Receiver;
 
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/relay/kamailio.sh");
 const T: Option<Duration> = Some(Duration::from_secs(10));
-
-fn kamailio(args: &[&str]) -> HashMap<String, String> {
-    let out = Command::new(SCRIPT)
-        .args(args)
-        .output()
-        .expect("run kamailio.sh");
-    assert!(
-        out.status.success(),
-        "kamailio.sh {args:?} failed (is kamailio installed? scripts/install-tools.sh): {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
 
 fn settings(relay: &HashMap<String, String>) -> RelaySettings {
     let uri = Uri::parse(&relay["TCP_URI"]).unwrap();
