@@ -466,14 +466,7 @@ impl Chunk {
     /// Whether the end-line of this chunk's transaction id occurs inside its
     /// payload (which would end the chunk early on the wire).
     pub fn payload_contains_end_line(&self) -> bool {
-        // One searcher for the seven dashes, built once; each hit is then
-        // compared with this chunk's id (no searcher built per chunk).
-        static DASHES: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-            std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"-------"));
-        let id = self.transaction_id.as_bytes();
-        DASHES
-            .find_iter(&self.data)
-            .any(|at| self.data[at + 7..].starts_with(id))
+        contains_end_line(&self.data, &self.transaction_id)
     }
 
     /// Picks new random transaction ids until the end-line cannot occur in the
@@ -489,6 +482,20 @@ impl Chunk {
     pub fn set_status(&mut self, code: u16, comment: Option<String>) {
         self.add_header(Header::Status(Status { code, comment }));
     }
+}
+
+/// Whether the end-line of transaction `transaction_id` (seven dashes and
+/// the id) occurs in `payload`, which would end a chunk early on the wire
+/// (RFC 4975 §7.1).
+pub fn contains_end_line(payload: &[u8], transaction_id: &str) -> bool {
+    // One searcher for the seven dashes, built once; each hit is then
+    // compared with the id (no searcher built per chunk).
+    static DASHES: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"-------"));
+    let id = transaction_id.as_bytes();
+    DASHES
+        .find_iter(payload)
+        .any(|at| payload[at + 7..].starts_with(id))
 }
 
 #[cfg(test)]

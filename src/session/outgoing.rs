@@ -73,6 +73,10 @@ pub(crate) struct Source {
     leftover: Option<Bytes>,
     /// Whether any chunk went out.
     pub started: bool,
+    /// The encoded head shared by this message's chunks, made with the
+    /// first one; `Some(None)` when the message's headers cannot be
+    /// templated (see [`HeadTemplate::new`]).
+    template: Option<Option<HeadTemplate>>,
 }
 
 impl Source {
@@ -90,6 +94,7 @@ impl Source {
             body: Body::Memory(msg.body),
             leftover: None,
             started: false,
+            template: None,
         })
     }
 
@@ -149,6 +154,7 @@ impl Source {
             },
             leftover: None,
             started: false,
+            template: None,
         })
     }
 
@@ -157,72 +163,115 @@ impl Source {
         self.started && self.next > self.total && self.leftover.is_none()
     }
 
-    async fn read(&mut self, max: usize) -> std::io::Result<Bytes> {
-        if let Some(l) = self.leftover.take() {
-            return Ok(l);
-        }
+    /// Octets of payload the next chunk carries, at most `max`.
+    fn next_len(&self, max: usize) -> usize {
         let remaining = (self.total + 1).saturating_sub(self.next);
-        let n = (max as u64).min(remaining) as usize;
+        (max.max(1) as u64).min(remaining) as usize
+    }
+
+    /// The next chunk's payload (at most `max` octets) when it is at hand
+    /// without waiting for the file; `None` when [`Source::fill`] must run
+    /// first.
+    pub fn take_ready(&mut self, max: usize) -> Option<Bytes> {
+        if let Some(l) = self.leftover.take() {
+            return Some(l);
+        }
+        let n = self.next_len(max);
         match &mut self.body {
             Body::Memory(b) => {
                 let start = (self.next - 1) as usize;
-                Ok(b.slice(start..start + n))
+                Some(b.slice(start..start + n))
             }
             Body::File {
-                source,
-                file,
-                base,
+                source: None,
                 block,
-                ahead,
-                unread,
-            } => {
-                if let Some(source) = source.take() {
-                    let start = *base + self.next - 1;
-                    let opened = tokio::task::spawn_blocking(move || {
-                        use std::io::Seek;
-                        let mut f = match source {
-                            FileSource::Path(p) => std::fs::File::open(p)?,
-                            FileSource::File(f) => f,
-                        };
-                        f.seek(SeekFrom::Start(start))?;
-                        Ok::<_, std::io::Error>(f)
-                    })
-                    .await
-                    .map_err(std::io::Error::other)??;
-                    *unread = remaining;
-                    *file = Some(opened);
-                    start_block(file, ahead, unread);
-                }
-                while block.len() < n {
-                    let Some(read) = ahead.take() else {
-                        return Err(std::io::Error::other("file source already used"));
-                    };
-                    let (f, data) = read.await.map_err(std::io::Error::other)??;
-                    *file = Some(f);
-                    // Read the next block while this one is sent.
-                    start_block(file, ahead, unread);
-                    if block.is_empty() {
-                        *block = Bytes::from(data);
-                    } else {
-                        let mut joined = BytesMut::with_capacity(block.len() + data.len());
-                        joined.extend_from_slice(block);
-                        joined.extend_from_slice(&data);
-                        *block = joined.freeze();
-                    }
-                }
-                Ok(block.split_to(n))
-            }
+                ..
+            } if block.len() >= n => Some(block.split_to(n)),
+            Body::File { .. } => None,
         }
     }
 
-    /// Produces the next chunk (at most `max` octets of payload).
-    pub async fn next_chunk(&mut self, info: &TransportInfo, max: usize) -> std::io::Result<Chunk> {
-        let data = self.read(max.max(1)).await?;
+    /// Waits until the next chunk's payload (at most `max` octets) is at
+    /// hand: opens the file on first use, then waits for the block being
+    /// read ahead (and starts reading the one after it).
+    pub async fn fill(&mut self, max: usize) -> std::io::Result<()> {
+        if self.leftover.is_some() {
+            return Ok(());
+        }
+        let remaining = (self.total + 1).saturating_sub(self.next);
+        let n = self.next_len(max);
+        let Body::File {
+            source,
+            file,
+            base,
+            block,
+            ahead,
+            unread,
+        } = &mut self.body
+        else {
+            return Ok(());
+        };
+        if let Some(source) = source.take() {
+            let start = *base + self.next - 1;
+            let opened = tokio::task::spawn_blocking(move || {
+                use std::io::Seek;
+                let mut f = match source {
+                    FileSource::Path(p) => std::fs::File::open(p)?,
+                    FileSource::File(f) => f,
+                };
+                f.seek(SeekFrom::Start(start))?;
+                Ok::<_, std::io::Error>(f)
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+            *unread = remaining;
+            *file = Some(opened);
+            start_block(file, ahead, unread);
+        }
+        while block.len() < n {
+            let Some(read) = ahead.take() else {
+                return Err(std::io::Error::other("file source already used"));
+            };
+            let (f, data) = read.await.map_err(std::io::Error::other)??;
+            *file = Some(f);
+            // Read the next block while this one is sent.
+            start_block(file, ahead, unread);
+            if block.is_empty() {
+                *block = Bytes::from(data);
+            } else {
+                let mut joined = BytesMut::with_capacity(block.len() + data.len());
+                joined.extend_from_slice(block);
+                joined.extend_from_slice(&data);
+                *block = joined.freeze();
+            }
+        }
+        Ok(())
+    }
+
+    /// The next chunk's payload (at most `max` octets), waiting for the
+    /// file when needed.
+    pub async fn next_payload(&mut self, max: usize) -> std::io::Result<Bytes> {
+        if let Some(data) = self.take_ready(max) {
+            return Ok(data);
+        }
+        self.fill(max).await?;
+        self.take_ready(max)
+            .ok_or_else(|| std::io::Error::other("file data missing after reading"))
+    }
+
+    /// Counts `data` as produced: the range it covers, 1-based in the
+    /// message's numbering, and whether it ends the message.
+    pub fn advance(&mut self, data: &Bytes) -> (u64, bool) {
         let start = self.next;
-        let len = data.len() as u64;
-        self.next += len;
+        self.next += data.len() as u64;
         self.started = true;
-        let last = self.next > self.total;
+        (start, self.next > self.total)
+    }
+
+    /// The chunk carrying `data`, which starts at octet `start` (see
+    /// [`Source::advance`]); `last` when it ends the message.
+    pub fn make_chunk(&self, info: &TransportInfo, start: u64, last: bool, data: Bytes) -> Chunk {
+        let len = data.len() as u64;
         let mut chunk = info.make_chunk(ChunkParams {
             message_id: Some(self.message_id.clone()),
             content_type: Some(self.content_type.clone()),
@@ -253,7 +302,17 @@ impl Source {
         for h in &self.headers {
             chunk.add_header(h.clone());
         }
-        Ok(chunk)
+        chunk
+    }
+
+    /// This message's head template, made on first use from the chunk
+    /// [`Source::make_chunk`] builds; `None` when it cannot be used.
+    pub fn template(&mut self, info: &TransportInfo) -> Option<&HeadTemplate> {
+        if self.template.is_none() {
+            let prototype = self.make_chunk(info, 1, false, Bytes::from_static(b"x"));
+            self.template = Some(HeadTemplate::new(&prototype));
+        }
+        self.template.as_ref().and_then(Option::as_ref)
     }
 
     /// After an interruption: `sent` octets of `chunk_data` went out; the
@@ -283,6 +342,95 @@ impl Source {
     }
 }
 
+/// The encoded head of one message's chunks, but for what changes from
+/// chunk to chunk: every chunk of a message has the same To-Path, From-Path,
+/// Message-ID, Content-Type and other headers, and differs only in its
+/// transaction id and Byte-Range. Encoding them once per message instead of
+/// building and encoding a [`Chunk`] per chunk is most of what sending a
+/// chunk costs besides the payload. The bytes are exactly what
+/// [`Chunk::encode_start_into`] gives for the chunk [`Source::make_chunk`]
+/// builds (a test checks it).
+pub(crate) struct HeadTemplate {
+    /// The headers before Byte-Range (To-Path, From-Path, Message-ID).
+    before_range: Vec<u8>,
+    /// The headers after Byte-Range and the blank line before the payload.
+    after_range: Vec<u8>,
+    /// The Failure-Report the chunks carry (explicit or implied).
+    pub failure_report: FailureReport,
+}
+
+impl HeadTemplate {
+    /// Splits `prototype`'s encoded head around its Byte-Range line.
+    /// `None` when the head has no single Byte-Range line this library
+    /// wrote (the message's own headers added another one).
+    fn new(prototype: &Chunk) -> Option<HeadTemplate> {
+        let mut head = Vec::with_capacity(256);
+        prototype.encode_start_into(&mut head);
+        let first_line = memchr::memmem::find(&head, b"\r\n")? + 2;
+        let mut lines = memchr::memmem::find_iter(&head, b"\r\nByte-Range: ");
+        let at = lines.next()? + 2;
+        if lines.next().is_some()
+            || prototype
+                .headers
+                .iter()
+                .filter(|h| h.same_name("Byte-Range"))
+                .count()
+                != 1
+        {
+            return None;
+        }
+        let line_end = at + memchr::memmem::find(&head[at..], b"\r\n")? + 2;
+        Some(HeadTemplate {
+            before_range: head[first_line..at].to_vec(),
+            after_range: head[line_end..].to_vec(),
+            failure_report: prototype.failure_report(),
+        })
+    }
+
+    /// Appends the head of the SEND chunk `transaction_id` carrying octets
+    /// `start` to `end` (`None`: `*`, an interruptible chunk) of a message
+    /// of `total` octets.
+    pub fn encode_into(
+        &self,
+        out: &mut Vec<u8>,
+        transaction_id: &str,
+        start: u64,
+        end: Option<u64>,
+        total: u64,
+    ) {
+        out.extend_from_slice(b"MSRP ");
+        out.extend_from_slice(transaction_id.as_bytes());
+        out.extend_from_slice(b" SEND\r\n");
+        out.extend_from_slice(&self.before_range);
+        out.extend_from_slice(b"Byte-Range: ");
+        push_decimal(out, start);
+        out.push(b'-');
+        match end {
+            Some(end) => push_decimal(out, end),
+            None => out.push(b'*'),
+        }
+        out.push(b'/');
+        push_decimal(out, total);
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(&self.after_range);
+    }
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
 /// Starts reading the next block of at most [`FILE_BLOCK`] octets, when the
 /// message has octets left to read and no block is being read.
 fn start_block(file: &mut Option<std::fs::File>, ahead: &mut Option<BlockRead>, unread: &mut u64) {
@@ -303,5 +451,132 @@ fn checked_message_id(id: Option<String>) -> Result<String, SessionError> {
             "message id {id:?} is not 4-32 ident characters"
         ))),
         None => Ok(ids::message_id()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Limits, Uri};
+    use crate::transport::{PathMatching, Stream};
+
+    fn uris(list: &[&str]) -> Vec<Uri> {
+        list.iter().map(|u| Uri::parse(u).unwrap()).collect()
+    }
+
+    /// A transport's facts for the given paths (over a real loopback socket).
+    async fn info(local: &[&str], remote: &[&str], use_path: &[&str]) -> TransportInfo {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let _peer = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let stream = Stream::Tcp(listener.accept().await.unwrap().0);
+        TransportInfo::new(
+            uris(local),
+            uris(remote),
+            uris(use_path),
+            PathMatching::Uri,
+            &stream,
+            Limits::default(),
+            crate::log::default_logger(),
+        )
+    }
+
+    /// The template gives, for every chunk, exactly the head that building
+    /// and encoding the chunk gives: plain, IPv6, TLS and relay paths, with
+    /// and without the reports and extra headers, both Byte-Range forms.
+    #[tokio::test]
+    async fn template_heads_equal_encoded_chunks() {
+        let paths: [(&[&str], &[&str], &[&str]); 3] = [
+            (
+                &["msrp://127.0.0.1:2855/abc;tcp"],
+                &["msrp://127.0.0.1:1/d;tcp"],
+                &[],
+            ),
+            (
+                &["msrps://[::1]:2856/ipv6id;tcp"],
+                &["msrps://[2001:db8::7]:9/x;tcp"],
+                &[],
+            ),
+            (
+                &[
+                    "msrps://relay.example.com:2855/r1;tcp",
+                    "msrps://a.example.com:1/me;tcp",
+                ],
+                &[
+                    "msrps://relay.example.org:2855/r2;tcp",
+                    "msrps://b.example.org:2/you;tcp",
+                ],
+                &["msrps://relay.example.com:2855/r1;tcp"],
+            ),
+        ];
+        let messages = || {
+            let body = Bytes::from(vec![b'z'; 20_000]);
+            let plain = OutgoingMessage::new("text/plain", body.clone());
+            let mut reports = OutgoingMessage::new("message/cpim", body.clone());
+            reports.success_report = true;
+            reports.failure_report = FailureReport::Partial;
+            let mut extra = OutgoingMessage::new("application/octet-stream", body.clone());
+            extra.failure_report = FailureReport::No;
+            extra.message_id = Some("fixedid1234".into());
+            extra.headers = vec![
+                Header::Extension {
+                    name: "Content-Description".into(),
+                    value: "a file".into(),
+                },
+                Header::Extension {
+                    name: "X-Extra".into(),
+                    value: "1".into(),
+                },
+                // Replaces the Failure-Report the message asked for.
+                Header::FailureReport(FailureReport::Yes),
+            ];
+            [plain, reports, extra]
+        };
+        for (local, remote, use_path) in paths {
+            let info = info(local, remote, use_path).await;
+            for message in messages() {
+                let mut src = Source::message(message).unwrap();
+                for (start, len, last) in [
+                    (1u64, 1usize, false),
+                    (1, INTERRUPTIBLE_OVER, false),
+                    (2049, INTERRUPTIBLE_OVER + 1, false),
+                    (11_809, 8192, true),
+                ] {
+                    let chunk = src.make_chunk(&info, start, last, Bytes::from(vec![b'q'; len]));
+                    let mut expected = Vec::new();
+                    chunk.encode_start_into(&mut expected);
+                    let total = src.total;
+                    let template = src.template(&info).expect("templated");
+                    let end = (len <= INTERRUPTIBLE_OVER).then_some(start + len as u64 - 1);
+                    let mut got = Vec::new();
+                    template.encode_into(&mut got, &chunk.transaction_id, start, end, total);
+                    assert_eq!(
+                        String::from_utf8(got).unwrap(),
+                        String::from_utf8(expected).unwrap()
+                    );
+                    assert_eq!(template.failure_report, chunk.failure_report());
+                }
+            }
+        }
+    }
+
+    /// A message whose own headers add a second Byte-Range line is sent
+    /// chunk by chunk, not from a template.
+    #[tokio::test]
+    async fn no_template_with_a_second_byte_range() {
+        let info = info(
+            &["msrp://127.0.0.1:2855/abc;tcp"],
+            &["msrp://127.0.0.1:1/d;tcp"],
+            &[],
+        )
+        .await;
+        let mut message = OutgoingMessage::new("text/plain", &b"hello"[..]);
+        message.headers = vec![Header::Extension {
+            name: "Byte-Range".into(),
+            value: "1-5/5".into(),
+        }];
+        let mut src = Source::message(message).unwrap();
+        assert!(src.template(&info).is_none());
     }
 }

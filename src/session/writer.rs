@@ -10,9 +10,12 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::outgoing::Source;
+use bytes::Bytes;
+
+use super::outgoing::{Source, INTERRUPTIBLE_OVER};
 use super::{CloseReason, Inner, OutgoingState, Pending, PendingKind, SessionEvent};
-use crate::protocol::{Chunk, Continuation, FailureReport};
+use crate::protocol::chunk::contains_end_line;
+use crate::protocol::{ids, Chunk, Continuation, FailureReport};
 use crate::transport::TransportWriter;
 
 /// Write to the socket once this much is buffered.
@@ -248,10 +251,13 @@ impl Writer {
                     self.finish_stopped(&src.message_id);
                     continue;
                 }
-                let chunk =
-                    Box::pin(src.next_chunk(&self.inner.info, self.inner.config.chunk_size)).await;
-                let chunk = match chunk {
-                    Ok(c) => c,
+                let max = self.inner.config.chunk_size;
+                let data = match src.take_ready(max) {
+                    Some(data) => Ok(data),
+                    None => Box::pin(src.next_payload(max)).await,
+                };
+                let data = match data {
+                    Ok(d) => d,
                     Err(e) => {
                         // The file could not be read: abort what went out, report the error.
                         crate::msrp_log!(
@@ -267,7 +273,14 @@ impl Writer {
                         continue;
                     }
                 };
-                Box::pin(self.write_message_chunk(&mut src, chunk, rx)).await?;
+                let (start, last) = src.advance(&data);
+                let interruptible = data.len() > SLICE;
+                if interruptible || self.inner.info.logger.wants_wire() {
+                    let chunk = src.make_chunk(&self.inner.info, start, last, data);
+                    Box::pin(self.write_message_chunk(&mut src, chunk, rx)).await?;
+                } else {
+                    self.write_templated_chunk(&mut src, start, last, data);
+                }
                 if !src.done() {
                     self.queue.push_back(src);
                 }
@@ -386,30 +399,90 @@ impl Writer {
             self.w.buffer_chunk(&chunk);
         }
         let end = start + sent as u64 - 1;
-        let done = src.done();
-        let fr = chunk.failure_report();
-        {
-            let mut shared = self.inner.shared.lock().expect("session state");
-            if let Some(out) = shared.outgoing.get_mut(&src.message_id) {
-                if fr != FailureReport::No {
-                    out.outstanding += 1;
-                }
-                out.all_written = done;
-            }
+        let failure_report = chunk.failure_report();
+        self.written_message_chunk(src, chunk.transaction_id, start, end, failure_report);
+        Ok(())
+    }
+
+    /// Writes one chunk of a message from the message's head template (no
+    /// [`Chunk`] built): the transaction id and Byte-Range are all that
+    /// changes between a message's chunks. Payloads over 2048 octets carry
+    /// `*` as their Byte-Range end (§7.1.1) like every chunk this library
+    /// sends; this path is taken for those that are not written in slices.
+    fn write_templated_chunk(&mut self, src: &mut Source, start: u64, last: bool, data: Bytes) {
+        let total = src.total;
+        let Some(template) = src.template(&self.inner.info) else {
+            let chunk = src.make_chunk(&self.inner.info, start, last, data);
+            self.w.buffer_chunk(&chunk);
+            let end = start + chunk.data.len() as u64 - 1;
+            let failure_report = chunk.failure_report();
+            self.written_message_chunk(src, chunk.transaction_id, start, end, failure_report);
+            return;
+        };
+        // §7.1: the end-line must not occur in the body.
+        let mut transaction_id = ids::transaction_id();
+        while contains_end_line(&data, &transaction_id) {
+            transaction_id = ids::transaction_id();
         }
-        if fr != FailureReport::No {
-            self.register(
-                &chunk,
-                PendingKind::Message {
-                    message_id: src.message_id.clone(),
-                    start,
-                    end,
+        let end = start + data.len() as u64 - 1;
+        let range_end = (data.len() <= INTERRUPTIBLE_OVER).then_some(end);
+        let flag = if last {
+            Continuation::End
+        } else {
+            Continuation::More
+        };
+        self.w.buffer_with(|out| {
+            template.encode_into(out, &transaction_id, start, range_end, total);
+        });
+        self.w.buffer_bytes(&data);
+        self.w.buffer_with(|out| {
+            out.extend_from_slice(b"\r\n-------");
+            out.extend_from_slice(transaction_id.as_bytes());
+            out.push(flag.as_byte());
+            out.extend_from_slice(b"\r\n");
+        });
+        let failure_report = template.failure_report;
+        self.written_message_chunk(src, transaction_id, start, end, failure_report);
+    }
+
+    /// Bookkeeping after a chunk of `src` carrying octets `start..=end` was
+    /// buffered: the message's outstanding count, its transaction (unless
+    /// Failure-Report is `no`), or its end when nothing will answer it.
+    fn written_message_chunk(
+        &mut self,
+        src: &Source,
+        transaction_id: String,
+        start: u64,
+        end: u64,
+        failure_report: FailureReport,
+    ) {
+        let done = src.done();
+        let answered = failure_report != FailureReport::No;
+        let mut shared = self.inner.shared.lock().expect("session state");
+        if let Some(out) = shared.outgoing.get_mut(&src.message_id) {
+            if answered {
+                out.outstanding += 1;
+            }
+            out.all_written = done;
+        }
+        if answered {
+            shared.pending.insert(
+                transaction_id.clone(),
+                Pending {
+                    kind: PendingKind::Message {
+                        message_id: src.message_id.clone(),
+                        start,
+                        end,
+                    },
+                    failure_report,
+                    deadline: None,
                 },
             );
-            self.written.push(chunk.transaction_id.clone());
+            drop(shared);
+            self.written.push(transaction_id);
         } else if done {
+            drop(shared);
             self.finished_unanswered.push(src.message_id.clone());
         }
-        Ok(())
     }
 }

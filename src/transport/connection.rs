@@ -718,6 +718,13 @@ impl TransportWriter {
         self.note_out();
     }
 
+    /// Appends what `encode` writes into the output buffer (an encoded
+    /// head or end-line).
+    pub fn buffer_with(&mut self, encode: impl FnOnce(&mut Vec<u8>)) {
+        encode(&mut self.out);
+        self.note_out();
+    }
+
     /// Appends a piece of payload, by reference when it is large (TCP).
     pub fn buffer_bytes(&mut self, bytes: &Bytes) {
         self.push_payload(bytes);
