@@ -20,7 +20,7 @@ mod reader;
 mod requests;
 mod writer;
 
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
@@ -416,7 +416,12 @@ pub(crate) struct Shared {
     /// still waiting when the session closes are listed as unfinished.
     report_watch: HashMap<String, ReportWatch>,
     pending: HashMap<String, Pending>,
-    deadlines: BinaryHeap<std::cmp::Reverse<(Instant, String)>>,
+    /// Response deadlines in the order the transactions were written. Every
+    /// deadline is the flush time plus the same response timeout, so the
+    /// order is also the order of the deadlines, and the front is the next
+    /// one due. Entries of answered transactions are dropped as they reach
+    /// the front, so the queue holds about what is in flight.
+    deadlines: VecDeque<(Instant, String)>,
     outgoing: HashMap<String, OutgoingState>,
     /// Set once the session is closing or closed; no new sends.
     closing: bool,
@@ -928,11 +933,11 @@ impl Inner {
         let mut expired = Vec::new();
         {
             let mut shared = self.shared.lock().expect("session state");
-            while let Some(std::cmp::Reverse((at, _))) = shared.deadlines.peek() {
+            while let Some((at, _)) = shared.deadlines.front() {
                 if *at > now {
                     break;
                 }
-                let std::cmp::Reverse((at, tid)) = shared.deadlines.pop().expect("peeked");
+                let (at, tid) = shared.deadlines.pop_front().expect("peeked");
                 if let Some(p) = shared.pending.get(&tid) {
                     if p.deadline == Some(at) {
                         expired.push((tid, p.failure_report));
@@ -954,13 +959,18 @@ impl Inner {
         events
     }
 
+    /// The next response deadline of a transaction still waiting for its
+    /// response; the entries of answered ones before it are dropped.
     fn next_deadline(&self) -> Option<Instant> {
-        self.shared
-            .lock()
-            .expect("session state")
-            .deadlines
-            .peek()
-            .map(|r| r.0 .0)
+        let mut shared = self.shared.lock().expect("session state");
+        let shared = &mut *shared;
+        while let Some((at, tid)) = shared.deadlines.front() {
+            if shared.pending.get(tid).is_some_and(|p| p.deadline == Some(*at)) {
+                return Some(*at);
+            }
+            shared.deadlines.pop_front();
+        }
+        None
     }
 
     /// A REPORT for an outgoing message arrived (RFC 4975 §7.1.2): a success

@@ -174,7 +174,7 @@ impl Writer {
             for tid in self.written.drain(..) {
                 if let Some(p) = shared.pending.get_mut(&tid) {
                     p.deadline = Some(deadline);
-                    shared.deadlines.push(std::cmp::Reverse((deadline, tid)));
+                    shared.deadlines.push_back((deadline, tid));
                 }
             }
         }
