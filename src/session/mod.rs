@@ -965,7 +965,11 @@ impl Inner {
         let mut shared = self.shared.lock().expect("session state");
         let shared = &mut *shared;
         while let Some((at, tid)) = shared.deadlines.front() {
-            if shared.pending.get(tid).is_some_and(|p| p.deadline == Some(*at)) {
+            if shared
+                .pending
+                .get(tid)
+                .is_some_and(|p| p.deadline == Some(*at))
+            {
                 return Some(*at);
             }
             shared.deadlines.pop_front();
