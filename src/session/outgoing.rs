@@ -73,6 +73,9 @@ pub(crate) struct Source {
     leftover: Option<Bytes>,
     /// Whether any chunk went out.
     pub started: bool,
+    /// Whether the message was found stopped (error answer, cancel) when
+    /// its last chunk was written.
+    pub stop_seen: bool,
     /// The encoded head shared by this message's chunks, made with the
     /// first one; `Some(None)` when the message's headers cannot be
     /// templated (see [`HeadTemplate::new`]).
@@ -94,6 +97,7 @@ impl Source {
             body: Body::Memory(msg.body),
             leftover: None,
             started: false,
+            stop_seen: false,
             template: None,
         })
     }
@@ -154,6 +158,7 @@ impl Source {
             },
             leftover: None,
             started: false,
+            stop_seen: false,
             template: None,
         })
     }

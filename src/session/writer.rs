@@ -247,7 +247,11 @@ impl Writer {
                 }
                 self.w.buffer_chunk(&chunk);
             } else if let Some(mut src) = self.queue.pop_front() {
-                if self.stopped(&src.message_id) {
+                // Whether an error answer or a cancel stopped the message was
+                // last looked at when its previous chunk was written (under
+                // the lock taken for that chunk anyway); a message not started
+                // yet is looked up here.
+                if src.stop_seen || (!src.started && self.stopped(&src.message_id)) {
                     self.finish_stopped(&src.message_id);
                     continue;
                 }
@@ -450,7 +454,7 @@ impl Writer {
     /// Failure-Report is `no`), or its end when nothing will answer it.
     fn written_message_chunk(
         &mut self,
-        src: &Source,
+        src: &mut Source,
         transaction_id: String,
         start: u64,
         end: u64,
@@ -459,11 +463,15 @@ impl Writer {
         let done = src.done();
         let answered = failure_report != FailureReport::No;
         let mut shared = self.inner.shared.lock().expect("session state");
-        if let Some(out) = shared.outgoing.get_mut(&src.message_id) {
-            if answered {
-                out.outstanding += 1;
+        match shared.outgoing.get_mut(&src.message_id) {
+            Some(out) => {
+                if answered {
+                    out.outstanding += 1;
+                }
+                out.all_written = done;
+                src.stop_seen = out.stopped;
             }
-            out.all_written = done;
+            None => src.stop_seen = true,
         }
         if answered {
             shared.pending.insert(
