@@ -165,11 +165,21 @@ struct PendingHead {
     error: Option<(ParseErrorKind, String)>,
 }
 
+/// The fixed part of the end-line that ends a chunk with a body,
+/// `\r\n-------`, followed on the wire by the transaction id and the flag
+/// (RFC 4975 §7.1). One searcher serves every chunk; each hit is then
+/// compared with the chunk's own transaction id, so a payload holding
+/// `\r\n-------` followed by anything else stays payload.
+const END_LINE_PREFIX: &[u8] = b"\r\n-------";
+
+fn end_line_finder() -> &'static Finder<'static> {
+    static FINDER: std::sync::LazyLock<Finder<'static>> =
+        std::sync::LazyLock::new(|| Finder::new(END_LINE_PREFIX));
+    &FINDER
+}
+
 #[derive(Debug)]
 struct BodyState {
-    /// `\r\n-------<tid>` for a body; the CRLF-less form for a bodiless chunk is
-    /// handled in the header state.
-    finder: Finder<'static>,
     /// Payload octets handed out so far.
     seen: u64,
     /// Declared payload length, when the Byte-Range end is known.
@@ -397,13 +407,26 @@ impl Parser {
                     }
                 }
                 State::Body(body) => {
-                    let needle_len = body.finder.needle().len();
+                    // The end-line without its flag: `\r\n-------<tid>`.
+                    let tid = body.transaction_id.as_bytes();
+                    let needle_len = END_LINE_PREFIX.len() + tid.len();
+                    let finder = end_line_finder();
                     let mut from = 0;
                     let found = loop {
-                        match body.finder.find(&buf[from..]) {
+                        match finder.find(&buf[from..]) {
                             Some(p) => {
                                 let p = from + p;
                                 let after = p + needle_len;
+                                if buf.len() < after {
+                                    // Too close to the end for a whole
+                                    // `\r\n-------<tid>`: held back below,
+                                    // as is anything after it.
+                                    break None;
+                                }
+                                if &buf[p + END_LINE_PREFIX.len()..after] != tid {
+                                    from = p + 1; // another transaction's id: payload
+                                    continue;
+                                }
                                 if buf.len() < after + 3 {
                                     break Some((p, false)); // maybe an end-line: wait for more input
                                 }
@@ -529,14 +552,10 @@ impl Parser {
 
 impl BodyState {
     fn new(transaction_id: &str, range: Option<ByteRange>, skipping: bool) -> BodyState {
-        let mut needle = Vec::with_capacity(transaction_id.len() + 9);
-        needle.extend_from_slice(b"\r\n-------");
-        needle.extend_from_slice(transaction_id.as_bytes());
         let declared = range.and_then(|r| r.len());
         let allowed = declared
             .or_else(|| range.and_then(|r| r.total.map(|t| (t + 1).saturating_sub(r.start))));
         BodyState {
-            finder: Finder::new(&needle).into_owned(),
             seen: 0,
             declared,
             allowed,
@@ -950,6 +969,28 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn end_line_look_alikes_stay_payload_in_any_slicing() {
+        // The payload holds `\r\n-------` followed by another id, by a
+        // prefix of this chunk's id, and by this id with a bad flag (RFC
+        // 4975 §7.1): all of it is payload, whatever the slicing.
+        let body: &[u8] = b"a\r\n-------wxyz$\r\nb\r\n-------abc\r\nc\r\n-------abcdX\r\nd\r\n-------abcde$\r\n-------";
+        let mut wire = format!(
+            "MSRP abcd SEND\r\nTo-Path: msrp://b:1/x;tcp\r\nFrom-Path: msrp://a:1/y;tcp\r\nByte-Range: 1-{0}/{0}\r\nContent-Type: text/plain\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        wire.extend_from_slice(body);
+        wire.extend_from_slice(b"\r\n-------abcd$\r\n");
+        for step in [1, 2, 3, 7, 16, wire.len()] {
+            let got = events(&wire, step);
+            assert_eq!(got.len(), 3, "slices of {step}: {got:?}");
+            assert!(matches!(&got[0], Ok(Event::Head(c)) if c.transaction_id == "abcd"));
+            assert_eq!(got[1], Ok(Event::Data(Bytes::copy_from_slice(body))));
+            assert_eq!(got[2], Ok(Event::End(Continuation::End)));
+        }
     }
 
     #[test]
