@@ -19,18 +19,23 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::requests::{Action, Application, IncomingRequests};
-use super::writer::Command;
+use super::writer::{Command, Urgent};
 use super::{CloseReason, Inner, Liveness, SessionEvent};
 use crate::log::Level;
 use crate::msrp_log;
 use crate::protocol::{ByteRange, Chunk, Header, Method};
-use crate::transport::{TransportError, TransportReader};
+use crate::transport::{response_due, ResponseEncoder, TransportError, TransportReader};
 
 struct Reader {
     inner: Arc<Inner>,
     requests: IncomingRequests,
     /// Responses and REPORTs not yet handed to the writer.
-    output: Vec<Chunk>,
+    output: Vec<Urgent>,
+    /// Encodes this session's responses (the local URI's text once).
+    responses: ResponseEncoder,
+    /// Whether the logger wants the wire hooks: then responses go to the
+    /// writer as chunks, which the hooks take.
+    wire_log: bool,
     /// Pieces of one streamed message not yet delivered.
     data: Option<PendingData>,
 }
@@ -56,6 +61,8 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
         inner: inner.clone(),
         requests: IncomingRequests::default(),
         output: Vec::new(),
+        responses: ResponseEncoder::new(&inner.info.local_uri),
+        wire_log: inner.info.logger.wants_wire(),
         data: None,
     };
     let mut liveness = Liveness::new(inner.config.liveness_timeout);
@@ -167,10 +174,26 @@ impl Application for Announced<'_> {
 }
 
 impl Reader {
+    /// Queues the response to `request` when one is due (RFC 4975 §7.2),
+    /// encoded: consecutive responses share one buffer.
     fn respond(&mut self, request: &Chunk, code: u16, comment: Option<&str>) {
-        if let Some(resp) = self.inner.info.make_response(request, code, comment) {
-            self.output.push(resp);
+        if self.wire_log {
+            if let Some(resp) = self.inner.info.make_response(request, code, comment) {
+                self.output.push(Urgent::Chunk(resp));
+            }
+            return;
         }
+        if !response_due(request, code) {
+            return;
+        }
+        if !matches!(self.output.last(), Some(Urgent::Encoded(_))) {
+            self.output.push(Urgent::Encoded(Vec::with_capacity(1024)));
+        }
+        let Some(Urgent::Encoded(out)) = self.output.last_mut() else {
+            unreachable!("an encoded batch was just pushed");
+        };
+        self.responses
+            .encode_response_to(request, code, comment, out);
     }
 
     /// Hands the responses gathered so far to the writer (one batch).
@@ -351,6 +374,6 @@ impl Reader {
             total: Some(bytes),
         }));
         report.set_status(200, Some("OK".to_string()));
-        self.output.push(report);
+        self.output.push(Urgent::Chunk(report));
     }
 }
