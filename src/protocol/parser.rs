@@ -151,11 +151,12 @@ pub enum Event {
     End(Continuation),
 }
 
+/// Kept inline (no allocation per chunk for the parser's own state).
 #[derive(Debug)]
 enum State {
     StartLine { blank_lines: usize },
-    Headers(Box<PendingHead>),
-    Body(Box<BodyState>),
+    Headers(PendingHead),
+    Body(BodyState),
 }
 
 #[derive(Debug)]
@@ -209,6 +210,8 @@ pub struct Parser {
     /// connection they repeat in every chunk, so a line equal to the cached
     /// one is cloned instead of parsed again.
     path_cache: [Option<(Vec<u8>, Header)>; 2],
+    /// The room of the last body's transaction id, reused by the next.
+    spare_transaction_id: String,
 }
 
 impl Default for Parser {
@@ -236,6 +239,7 @@ impl Parser {
             state: State::StartLine { blank_lines: 0 },
             pending_end: None,
             path_cache: [None, None],
+            spare_transaction_id: String::new(),
         }
     }
 
@@ -314,11 +318,11 @@ impl Parser {
                     }
                     let chunk = parse_start_line(line)?;
                     let header_bytes = nl + 1;
-                    self.state = State::Headers(Box::new(PendingHead {
+                    self.state = State::Headers(PendingHead {
                         chunk,
                         header_bytes,
                         error: None,
-                    }));
+                    });
                 }
                 State::Headers(head) => {
                     let limit = self.limits.max_header_line;
@@ -374,18 +378,18 @@ impl Parser {
                         return match check_head(head, None) {
                             Ok(chunk) => {
                                 let mut body = BodyState::new(
-                                    &chunk.transaction_id,
+                                    self.transaction_id_room(&chunk.transaction_id),
                                     chunk.payload_byte_range(),
                                     false,
                                 );
                                 body.answerable = is_answerable(&chunk);
-                                self.state = State::Body(Box::new(body));
+                                self.state = State::Body(body);
                                 Ok(Some(Event::Head(chunk)))
                             }
                             Err(e) => {
-                                let tid = e.transaction_id.clone().unwrap_or_default();
-                                self.state =
-                                    State::Body(Box::new(BodyState::new(&tid, None, true)));
+                                let tid = e.transaction_id.as_deref().unwrap_or_default();
+                                let tid = self.transaction_id_room(tid);
+                                self.state = State::Body(BodyState::new(tid, None, true));
                                 Err(e)
                             }
                         };
@@ -506,7 +510,11 @@ impl Parser {
                             format!("chunk carries {seen} octets but its Byte-Range declares {declared}"),
                         )
                     });
-                    self.state = State::StartLine { blank_lines: 0 };
+                    if let State::Body(body) =
+                        std::mem::replace(&mut self.state, State::StartLine { blank_lines: 0 })
+                    {
+                        self.spare_transaction_id = body.transaction_id;
+                    }
                     if skipping {
                         continue;
                     }
@@ -519,9 +527,17 @@ impl Parser {
         }
     }
 
+    /// `transaction_id` in the room of the last body's id.
+    fn transaction_id_room(&mut self, transaction_id: &str) -> String {
+        let mut room = std::mem::take(&mut self.spare_transaction_id);
+        room.clear();
+        room.push_str(transaction_id);
+        room
+    }
+
     fn take_head(&mut self) -> PendingHead {
         match std::mem::replace(&mut self.state, State::StartLine { blank_lines: 0 }) {
-            State::Headers(h) => *h,
+            State::Headers(h) => h,
             _ => unreachable!("take_head outside the header state"),
         }
     }
@@ -551,7 +567,7 @@ impl Parser {
 }
 
 impl BodyState {
-    fn new(transaction_id: &str, range: Option<ByteRange>, skipping: bool) -> BodyState {
+    fn new(transaction_id: String, range: Option<ByteRange>, skipping: bool) -> BodyState {
         let declared = range.and_then(|r| r.len());
         let allowed = declared
             .or_else(|| range.and_then(|r| r.total.map(|t| (t + 1).saturating_sub(r.start))));
@@ -562,7 +578,7 @@ impl BodyState {
             skipping,
             skipped: 0,
             answerable: false,
-            transaction_id: transaction_id.to_string(),
+            transaction_id,
         }
     }
 
@@ -597,13 +613,12 @@ fn is_answerable(chunk: &Chunk) -> bool {
 /// `bodiless_end` is the flag of a chunk without a body.
 fn check_head(head: PendingHead, bodiless_end: Option<Continuation>) -> Result<Chunk, ParseError> {
     let PendingHead { chunk, error, .. } = head;
-    let tid = chunk.transaction_id.clone();
     let has_paths = chunk.to_path().is_some() && chunk.from_path().is_some();
     let answerable = has_paths && is_answerable(&chunk);
     let fail = |kind, detail: String, chunk: Chunk| ParseError {
         kind,
         detail,
-        transaction_id: Some(tid.clone()),
+        transaction_id: Some(chunk.transaction_id.clone()),
         head: if has_paths {
             Some(Box::new(chunk))
         } else {

@@ -100,7 +100,11 @@ impl Host {
         match (self, other) {
             (Host::Ip(a), Host::Ip(b)) => a == b,
             (Host::Name(a), Host::Name(b)) => {
-                percent_decode_unreserved(a).eq_ignore_ascii_case(&percent_decode_unreserved(b))
+                // Names equal but for case decode to names equal but for
+                // case: only other spellings need the decoding.
+                a.eq_ignore_ascii_case(b)
+                    || percent_decode_unreserved(a)
+                        .eq_ignore_ascii_case(&percent_decode_unreserved(b))
             }
             _ => false,
         }

@@ -295,8 +295,7 @@ impl Reader {
     async fn handle(&mut self, chunk: Chunk) {
         match chunk.method() {
             None => {
-                let tid = chunk.transaction_id.clone();
-                for e in self.inner.complete_transaction(&tid, chunk) {
+                for e in self.inner.complete_transaction(chunk) {
                     self.emit(e).await;
                 }
             }
