@@ -502,8 +502,20 @@ impl Header {
         value: &str,
         limits: &HeaderLimits,
     ) -> Result<Header, HeaderError> {
-        let value = value.trim_matches(|c| c == ' ' || c == '\t');
-        let lower = name.to_ascii_lowercase();
+        let value = value.trim_matches([' ', '\t']);
+        // The name in lower case, on the stack: a name longer than every
+        // known one ("authentication-info", "content-description") can
+        // only be an extension header.
+        let mut lower_buf = [0u8; 24];
+        let lower = match lower_buf.get_mut(..name.len()) {
+            Some(lower) => {
+                lower.copy_from_slice(name.as_bytes());
+                lower.make_ascii_lowercase();
+                // Lower-casing ASCII letters keeps UTF-8 valid.
+                std::str::from_utf8(lower).unwrap_or("")
+            }
+            None => "",
+        };
         let path = |n: &'static str| -> Result<Vec<Uri>, HeaderError> {
             if value
                 .split_ascii_whitespace()
@@ -529,7 +541,7 @@ impl Header {
             }
             Ok(value.to_string())
         };
-        Ok(match lower.as_str() {
+        Ok(match lower {
             "to-path" => Header::ToPath(path("To-Path")?),
             "from-path" => Header::FromPath(path("From-Path")?),
             "use-path" => Header::UsePath(path("Use-Path")?),

@@ -151,11 +151,12 @@ pub enum Event {
     End(Continuation),
 }
 
+/// Kept inline (no allocation per chunk for the parser's own state).
 #[derive(Debug)]
 enum State {
     StartLine { blank_lines: usize },
-    Headers(Box<PendingHead>),
-    Body(Box<BodyState>),
+    Headers(PendingHead),
+    Body(BodyState),
 }
 
 #[derive(Debug)]
@@ -165,11 +166,21 @@ struct PendingHead {
     error: Option<(ParseErrorKind, String)>,
 }
 
+/// The fixed part of the end-line that ends a chunk with a body,
+/// `\r\n-------`, followed on the wire by the transaction id and the flag
+/// (RFC 4975 §7.1). One searcher serves every chunk; each hit is then
+/// compared with the chunk's own transaction id, so a payload holding
+/// `\r\n-------` followed by anything else stays payload.
+const END_LINE_PREFIX: &[u8] = b"\r\n-------";
+
+fn end_line_finder() -> &'static Finder<'static> {
+    static FINDER: std::sync::LazyLock<Finder<'static>> =
+        std::sync::LazyLock::new(|| Finder::new(END_LINE_PREFIX));
+    &FINDER
+}
+
 #[derive(Debug)]
 struct BodyState {
-    /// `\r\n-------<tid>` for a body; the CRLF-less form for a bodiless chunk is
-    /// handled in the header state.
-    finder: Finder<'static>,
     /// Payload octets handed out so far.
     seen: u64,
     /// Declared payload length, when the Byte-Range end is known.
@@ -199,6 +210,8 @@ pub struct Parser {
     /// connection they repeat in every chunk, so a line equal to the cached
     /// one is cloned instead of parsed again.
     path_cache: [Option<(Vec<u8>, Header)>; 2],
+    /// The room of the last body's transaction id, reused by the next.
+    spare_transaction_id: String,
 }
 
 impl Default for Parser {
@@ -226,6 +239,7 @@ impl Parser {
             state: State::StartLine { blank_lines: 0 },
             pending_end: None,
             path_cache: [None, None],
+            spare_transaction_id: String::new(),
         }
     }
 
@@ -304,11 +318,11 @@ impl Parser {
                     }
                     let chunk = parse_start_line(line)?;
                     let header_bytes = nl + 1;
-                    self.state = State::Headers(Box::new(PendingHead {
+                    self.state = State::Headers(PendingHead {
                         chunk,
                         header_bytes,
                         error: None,
-                    }));
+                    });
                 }
                 State::Headers(head) => {
                     let limit = self.limits.max_header_line;
@@ -364,18 +378,18 @@ impl Parser {
                         return match check_head(head, None) {
                             Ok(chunk) => {
                                 let mut body = BodyState::new(
-                                    &chunk.transaction_id,
+                                    self.transaction_id_room(&chunk.transaction_id),
                                     chunk.payload_byte_range(),
                                     false,
                                 );
                                 body.answerable = is_answerable(&chunk);
-                                self.state = State::Body(Box::new(body));
+                                self.state = State::Body(body);
                                 Ok(Some(Event::Head(chunk)))
                             }
                             Err(e) => {
-                                let tid = e.transaction_id.clone().unwrap_or_default();
-                                self.state =
-                                    State::Body(Box::new(BodyState::new(&tid, None, true)));
+                                let tid = e.transaction_id.as_deref().unwrap_or_default();
+                                let tid = self.transaction_id_room(tid);
+                                self.state = State::Body(BodyState::new(tid, None, true));
                                 Err(e)
                             }
                         };
@@ -397,13 +411,26 @@ impl Parser {
                     }
                 }
                 State::Body(body) => {
-                    let needle_len = body.finder.needle().len();
+                    // The end-line without its flag: `\r\n-------<tid>`.
+                    let tid = body.transaction_id.as_bytes();
+                    let needle_len = END_LINE_PREFIX.len() + tid.len();
+                    let finder = end_line_finder();
                     let mut from = 0;
                     let found = loop {
-                        match body.finder.find(&buf[from..]) {
+                        match finder.find(&buf[from..]) {
                             Some(p) => {
                                 let p = from + p;
                                 let after = p + needle_len;
+                                if buf.len() < after {
+                                    // Too close to the end for a whole
+                                    // `\r\n-------<tid>`: held back below,
+                                    // as is anything after it.
+                                    break None;
+                                }
+                                if &buf[p + END_LINE_PREFIX.len()..after] != tid {
+                                    from = p + 1; // another transaction's id: payload
+                                    continue;
+                                }
                                 if buf.len() < after + 3 {
                                     break Some((p, false)); // maybe an end-line: wait for more input
                                 }
@@ -483,7 +510,11 @@ impl Parser {
                             format!("chunk carries {seen} octets but its Byte-Range declares {declared}"),
                         )
                     });
-                    self.state = State::StartLine { blank_lines: 0 };
+                    if let State::Body(body) =
+                        std::mem::replace(&mut self.state, State::StartLine { blank_lines: 0 })
+                    {
+                        self.spare_transaction_id = body.transaction_id;
+                    }
                     if skipping {
                         continue;
                     }
@@ -496,9 +527,17 @@ impl Parser {
         }
     }
 
+    /// `transaction_id` in the room of the last body's id.
+    fn transaction_id_room(&mut self, transaction_id: &str) -> String {
+        let mut room = std::mem::take(&mut self.spare_transaction_id);
+        room.clear();
+        room.push_str(transaction_id);
+        room
+    }
+
     fn take_head(&mut self) -> PendingHead {
         match std::mem::replace(&mut self.state, State::StartLine { blank_lines: 0 }) {
-            State::Headers(h) => *h,
+            State::Headers(h) => h,
             _ => unreachable!("take_head outside the header state"),
         }
     }
@@ -528,22 +567,18 @@ impl Parser {
 }
 
 impl BodyState {
-    fn new(transaction_id: &str, range: Option<ByteRange>, skipping: bool) -> BodyState {
-        let mut needle = Vec::with_capacity(transaction_id.len() + 9);
-        needle.extend_from_slice(b"\r\n-------");
-        needle.extend_from_slice(transaction_id.as_bytes());
+    fn new(transaction_id: String, range: Option<ByteRange>, skipping: bool) -> BodyState {
         let declared = range.and_then(|r| r.len());
         let allowed = declared
             .or_else(|| range.and_then(|r| r.total.map(|t| (t + 1).saturating_sub(r.start))));
         BodyState {
-            finder: Finder::new(&needle).into_owned(),
             seen: 0,
             declared,
             allowed,
             skipping,
             skipped: 0,
             answerable: false,
-            transaction_id: transaction_id.to_string(),
+            transaction_id,
         }
     }
 
@@ -578,13 +613,12 @@ fn is_answerable(chunk: &Chunk) -> bool {
 /// `bodiless_end` is the flag of a chunk without a body.
 fn check_head(head: PendingHead, bodiless_end: Option<Continuation>) -> Result<Chunk, ParseError> {
     let PendingHead { chunk, error, .. } = head;
-    let tid = chunk.transaction_id.clone();
     let has_paths = chunk.to_path().is_some() && chunk.from_path().is_some();
     let answerable = has_paths && is_answerable(&chunk);
     let fail = |kind, detail: String, chunk: Chunk| ParseError {
         kind,
         detail,
-        transaction_id: Some(tid.clone()),
+        transaction_id: Some(chunk.transaction_id.clone()),
         head: if has_paths {
             Some(Box::new(chunk))
         } else {
@@ -950,6 +984,28 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn end_line_look_alikes_stay_payload_in_any_slicing() {
+        // The payload holds `\r\n-------` followed by another id, by a
+        // prefix of this chunk's id, and by this id with a bad flag (RFC
+        // 4975 §7.1): all of it is payload, whatever the slicing.
+        let body: &[u8] = b"a\r\n-------wxyz$\r\nb\r\n-------abc\r\nc\r\n-------abcdX\r\nd\r\n-------abcde$\r\n-------";
+        let mut wire = format!(
+            "MSRP abcd SEND\r\nTo-Path: msrp://b:1/x;tcp\r\nFrom-Path: msrp://a:1/y;tcp\r\nByte-Range: 1-{0}/{0}\r\nContent-Type: text/plain\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        wire.extend_from_slice(body);
+        wire.extend_from_slice(b"\r\n-------abcd$\r\n");
+        for step in [1, 2, 3, 7, 16, wire.len()] {
+            let got = events(&wire, step);
+            assert_eq!(got.len(), 3, "slices of {step}: {got:?}");
+            assert!(matches!(&got[0], Ok(Event::Head(c)) if c.transaction_id == "abcd"));
+            assert_eq!(got[1], Ok(Event::Data(Bytes::copy_from_slice(body))));
+            assert_eq!(got[2], Ok(Event::End(Continuation::End)));
+        }
     }
 
     #[test]

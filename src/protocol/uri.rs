@@ -100,7 +100,11 @@ impl Host {
         match (self, other) {
             (Host::Ip(a), Host::Ip(b)) => a == b,
             (Host::Name(a), Host::Name(b)) => {
-                percent_decode_unreserved(a).eq_ignore_ascii_case(&percent_decode_unreserved(b))
+                // Names equal but for case decode to names equal but for
+                // case: only other spellings need the decoding.
+                a.eq_ignore_ascii_case(b)
+                    || percent_decode_unreserved(a)
+                        .eq_ignore_ascii_case(&percent_decode_unreserved(b))
             }
             _ => false,
         }
@@ -165,6 +169,19 @@ pub struct Uri {
 }
 
 impl Uri {
+    /// Whether every part of the two URIs is the same, so that both are
+    /// written the same (stricter than `==`, which is the comparison of RFC
+    /// 4975 §6.1 and ignores case, userinfo and other parameters).
+    pub fn is_identical(&self, other: &Uri) -> bool {
+        self.secure == other.secure
+            && self.port == other.port
+            && self.host == other.host
+            && self.session_id == other.session_id
+            && self.transport == other.transport
+            && self.user == other.user
+            && self.parameters == other.parameters
+    }
+
     /// A URI for a local endpoint: `msrp[s]://host:port/session_id;tcp`.
     pub fn new(host: Host, port: Option<u16>, session_id: Option<String>, secure: bool) -> Uri {
         Uri {

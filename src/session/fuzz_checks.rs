@@ -424,6 +424,14 @@ fn check_send(actions: &[Action], config: &SessionConfig, model: &mut Model, ref
                 );
                 check_event(e, config, model);
             }
+            Action::Data(piece) => {
+                let e = piece.to_event();
+                assert!(
+                    answered && answer == 200,
+                    "{e:?} from a chunk answered {answer}"
+                );
+                check_event(&e, config, model);
+            }
         }
     }
     assert!(

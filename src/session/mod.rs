@@ -857,18 +857,19 @@ impl Inner {
         let _ = self.events.send(event).await;
     }
 
-    /// Handles the answer to a transaction (received or generated).
-    /// Returns events to emit.
-    fn complete_transaction(&self, tid: &str, response: Chunk) -> Vec<SessionEvent> {
+    /// Handles the answer to a transaction (received or generated), named
+    /// by the response's transaction id. Returns events to emit (none, and
+    /// no allocation, for the usual 200 to a message chunk).
+    fn complete_transaction(&self, response: Chunk) -> Vec<SessionEvent> {
         let mut shared = self.shared.lock().expect("session state");
-        let Some(p) = shared.pending.remove(tid) else {
+        let Some(p) = shared.pending.remove(response.transaction_id.as_str()) else {
             return Vec::new();
         };
         let code = response.code().unwrap_or(0);
         match p.kind {
             PendingKind::Silent => Vec::new(),
             PendingKind::Notify => vec![SessionEvent::ChunkResponse {
-                transaction_id: tid.to_string(),
+                transaction_id: response.transaction_id.clone(),
                 response,
             }],
             PendingKind::Deliver(tx) => {
@@ -953,8 +954,8 @@ impl Inner {
             } else {
                 "OK (no response expected)"
             };
-            let response = Chunk::response(tid.clone(), code, Some(comment.to_string()));
-            events.extend(self.complete_transaction(&tid, response));
+            let response = Chunk::response(tid, code, Some(comment.to_string()));
+            events.extend(self.complete_transaction(response));
         }
         events
     }

@@ -18,27 +18,37 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::requests::{Action, Application, IncomingRequests};
-use super::writer::Command;
+use super::requests::{Action, Application, DataPiece, IncomingRequests};
+use super::writer::{Command, Urgent};
 use super::{CloseReason, Inner, Liveness, SessionEvent};
 use crate::log::Level;
 use crate::msrp_log;
 use crate::protocol::{ByteRange, Chunk, Header, Method};
-use crate::transport::{TransportError, TransportReader};
+use crate::transport::{response_due, ResponseEncoder, TransportError, TransportReader};
 
 struct Reader {
     inner: Arc<Inner>,
     requests: IncomingRequests,
     /// Responses and REPORTs not yet handed to the writer.
-    output: Vec<Chunk>,
+    output: Vec<Urgent>,
+    /// Encodes this session's responses (the local URI's text once).
+    responses: ResponseEncoder,
+    /// Whether the logger wants the wire hooks: then responses go to the
+    /// writer as chunks, which the hooks take.
+    wire_log: bool,
     /// Pieces of one streamed message not yet delivered.
     data: Option<PendingData>,
+    /// The list of pieces of the last delivered data, kept for its room.
+    spare_pieces: Vec<Bytes>,
+    /// What [`IncomingRequests`] decided for the current chunk (kept for
+    /// its room: no allocation per chunk).
+    actions: Vec<Action>,
 }
 
 /// Consecutive pieces of one incoming message, delivered as one event.
 struct PendingData {
-    message_id: String,
-    content_type: String,
+    message_id: Arc<str>,
+    content_type: Arc<str>,
     offset: u64,
     total: Option<u64>,
     pieces: Vec<Bytes>,
@@ -56,7 +66,11 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
         inner: inner.clone(),
         requests: IncomingRequests::default(),
         output: Vec::new(),
+        responses: ResponseEncoder::new(&inner.info.local_uri),
+        wire_log: inner.info.logger.wants_wire(),
         data: None,
+        spare_pieces: Vec::new(),
+        actions: Vec::new(),
     };
     let mut liveness = Liveness::new(inner.config.liveness_timeout);
     let reason = loop {
@@ -149,28 +163,45 @@ async fn sleep_until(deadline: Option<Instant>) {
 struct Announced<'a>(&'a Inner);
 
 impl Application for Announced<'_> {
+    // Asked for every chunk: an empty map (the usual case) is not hashed.
     fn take_resume(&mut self, message_id: &str) -> Option<u64> {
-        self.0
-            .resumes
-            .lock()
-            .expect("session state")
-            .remove(message_id)
+        let mut resumes = self.0.resumes.lock().expect("session state");
+        if resumes.is_empty() {
+            return None;
+        }
+        resumes.remove(message_id)
     }
 
     fn take_refusal(&mut self, message_id: &str) -> Option<u16> {
-        self.0
-            .refusals
-            .lock()
-            .expect("session state")
-            .remove(message_id)
+        let mut refusals = self.0.refusals.lock().expect("session state");
+        if refusals.is_empty() {
+            return None;
+        }
+        refusals.remove(message_id)
     }
 }
 
 impl Reader {
+    /// Queues the response to `request` when one is due (RFC 4975 §7.2),
+    /// encoded: consecutive responses share one buffer.
     fn respond(&mut self, request: &Chunk, code: u16, comment: Option<&str>) {
-        if let Some(resp) = self.inner.info.make_response(request, code, comment) {
-            self.output.push(resp);
+        if self.wire_log {
+            if let Some(resp) = self.inner.info.make_response(request, code, comment) {
+                self.output.push(Urgent::Chunk(resp));
+            }
+            return;
         }
+        if !response_due(request, code) {
+            return;
+        }
+        if !matches!(self.output.last(), Some(Urgent::Encoded(_))) {
+            self.output.push(Urgent::Encoded(Vec::with_capacity(1024)));
+        }
+        let Some(Urgent::Encoded(out)) = self.output.last_mut() else {
+            unreachable!("an encoded batch was just pushed");
+        };
+        self.responses
+            .encode_response_to(request, code, comment, out);
     }
 
     /// Hands the responses gathered so far to the writer (one batch).
@@ -183,19 +214,20 @@ impl Reader {
 
     /// Delivers the gathered message data.
     async fn deliver_data(&mut self) {
-        if let Some(d) = self.data.take() {
+        if let Some(mut d) = self.data.take() {
             let data = if d.pieces.len() == 1 {
-                d.pieces.into_iter().next().expect("one piece")
+                d.pieces.pop().expect("one piece")
             } else {
                 let mut joined = BytesMut::with_capacity(d.len);
-                for p in &d.pieces {
-                    joined.extend_from_slice(p);
+                for p in d.pieces.drain(..) {
+                    joined.extend_from_slice(&p);
                 }
                 joined.freeze()
             };
+            self.spare_pieces = d.pieces;
             let e = SessionEvent::MessageData {
-                message_id: d.message_id,
-                content_type: d.content_type,
+                message_id: d.message_id.to_string(),
+                content_type: d.content_type.to_string(),
                 offset: d.offset,
                 data,
                 total: d.total,
@@ -235,40 +267,35 @@ impl Reader {
 
     /// Adds a piece of a streamed message, joined to the previous one when
     /// it continues it.
-    async fn add_data(
-        &mut self,
-        message_id: &str,
-        content_type: &str,
-        offset: u64,
-        data: Bytes,
-        total: Option<u64>,
-    ) {
+    async fn add_data(&mut self, piece: DataPiece) {
         if let Some(d) = &mut self.data {
-            if d.message_id == message_id
-                && d.offset + d.len as u64 == offset
-                && d.len + data.len() <= MAX_DATA_EVENT
+            if (Arc::ptr_eq(&d.message_id, &piece.message_id) || d.message_id == piece.message_id)
+                && d.offset + d.len as u64 == piece.offset
+                && d.len + piece.data.len() <= MAX_DATA_EVENT
             {
-                d.len += data.len();
-                d.pieces.push(data);
+                d.len += piece.data.len();
+                d.pieces.push(piece.data);
                 return;
             }
             self.hand_on().await;
         }
+        let mut pieces = std::mem::take(&mut self.spare_pieces);
+        let len = piece.data.len();
+        pieces.push(piece.data);
         self.data = Some(PendingData {
-            message_id: message_id.to_string(),
-            content_type: content_type.to_string(),
-            offset,
-            total,
-            len: data.len(),
-            pieces: vec![data],
+            message_id: piece.message_id,
+            content_type: piece.content_type,
+            offset: piece.offset,
+            total: piece.total,
+            len,
+            pieces,
         });
     }
 
     async fn handle(&mut self, chunk: Chunk) {
         match chunk.method() {
             None => {
-                let tid = chunk.transaction_id.clone();
-                for e in self.inner.complete_transaction(&tid, chunk) {
+                for e in self.inner.complete_transaction(chunk) {
                     self.emit(e).await;
                 }
             }
@@ -278,10 +305,11 @@ impl Reader {
                     return;
                 }
                 let inner = &self.inner;
-                let actions = self
-                    .requests
-                    .send(&chunk, &inner.config, &mut Announced(inner));
-                self.carry_out(&chunk, actions).await;
+                let mut actions = std::mem::take(&mut self.actions);
+                self.requests
+                    .send_into(&chunk, &inner.config, &mut Announced(inner), &mut actions);
+                self.carry_out(&chunk, &mut actions).await;
+                self.actions = actions;
             }
             Some(Method::Report) => {
                 if self.inner.info.check_incoming_send_chunk(&chunk).is_err() {
@@ -290,16 +318,16 @@ impl Reader {
                 if let (Some(id), Some(status)) = (chunk.message_id(), chunk.status()) {
                     self.inner.note_report(id, status.code, chunk.byte_range());
                 }
-                let actions = self.requests.report(&chunk);
-                self.carry_out(&chunk, actions).await;
+                let mut actions = self.requests.report(&chunk);
+                self.carry_out(&chunk, &mut actions).await;
             }
             Some(_) => self.respond(&chunk, 501, Some("Not Implemented")),
         }
     }
 
     /// Carries out what [`IncomingRequests`] decided for `request`.
-    async fn carry_out(&mut self, request: &Chunk, actions: Vec<Action>) {
-        for action in actions {
+    async fn carry_out(&mut self, request: &Chunk, actions: &mut Vec<Action>) {
+        for action in actions.drain(..) {
             match action {
                 Action::Respond { code, comment } => {
                     self.respond(request, code, comment.as_deref())
@@ -312,16 +340,7 @@ impl Reader {
                         out.first_error.get_or_insert(code);
                     }
                 }
-                Action::Event(SessionEvent::MessageData {
-                    message_id,
-                    content_type,
-                    offset,
-                    data,
-                    total,
-                }) => {
-                    self.add_data(&message_id, &content_type, offset, data, total)
-                        .await
-                }
+                Action::Data(piece) => self.add_data(piece).await,
                 Action::Event(e) => self.emit(e).await,
                 Action::Warn(text) => {
                     msrp_log!(self.inner.info.logger, Level::Warn, "{text}")
@@ -351,6 +370,6 @@ impl Reader {
             total: Some(bytes),
         }));
         report.set_status(200, Some("OK".to_string()));
-        self.output.push(report);
+        self.output.push(Urgent::Chunk(report));
     }
 }

@@ -7,6 +7,9 @@
 //! the socket and the event channel; the fuzz checks drive them directly.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use bytes::Bytes;
 
 use super::incoming::{IncomingState, Reassembled};
 use super::{
@@ -37,8 +40,35 @@ pub(crate) enum Action {
     StopOutgoing { message_id: String, code: u16 },
     /// Tell the application.
     Event(SessionEvent),
+    /// Tell the application of a piece of a streamed message (the common
+    /// event, kept without a `String` per piece).
+    Data(DataPiece),
     /// Log a warning.
     Warn(String),
+}
+
+/// A piece of a streamed message: what [`SessionEvent::MessageData`]
+/// carries, with the ids shared with the message's state.
+#[derive(Debug)]
+pub(crate) struct DataPiece {
+    pub(crate) message_id: Arc<str>,
+    pub(crate) content_type: Arc<str>,
+    pub(crate) offset: u64,
+    pub(crate) data: Bytes,
+    pub(crate) total: Option<u64>,
+}
+
+impl DataPiece {
+    /// The event the application would get for this piece alone.
+    pub(crate) fn to_event(&self) -> SessionEvent {
+        SessionEvent::MessageData {
+            message_id: self.message_id.to_string(),
+            content_type: self.content_type.to_string(),
+            offset: self.offset,
+            data: self.data.clone(),
+            total: self.total,
+        }
+    }
 }
 
 /// Incoming messages being reassembled and the ones refused.
@@ -50,6 +80,8 @@ pub(crate) struct IncomingRequests {
     /// Messages delivered complete or aborted: their further chunks are
     /// duplicates (RFC 4975 §5.4), answered but not delivered again.
     finished: HashSet<String>,
+    /// What reassembly said about the current chunk (kept for its room).
+    reassembled: Vec<Reassembled>,
 }
 
 /// Most refused Message-IDs remembered (the list is cleared beyond).
@@ -91,48 +123,60 @@ impl IncomingRequests {
         application: &mut impl Application,
     ) -> Vec<Action> {
         let mut actions = Vec::new();
-        let Some(message_id) = chunk.message_id().map(str::to_string) else {
-            respond(&mut actions, 400, Some("missing Message-ID"));
-            return actions;
+        self.send_into(chunk, config, application, &mut actions);
+        actions
+    }
+
+    /// [`IncomingRequests::send`] appending to `actions` (a list the
+    /// caller reuses: no allocation per chunk on the common path).
+    pub(crate) fn send_into(
+        &mut self,
+        chunk: &Chunk,
+        config: &SessionConfig,
+        application: &mut impl Application,
+        actions: &mut Vec<Action>,
+    ) {
+        let Some(message_id) = chunk.message_id() else {
+            respond(actions, 400, Some("missing Message-ID"));
+            return;
         };
-        if !chunk.has_body()
-            && chunk.byte_range().total == Some(0)
-            && !self.incoming.contains_key(&message_id)
-        {
+        let mut known = self.incoming.contains_key(message_id);
+        if !chunk.has_body() && chunk.byte_range().total == Some(0) && !known {
             // A bodiless SEND (binding or keepalive): just answered.
-            respond(&mut actions, 200, None);
-            return actions;
+            respond(actions, 200, None);
+            return;
         }
-        if let Some(code) = application.take_refusal(&message_id) {
-            self.incoming.remove(&message_id);
-            self.refuse(&mut actions, &message_id, code);
-            return actions;
+        if let Some(code) = application.take_refusal(message_id) {
+            self.incoming.remove(message_id);
+            self.refuse(actions, message_id, code);
+            return;
         }
-        if let Some(&code) = self.refused.get(&message_id) {
-            respond(&mut actions, code, None);
-            return actions;
+        if let Some(&code) = (!self.refused.is_empty())
+            .then(|| self.refused.get(message_id))
+            .flatten()
+        {
+            respond(actions, code, None);
+            return;
         }
         let mut resumed = None;
-        if !self.incoming.contains_key(&message_id) {
-            resumed = application.take_resume(&message_id);
-            if resumed.is_none() && self.finished.contains(&message_id) {
+        if !known {
+            resumed = application.take_resume(message_id);
+            if resumed.is_none() && self.finished.contains(message_id) {
                 // A chunk of a message already delivered or aborted: the
                 // duplicate is acknowledged as Failure-Report asks but not
                 // presented again (RFC 4975 §5.4: duplicates are not shown
                 // to the user without warning).
-                respond(&mut actions, 200, None);
+                respond(actions, 200, None);
                 actions.push(Action::Warn(format!(
                     "message {message_id}: chunk after the message finished, dropped"
                 )));
-                return actions;
+                return;
             }
-            self.finished.remove(&message_id);
-        }
-        if !self.incoming.contains_key(&message_id) {
+            self.finished.remove(message_id);
             if let Some(ct) = chunk.content_type() {
                 if !content_type_accepted(&config.accept_types, ct) {
-                    self.refuse(&mut actions, &message_id, 415);
-                    return actions;
+                    self.refuse(actions, message_id, 415);
+                    return;
                 }
             }
             let total = chunk.byte_range().total;
@@ -141,35 +185,41 @@ impl IncomingRequests {
                 _ => false,
             };
             if too_big || self.incoming.len() >= config.max_incoming_messages {
-                self.refuse(&mut actions, &message_id, 413);
-                return actions;
+                self.refuse(actions, message_id, 413);
+                return;
             }
         }
         if config.chunk_events {
             actions.push(Action::Event(SessionEvent::Chunk(chunk.clone())));
         }
         let max_mem = config.max_message_size;
-        let state = self
-            .incoming
-            .entry(message_id.clone())
-            .or_insert_with(|| match resumed {
+        if !known {
+            let state = match resumed {
                 Some(already) => IncomingState::resumed(chunk, already),
                 None => IncomingState::new(chunk, max_mem),
-            });
-        let results = match state.add(chunk, max_mem) {
-            Ok(r) => r,
-            Err(reason) => {
-                self.incoming.remove(&message_id);
-                self.refuse(&mut actions, &message_id, 400);
-                actions.push(Action::Warn(format!("message {message_id}: {reason}")));
-                return actions;
-            }
-        };
+            };
+            self.incoming.insert(message_id.to_string(), state);
+            known = true;
+        }
+        debug_assert!(known);
+        let mut results = std::mem::take(&mut self.reassembled);
+        results.clear();
+        let state = self.incoming.get_mut(message_id).expect("present");
+        if let Err(reason) = state.add_into(chunk, max_mem, &mut results) {
+            results.clear();
+            self.reassembled = results;
+            self.incoming.remove(message_id);
+            self.refuse(actions, message_id, 400);
+            actions.push(Action::Warn(format!("message {message_id}: {reason}")));
+            return;
+        }
         if let Some(max) = config.max_incoming_size {
             if state.received.covered() > max {
-                self.incoming.remove(&message_id);
-                self.refuse(&mut actions, &message_id, 413);
-                return actions;
+                results.clear();
+                self.reassembled = results;
+                self.incoming.remove(message_id);
+                self.refuse(actions, message_id, 413);
+                return;
             }
         }
         if state.held() > 0 {
@@ -184,12 +234,15 @@ impl IncomingRequests {
                     limits::total_buffered(),
                     limits::total_buffered_limit()
                 )));
-                self.incoming.remove(&message_id);
-                self.refuse(&mut actions, &message_id, 413);
-                return actions;
+                results.clear();
+                self.reassembled = results;
+                self.incoming.remove(message_id);
+                self.refuse(actions, message_id, 413);
+                return;
             }
         }
-        let state = self.incoming.get_mut(&message_id).expect("present");
+        let state = self.incoming.get_mut(message_id).expect("present");
+        let shared_id = state.message_id.clone();
         let content_type = state.content_type.clone();
         let total = state.total;
         let covered = state.received.covered();
@@ -199,13 +252,14 @@ impl IncomingRequests {
             state.progress_reported = covered;
         }
         // Answer once the data was taken (§7.2: partial gets no 200).
-        respond(&mut actions, 200, None);
-        for r in results {
+        respond(actions, 200, None);
+        let mut present = true;
+        for r in results.drain(..) {
             match r {
                 Reassembled::Partial => {}
                 Reassembled::Data { offset, data } => {
-                    actions.push(Action::Event(SessionEvent::MessageData {
-                        message_id: message_id.clone(),
+                    actions.push(Action::Data(DataPiece {
+                        message_id: shared_id.clone(),
                         content_type: content_type.clone(),
                         offset,
                         data,
@@ -213,44 +267,46 @@ impl IncomingRequests {
                     }));
                 }
                 Reassembled::Aborted { bytes } => {
-                    self.incoming.remove(&message_id);
-                    self.finish(&message_id);
+                    self.incoming.remove(message_id);
+                    present = false;
+                    self.finish(message_id);
                     actions.push(Action::Event(SessionEvent::Aborted {
-                        message_id: message_id.clone(),
+                        message_id: message_id.to_string(),
                         bytes,
                     }));
                 }
                 Reassembled::Complete { body, bytes } => {
-                    let state = self.incoming.remove(&message_id).expect("present");
-                    self.finish(&message_id);
+                    let state = self.incoming.remove(message_id).expect("present");
+                    present = false;
+                    self.finish(message_id);
                     if state.success_report {
                         actions.push(Action::SuccessReport { bytes });
                     }
                     actions.push(Action::Event(match body {
                         Some(body) => SessionEvent::Message(IncomingMessage {
-                            message_id: message_id.clone(),
-                            content_type: content_type.clone(),
+                            message_id: message_id.to_string(),
+                            content_type: content_type.to_string(),
                             headers: state.headers,
                             body,
                         }),
                         None => SessionEvent::MessageComplete {
-                            message_id: message_id.clone(),
-                            content_type: content_type.clone(),
+                            message_id: message_id.to_string(),
+                            content_type: content_type.to_string(),
                             bytes,
                         },
                     }));
                 }
             }
         }
-        if report_progress && self.incoming.contains_key(&message_id) {
+        self.reassembled = results;
+        if report_progress && present {
             actions.push(Action::Event(SessionEvent::Progress {
-                message_id,
+                message_id: message_id.to_string(),
                 outgoing: false,
                 bytes: covered,
                 total,
             }));
         }
-        actions
     }
 
     /// Refuses a message: the error answer (for Failure-Report yes or

@@ -36,7 +36,7 @@ pub(crate) enum Command {
     Raw(Box<(Chunk, PendingKind)>),
     /// Responses and REPORTs from the reader (all that one socket read
     /// produced): go out first.
-    UrgentBatch(Vec<Chunk>),
+    UrgentBatch(Vec<Urgent>),
     /// A message or file to send.
     Queue(Box<Source>),
     Cancel(String),
@@ -46,10 +46,21 @@ pub(crate) enum Command {
     },
 }
 
+/// Output that goes out before requests and message chunks: responses
+/// and REPORTs (RFC 4975 §7.1.1: what is waiting interrupts a long chunk).
+#[derive(Debug)]
+pub(crate) enum Urgent {
+    /// Responses already encoded by the reader (one after another).
+    Encoded(Vec<u8>),
+    /// A chunk to encode (a REPORT, an abort, or a response while the
+    /// logger wants the wire hooks, which take the chunk).
+    Chunk(Chunk),
+}
+
 struct Writer {
     inner: Arc<Inner>,
     w: TransportWriter,
-    urgent: VecDeque<Chunk>,
+    urgent: VecDeque<Urgent>,
     raw: VecDeque<(Chunk, PendingKind)>,
     queue: VecDeque<Box<Source>>,
     /// Transactions written since the last flush (their deadlines start at the flush).
@@ -106,7 +117,7 @@ pub(crate) async fn run(
 impl Writer {
     fn accept(&mut self, c: Command) {
         match c {
-            Command::UrgentBatch(chunks) => self.urgent.extend(chunks),
+            Command::UrgentBatch(output) => self.urgent.extend(output),
             Command::Raw(request) => self.raw.push_back(*request),
             Command::Queue(src) => {
                 let mut shared = self.inner.shared.lock().expect("session state");
@@ -131,7 +142,7 @@ impl Writer {
                     let src = self.queue.remove(pos).expect("position found");
                     if src.started && !src.done() {
                         let abort = src.abort_chunk(&self.inner.info);
-                        self.urgent.push_back(abort);
+                        self.urgent.push_back(Urgent::Chunk(abort));
                     }
                     let mut shared = self.inner.shared.lock().expect("session state");
                     if let Some(out) = shared.outgoing.get_mut(&id) {
@@ -236,8 +247,11 @@ impl Writer {
             if let Some((false, _)) = &self.shutdown {
                 return Ok(());
             }
-            if let Some(chunk) = self.urgent.pop_front() {
-                self.w.buffer_chunk(&chunk);
+            if let Some(urgent) = self.urgent.pop_front() {
+                match urgent {
+                    Urgent::Encoded(bytes) => self.w.buffer_raw(&bytes),
+                    Urgent::Chunk(chunk) => self.w.buffer_chunk(&chunk),
+                }
             } else if let Some((chunk, kind)) = self.raw.pop_front() {
                 let answered = !matches!(kind, PendingKind::Silent)
                     || chunk.failure_report() != FailureReport::No;
@@ -271,7 +285,8 @@ impl Writer {
                             src.message_id
                         );
                         if src.next > src.first {
-                            self.urgent.push_back(src.abort_chunk(&self.inner.info));
+                            self.urgent
+                                .push_back(Urgent::Chunk(src.abort_chunk(&self.inner.info)));
                         }
                         self.fail_message(&src.message_id);
                         continue;

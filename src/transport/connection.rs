@@ -307,14 +307,8 @@ impl TransportInfo {
         code: u16,
         comment: Option<&str>,
     ) -> Option<Chunk> {
-        use crate::protocol::FailureReport;
-        if request.method() == Some(&Method::Report) || !request.is_request() {
+        if !super::response_due(request, code) {
             return None; // §7.1.2: REPORTs are never answered
-        }
-        match request.failure_report() {
-            FailureReport::No => return None,
-            FailureReport::Partial if code == 200 => return None,
-            _ => {}
         }
         Some(make_response_to(request, &self.local_uri, code, comment))
     }

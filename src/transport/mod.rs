@@ -3,6 +3,7 @@
 //! `make_chunk`, responses, and the binding checks.
 
 pub mod connection;
+pub mod response;
 pub mod stream;
 pub mod tls;
 
@@ -10,5 +11,6 @@ pub use connection::{
     make_response_to, ChunkParams, MsrpError, PathMatching, Transport, TransportError,
     TransportInfo, TransportReader, TransportWriter,
 };
+pub use response::{response_due, ResponseEncoder};
 pub use stream::Stream;
 pub use tls::{Fingerprint, PeerVerification, TlsError, TlsIdentity};
