@@ -6,10 +6,11 @@
 //!
 //! Everything one socket read brought is handled before anything is handed
 //! on: the responses and REPORTs it produced go to the writer as one batch
-//! (one wake-up, one socket write), and consecutive pieces of one streamed
-//! message are delivered as one [`SessionEvent::MessageData`], both just
+//! (one wake-up, one socket write), and the [`SessionEvent::MessageData`]
+//! events it made go to the application together (one wake-up), both just
 //! before the reader waits for more input (or sooner, when another event
-//! must keep its place in the order).
+//! must keep its place in the order). Consecutive pieces of one message are
+//! joined into events of up to 64 KiB.
 
 use std::sync::Arc;
 
@@ -38,6 +39,9 @@ struct Reader {
     wire_log: bool,
     /// Pieces of one streamed message not yet delivered.
     data: Option<PendingData>,
+    /// `MessageData` events made from what the current socket read
+    /// brought, delivered all together (kept for its room).
+    ready: Vec<SessionEvent>,
     /// The list of pieces of the last delivered data, kept for its room.
     spare_pieces: Vec<Bytes>,
     /// What [`IncomingRequests`] decided for the current chunk (kept for
@@ -69,6 +73,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
         responses: ResponseEncoder::new(&inner.info.local_uri),
         wire_log: inner.info.logger.wants_wire(),
         data: None,
+        ready: Vec::new(),
         spare_pieces: Vec::new(),
         actions: Vec::new(),
     };
@@ -212,8 +217,9 @@ impl Reader {
         }
     }
 
-    /// Delivers the gathered message data.
-    async fn deliver_data(&mut self) {
+    /// Turns the pieces gathered so far into one `MessageData` event,
+    /// which waits in `ready` until the reader hands everything on.
+    fn seal_data(&mut self) {
         if let Some(mut d) = self.data.take() {
             let data = if d.pieces.len() == 1 {
                 d.pieces.pop().expect("one piece")
@@ -225,15 +231,29 @@ impl Reader {
                 joined.freeze()
             };
             self.spare_pieces = d.pieces;
-            let e = SessionEvent::MessageData {
+            self.ready.push(SessionEvent::MessageData {
                 message_id: d.message_id.to_string(),
                 content_type: d.content_type.to_string(),
                 offset: d.offset,
                 data,
                 total: d.total,
-            };
+            });
+        }
+    }
+
+    /// Delivers the gathered message data. The events made from one socket
+    /// read go to the application together: it wakes once for them, not
+    /// once per event.
+    async fn deliver_data(&mut self) {
+        self.seal_data();
+        if self.ready.is_empty() {
+            return;
+        }
+        let mut ready = std::mem::take(&mut self.ready);
+        for e in ready.drain(..) {
             self.send_event(e).await;
         }
+        self.ready = ready;
     }
 
     /// Queues an event for the application. When its queue is full the
@@ -267,7 +287,7 @@ impl Reader {
 
     /// Adds a piece of a streamed message, joined to the previous one when
     /// it continues it.
-    async fn add_data(&mut self, piece: DataPiece) {
+    fn add_data(&mut self, piece: DataPiece) {
         if let Some(d) = &mut self.data {
             if (Arc::ptr_eq(&d.message_id, &piece.message_id) || d.message_id == piece.message_id)
                 && d.offset + d.len as u64 == piece.offset
@@ -277,7 +297,7 @@ impl Reader {
                 d.pieces.push(piece.data);
                 return;
             }
-            self.hand_on().await;
+            self.seal_data();
         }
         let mut pieces = std::mem::take(&mut self.spare_pieces);
         let len = piece.data.len();
@@ -340,7 +360,7 @@ impl Reader {
                         out.first_error.get_or_insert(code);
                     }
                 }
-                Action::Data(piece) => self.add_data(piece).await,
+                Action::Data(piece) => self.add_data(piece),
                 Action::Event(e) => self.emit(e).await,
                 Action::Warn(text) => {
                     msrp_log!(self.inner.info.logger, Level::Warn, "{text}")
