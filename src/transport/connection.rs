@@ -381,11 +381,11 @@ pub struct TransportReader {
 /// The writing half of a connection.
 ///
 /// Output is gathered as a list of parts: runs of `out` (heads, end-lines,
-/// small payloads, all copied there) and, over TCP, payloads of at least
+/// small payloads, all copied there) and payloads of at least
 /// [`BY_REFERENCE`] octets kept as the `Bytes` they came in, written with
-/// vectored writes instead of being copied. (Over TLS everything is copied
-/// into `out`: the TLS layer copies into records anyway, and one write makes
-/// full records.)
+/// vectored writes instead of being copied. Over TLS the vectored write
+/// still makes full records: rustls cuts its records from all the slices
+/// of one write as from one buffer, encrypting straight from them.
 pub struct TransportWriter {
     info: Arc<TransportInfo>,
     io: WriteHalf<Stream>,
@@ -401,12 +401,10 @@ pub struct TransportWriter {
     /// Octets in the parts, and octets of them written.
     queued: usize,
     written: usize,
-    /// Payloads go out by reference (TCP).
-    vectored: bool,
     closed: bool,
 }
 
-/// Payloads at least this long are written from their own buffer (TCP).
+/// Payloads at least this long are written from their own buffer.
 const BY_REFERENCE: usize = 1024;
 
 /// Most slices handed to one vectored write.
@@ -457,7 +455,6 @@ impl Transport {
                 eof: false,
             },
             writer: TransportWriter {
-                vectored: !info.tls,
                 info,
                 io: w,
                 out: Vec::new(),
@@ -719,13 +716,13 @@ impl TransportWriter {
         self.note_out();
     }
 
-    /// Appends a piece of payload, by reference when it is large (TCP).
+    /// Appends a piece of payload, by reference when it is large.
     pub fn buffer_bytes(&mut self, bytes: &Bytes) {
         self.push_payload(bytes);
     }
 
     fn push_payload(&mut self, data: &Bytes) {
-        if self.vectored && data.len() >= BY_REFERENCE {
+        if data.len() >= BY_REFERENCE {
             self.queued += data.len();
             self.parts.push(Part::Data(data.clone()));
         } else {
@@ -799,7 +796,7 @@ impl TransportWriter {
                     offset = 0;
                     count += 1;
                 }
-                if self.vectored && count > 1 {
+                if count > 1 {
                     self.io.write_vectored(&slices[..count]).await
                 } else {
                     self.io.write(&slices[0]).await
