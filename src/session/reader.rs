@@ -59,11 +59,19 @@ struct PendingData {
     len: usize,
 }
 
-/// Most octets gathered into one `MessageData` event. The event queue holds
-/// `EVENT_QUEUE` events, so this also bounds what waits there for a slow
-/// application (256 × 64 KiB); and a chat message queued behind file data
-/// waits for no more than that.
-const MAX_DATA_EVENT: usize = 64 * 1024;
+/// Most octets gathered into one `MessageData` event while the application
+/// keeps up (at most [`BUSY_QUEUE`] events wait in its queue): the fewer
+/// events, the fewer times an application on another thread is woken.
+const MAX_DATA_EVENT: usize = 256 * 1024;
+/// Most octets gathered into one `MessageData` event while more events than
+/// [`BUSY_QUEUE`] wait. So what waits in the queue for a slow application
+/// stays under 16 MiB: at most `BUSY_QUEUE + 1` events of 256 KiB and the
+/// rest of the `EVENT_QUEUE` (256) events of 32 KiB, 15.2 MiB (a single
+/// piece larger than the limit, from a chunk that large, is not split);
+/// and a chat message queued behind file data waits for no more than that.
+const BUSY_DATA_EVENT: usize = 32 * 1024;
+/// Events waiting for the application above which it counts as busy.
+const BUSY_QUEUE: usize = 32;
 
 pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinHandle<()>) {
     let mut rd = Reader {
@@ -285,13 +293,26 @@ impl Reader {
         self.send_event(event).await;
     }
 
+    /// Most octets the next `MessageData` event may gather: less while the
+    /// application falls behind (see [`BUSY_DATA_EVENT`]).
+    fn data_event_limit(&self) -> usize {
+        let events = &self.inner.events;
+        let waiting = events.max_capacity() - events.capacity() + self.ready.len();
+        if waiting <= BUSY_QUEUE {
+            MAX_DATA_EVENT
+        } else {
+            BUSY_DATA_EVENT
+        }
+    }
+
     /// Adds a piece of a streamed message, joined to the previous one when
     /// it continues it.
     fn add_data(&mut self, piece: DataPiece) {
+        let limit = self.data_event_limit();
         if let Some(d) = &mut self.data {
             if (Arc::ptr_eq(&d.message_id, &piece.message_id) || d.message_id == piece.message_id)
                 && d.offset + d.len as u64 == piece.offset
-                && d.len + piece.data.len() <= MAX_DATA_EVENT
+                && d.len + piece.data.len() <= limit
             {
                 d.len += piece.data.len();
                 d.pieces.push(piece.data);

@@ -30,8 +30,10 @@ use crate::protocol::{
 
 /// Smallest read reservation; the read size doubles while reads fill it.
 const MIN_READ: usize = 8 * 1024;
-/// Largest read reservation.
-const MAX_READ: usize = 256 * 1024;
+/// Largest read reservation (reached only while reads keep filling it: a
+/// receiver that falls behind a fast sender makes one read, one batch of
+/// responses and one hand-off per MiB instead of per 256 KiB).
+const MAX_READ: usize = 1024 * 1024;
 /// A written output buffer larger than this is freed rather than kept.
 const KEEP_WRITE_BUFFER: usize = 4 * 1024;
 
