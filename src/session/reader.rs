@@ -45,6 +45,16 @@ struct Reader {
     actions: Vec<Action>,
 }
 
+/// What is left of handling a chunk after [`Reader::handle_now`].
+enum Rest {
+    /// Events from a response, to emit in order.
+    Events(Vec<SessionEvent>),
+    /// The actions left in `Reader::actions` for this SEND.
+    Actions(Chunk),
+    /// The whole handling (REPORTs, other methods).
+    Chunk(Chunk),
+}
+
 /// Consecutive pieces of one incoming message, delivered as one event.
 struct PendingData {
     message_id: Arc<str>,
@@ -110,7 +120,14 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
             // Boxed, like the other rare or heavy steps of this loop: the
             // task's allocation is the size of its largest state, and an
             // idle session should only pay for the wait.
-            Ok(chunk) => Box::pin(rd.handle(chunk)).await,
+            // What needs no waiting (the usual chunk: its 200 and a piece
+            // of data joined to the gathered ones; a 200 to a chunk sent)
+            // is done here, without the boxed future.
+            Ok(chunk) => {
+                if let Some(rest) = rd.handle_now(chunk) {
+                    Box::pin(rd.handle_rest(rest)).await
+                }
+            }
             Err(TransportError::Parse(e)) if !e.fatal => {
                 if e.can_answer() {
                     if let Some(head) = &e.head {
@@ -268,17 +285,38 @@ impl Reader {
     /// Adds a piece of a streamed message, joined to the previous one when
     /// it continues it.
     async fn add_data(&mut self, piece: DataPiece) {
-        if let Some(d) = &mut self.data {
-            if (Arc::ptr_eq(&d.message_id, &piece.message_id) || d.message_id == piece.message_id)
-                && d.offset + d.len as u64 == piece.offset
-                && d.len + piece.data.len() <= MAX_DATA_EVENT
+        if let Err(piece) = self.add_data_now(piece) {
+            self.hand_on().await;
+            self.start_data(piece);
+        }
+    }
+
+    /// [`Reader::add_data`] when it needs no waiting: the piece continues
+    /// the gathered data, or nothing is gathered. Otherwise the piece comes
+    /// back: what was gathered must be handed on first.
+    fn add_data_now(&mut self, piece: DataPiece) -> Result<(), DataPiece> {
+        match &mut self.data {
+            Some(d)
+                if (Arc::ptr_eq(&d.message_id, &piece.message_id)
+                    || d.message_id == piece.message_id)
+                    && d.offset + d.len as u64 == piece.offset
+                    && d.len + piece.data.len() <= MAX_DATA_EVENT =>
             {
                 d.len += piece.data.len();
                 d.pieces.push(piece.data);
-                return;
+                Ok(())
             }
-            self.hand_on().await;
+            Some(_) => Err(piece),
+            None => {
+                self.start_data(piece);
+                Ok(())
+            }
         }
+    }
+
+    /// Starts gathering data with `piece` (nothing is gathered).
+    fn start_data(&mut self, piece: DataPiece) {
+        debug_assert!(self.data.is_none());
         let mut pieces = std::mem::take(&mut self.spare_pieces);
         let len = piece.data.len();
         pieces.push(piece.data);
@@ -290,6 +328,67 @@ impl Reader {
             len,
             pieces,
         });
+    }
+
+    /// Handles what of `chunk` needs no waiting; returns what is left for
+    /// [`Reader::handle_rest`], in order.
+    fn handle_now(&mut self, chunk: Chunk) -> Option<Rest> {
+        match chunk.method() {
+            None => {
+                let events = self.inner.complete_transaction(chunk);
+                (!events.is_empty()).then_some(Rest::Events(events))
+            }
+            Some(Method::Send) => {
+                if let Err(e) = self.inner.info.check_incoming_send_chunk(&chunk) {
+                    self.respond(&chunk, e.code, Some(&e.comment));
+                    return None;
+                }
+                let inner = &self.inner;
+                let mut actions = std::mem::take(&mut self.actions);
+                self.requests
+                    .send_into(&chunk, &inner.config, &mut Announced(inner), &mut actions);
+                // The actions up to the first that has to wait (a few:
+                // taken from the front of a short list).
+                while !actions.is_empty() {
+                    match actions.remove(0) {
+                        Action::Respond { code, comment } => {
+                            self.respond(&chunk, code, comment.as_deref())
+                        }
+                        Action::Data(piece) => {
+                            if let Err(piece) = self.add_data_now(piece) {
+                                actions.insert(0, Action::Data(piece));
+                                break;
+                            }
+                        }
+                        other => {
+                            actions.insert(0, other);
+                            break;
+                        }
+                    }
+                }
+                let rest = !actions.is_empty();
+                self.actions = actions;
+                rest.then_some(Rest::Actions(chunk))
+            }
+            _ => Some(Rest::Chunk(chunk)),
+        }
+    }
+
+    /// What [`Reader::handle_now`] left.
+    async fn handle_rest(&mut self, rest: Rest) {
+        match rest {
+            Rest::Events(events) => {
+                for e in events {
+                    self.emit(e).await;
+                }
+            }
+            Rest::Actions(chunk) => {
+                let mut actions = std::mem::take(&mut self.actions);
+                self.carry_out(&chunk, &mut actions).await;
+                self.actions = actions;
+            }
+            Rest::Chunk(chunk) => self.handle(chunk).await,
+        }
     }
 
     async fn handle(&mut self, chunk: Chunk) {
