@@ -117,12 +117,12 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
         };
         liveness.received();
         match read {
-            // Boxed, like the other rare or heavy steps of this loop: the
-            // task's allocation is the size of its largest state, and an
-            // idle session should only pay for the wait.
-            // What needs no waiting (the usual chunk: its 200 and a piece
-            // of data joined to the gathered ones; a 200 to a chunk sent)
-            // is done here, without the boxed future.
+            // What a chunk needs no waiting for (usually all of it: its 200
+            // and a piece of data joined to the gathered ones, or a 200 to
+            // a chunk sent) is done here. The rest is boxed, like the other
+            // rare or heavy steps of this loop: the task's allocation is the
+            // size of its largest state, and an idle session should only
+            // pay for the wait.
             Ok(chunk) => {
                 if let Some(rest) = rd.handle_now(chunk) {
                     Box::pin(rd.handle_rest(rest)).await
