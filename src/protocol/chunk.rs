@@ -57,14 +57,18 @@ impl Method {
         if text.is_empty() || text.len() > 32 || !text.bytes().all(|b| b.is_ascii_alphabetic()) {
             return None;
         }
-        let upper = text.to_ascii_uppercase();
-        Some(match upper.as_str() {
-            "SEND" => Method::Send,
-            "REPORT" => Method::Report,
-            "AUTH" => Method::Auth,
-            "NICKNAME" => Method::Nickname,
-            _ => Method::Other(upper),
-        })
+        // The known methods without a String (a SEND per chunk).
+        for (name, method) in [
+            ("SEND", Method::Send),
+            ("REPORT", Method::Report),
+            ("AUTH", Method::Auth),
+            ("NICKNAME", Method::Nickname),
+        ] {
+            if text.eq_ignore_ascii_case(name) {
+                return Some(method);
+            }
+        }
+        Some(Method::Other(text.to_ascii_uppercase()))
     }
 
     pub fn as_str(&self) -> &str {

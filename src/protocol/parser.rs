@@ -166,6 +166,10 @@ struct PendingHead {
     error: Option<(ParseErrorKind, String)>,
 }
 
+/// The header lines [`Parser`] keeps the last one of, with what it parsed
+/// to (the name with its colon, as this library and most others write it).
+const CACHED_LINES: [&[u8]; 4] = [b"To-Path:", b"From-Path:", b"Message-ID:", b"Content-Type:"];
+
 /// The fixed part of the end-line that ends a chunk with a body,
 /// `\r\n-------`, followed on the wire by the transaction id and the flag
 /// (RFC 4975 §7.1). One searcher serves every chunk; each hit is then
@@ -206,10 +210,11 @@ pub struct Parser {
     state: State,
     /// The end of a bodiless chunk, reported right after its head.
     pending_end: Option<Continuation>,
-    /// The last To-Path and From-Path lines and what they parsed to: on one
-    /// connection they repeat in every chunk, so a line equal to the cached
-    /// one is cloned instead of parsed again.
-    path_cache: [Option<(Vec<u8>, Header)>; 2],
+    /// The last To-Path, From-Path, Message-ID and Content-Type lines and
+    /// what they parsed to: on one connection the paths repeat in every
+    /// chunk, and the others in every chunk of a message, so a line equal
+    /// to the cached one is cloned instead of checked and parsed again.
+    line_cache: [Option<(Vec<u8>, Header)>; CACHED_LINES.len()],
     /// The room of the last body's transaction id, reused by the next.
     spare_transaction_id: String,
 }
@@ -238,31 +243,36 @@ impl Parser {
             },
             state: State::StartLine { blank_lines: 0 },
             pending_end: None,
-            path_cache: [None, None],
+            line_cache: Default::default(),
             spare_transaction_id: String::new(),
         }
     }
 
-    /// Parses a header line, through the path cache for To-Path and From-Path.
+    /// Parses a header line, through the line cache for the headers of
+    /// [`CACHED_LINES`] (exactly as written there; other spellings are
+    /// parsed every time).
     fn header(
-        path_cache: &mut [Option<(Vec<u8>, Header)>; 2],
+        line_cache: &mut [Option<(Vec<u8>, Header)>; CACHED_LINES.len()],
         header_limits: &HeaderLimits,
         line: &[u8],
     ) -> Result<Header, (ParseErrorKind, String)> {
-        let slot = if line.starts_with(b"To-Path:") {
-            0
-        } else if line.starts_with(b"From-Path:") {
-            1
-        } else {
+        let Some(slot) = CACHED_LINES.iter().position(|p| line.starts_with(p)) else {
             return parse_header_line(line, header_limits);
         };
-        if let Some((cached, header)) = &path_cache[slot] {
+        if let Some((cached, header)) = &line_cache[slot] {
             if cached.as_slice() == line {
                 return Ok(header.clone());
             }
         }
         let header = parse_header_line(line, header_limits)?;
-        path_cache[slot] = Some((line.to_vec(), header.clone()));
+        match &mut line_cache[slot] {
+            Some((cached, cached_header)) => {
+                cached.clear();
+                cached.extend_from_slice(line);
+                *cached_header = header.clone();
+            }
+            empty => *empty = Some((line.to_vec(), header.clone())),
+        }
         Ok(header)
     }
 
@@ -401,7 +411,7 @@ impl Parser {
                             format!("more than {max} headers"),
                         ));
                     }
-                    match Parser::header(&mut self.path_cache, &self.header_limits, line) {
+                    match Parser::header(&mut self.line_cache, &self.header_limits, line) {
                         Ok(h) => head.chunk.headers.push(h),
                         Err((kind, detail)) => {
                             if head.error.is_none() {

@@ -49,6 +49,16 @@ struct Reader {
     actions: Vec<Action>,
 }
 
+/// What is left of handling a chunk after [`Reader::handle_now`].
+enum Rest {
+    /// Events from a response, to emit in order.
+    Events(Vec<SessionEvent>),
+    /// The actions left in `Reader::actions` for this SEND.
+    Actions(Chunk),
+    /// The whole handling (REPORTs, other methods).
+    Chunk(Chunk),
+}
+
 /// Consecutive pieces of one incoming message, delivered as one event.
 struct PendingData {
     message_id: Arc<str>,
@@ -120,10 +130,17 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
         };
         liveness.received();
         match read {
-            // Boxed, like the other rare or heavy steps of this loop: the
-            // task's allocation is the size of its largest state, and an
-            // idle session should only pay for the wait.
-            Ok(chunk) => Box::pin(rd.handle(chunk)).await,
+            // What a chunk needs no waiting for (usually all of it: its 200
+            // and a piece of data joined to the gathered ones, or a 200 to
+            // a chunk sent) is done here. The rest is boxed, like the other
+            // rare or heavy steps of this loop: the task's allocation is the
+            // size of its largest state, and an idle session should only
+            // pay for the wait.
+            Ok(chunk) => {
+                if let Some(rest) = rd.handle_now(chunk) {
+                    Box::pin(rd.handle_rest(rest)).await
+                }
+            }
             Err(TransportError::Parse(e)) if !e.fatal => {
                 if e.can_answer() {
                     if let Some(head) = &e.head {
@@ -307,6 +324,8 @@ impl Reader {
 
     /// Adds a piece of a streamed message, joined to the previous one when
     /// it continues it.
+    /// (It never waits: data gathered before is sealed into an event that
+    /// waits with the others of this read.)
     fn add_data(&mut self, piece: DataPiece) {
         let limit = self.data_event_limit();
         if let Some(d) = &mut self.data {
@@ -320,6 +339,12 @@ impl Reader {
             }
             self.seal_data();
         }
+        self.start_data(piece);
+    }
+
+    /// Starts gathering data with `piece` (nothing is gathered).
+    fn start_data(&mut self, piece: DataPiece) {
+        debug_assert!(self.data.is_none());
         let mut pieces = std::mem::take(&mut self.spare_pieces);
         let len = piece.data.len();
         pieces.push(piece.data);
@@ -331,6 +356,62 @@ impl Reader {
             len,
             pieces,
         });
+    }
+
+    /// Handles what of `chunk` needs no waiting; returns what is left for
+    /// [`Reader::handle_rest`], in order.
+    fn handle_now(&mut self, chunk: Chunk) -> Option<Rest> {
+        match chunk.method() {
+            None => {
+                let events = self.inner.complete_transaction(chunk);
+                (!events.is_empty()).then_some(Rest::Events(events))
+            }
+            Some(Method::Send) => {
+                if let Err(e) = self.inner.info.check_incoming_send_chunk(&chunk) {
+                    self.respond(&chunk, e.code, Some(&e.comment));
+                    return None;
+                }
+                let inner = &self.inner;
+                let mut actions = std::mem::take(&mut self.actions);
+                self.requests
+                    .send_into(&chunk, &inner.config, &mut Announced(inner), &mut actions);
+                // The actions up to the first that has to wait (a few:
+                // taken from the front of a short list).
+                while !actions.is_empty() {
+                    match actions.remove(0) {
+                        Action::Respond { code, comment } => {
+                            self.respond(&chunk, code, comment.as_deref())
+                        }
+                        Action::Data(piece) => self.add_data(piece),
+                        other => {
+                            actions.insert(0, other);
+                            break;
+                        }
+                    }
+                }
+                let rest = !actions.is_empty();
+                self.actions = actions;
+                rest.then_some(Rest::Actions(chunk))
+            }
+            _ => Some(Rest::Chunk(chunk)),
+        }
+    }
+
+    /// What [`Reader::handle_now`] left.
+    async fn handle_rest(&mut self, rest: Rest) {
+        match rest {
+            Rest::Events(events) => {
+                for e in events {
+                    self.emit(e).await;
+                }
+            }
+            Rest::Actions(chunk) => {
+                let mut actions = std::mem::take(&mut self.actions);
+                self.carry_out(&chunk, &mut actions).await;
+                self.actions = actions;
+            }
+            Rest::Chunk(chunk) => self.handle(chunk).await,
+        }
     }
 
     async fn handle(&mut self, chunk: Chunk) {
