@@ -47,7 +47,7 @@ const ALPHABET: &[u8; 62] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN
 
 /// `len` characters from [A-Za-z0-9], each uniformly chosen (rejection sampling).
 pub fn random_alphanumeric(len: usize) -> String {
-    let mut out = String::with_capacity(len);
+    let mut out = Vec::with_capacity(len);
     let mut buf = [0u8; 64];
     while out.len() < len {
         let want = ((len - out.len()) * 5 / 4 + 4).min(buf.len());
@@ -55,14 +55,14 @@ pub fn random_alphanumeric(len: usize) -> String {
         for &b in &buf[..want] {
             // 248 = 4 * 62: values above are rejected to keep the choice uniform.
             if b < 248 {
-                out.push(ALPHABET[(b % 62) as usize] as char);
+                out.push(ALPHABET[(b % 62) as usize]);
                 if out.len() == len {
                     break;
                 }
             }
         }
     }
-    out
+    String::from_utf8(out).expect("the alphabet is ASCII")
 }
 
 /// A transaction id: 16 alphanumerics (about 95 bits).
