@@ -4,6 +4,7 @@
 //! are produced.
 
 use bytes::{Bytes, BytesMut};
+use std::collections::VecDeque;
 use std::io::SeekFrom;
 
 use super::{FileSource, OutgoingFile, OutgoingMessage, SessionError};
@@ -33,6 +34,10 @@ enum Body {
         block: Bytes,
         /// The next block, being read.
         ahead: Option<BlockRead>,
+        /// The blocks handed out, oldest first: once every chunk cut from
+        /// one was written (its octets are no longer shared), its buffer
+        /// takes the next block (no allocation and no fresh pages per MiB).
+        handed_out: VecDeque<Bytes>,
         /// Octets of the message not yet asked of the file.
         unread: u64,
     },
@@ -40,10 +45,11 @@ enum Body {
 
 /// Reads exactly `want` octets from `file` on the blocking pool, straight
 /// into the block that chunks are cut from (no copy in between).
-fn read_block(mut file: std::fs::File, want: u64) -> BlockRead {
+fn read_block(mut file: std::fs::File, want: u64, mut block: Vec<u8>) -> BlockRead {
     tokio::task::spawn_blocking(move || {
         use std::io::Read;
-        let mut block = Vec::with_capacity(want as usize);
+        block.clear();
+        block.reserve_exact(want as usize);
         (&mut file).take(want).read_to_end(&mut block)?;
         if (block.len() as u64) < want {
             return Err(std::io::Error::new(
@@ -154,6 +160,7 @@ impl Source {
                 base,
                 block: Bytes::new(),
                 ahead: None,
+                handed_out: VecDeque::new(),
                 unread: 0,
             },
             leftover: None,
@@ -211,6 +218,7 @@ impl Source {
             base,
             block,
             ahead,
+            handed_out,
             unread,
         } = &mut self.body
         else {
@@ -231,7 +239,7 @@ impl Source {
             .map_err(std::io::Error::other)??;
             *unread = remaining;
             *file = Some(opened);
-            start_block(file, ahead, unread);
+            start_block(file, ahead, handed_out, unread);
         }
         while block.len() < n {
             let Some(read) = ahead.take() else {
@@ -240,9 +248,10 @@ impl Source {
             let (f, data) = read.await.map_err(std::io::Error::other)??;
             *file = Some(f);
             // Read the next block while this one is sent.
-            start_block(file, ahead, unread);
+            start_block(file, ahead, handed_out, unread);
             if block.is_empty() {
                 *block = Bytes::from(data);
+                handed_out.push_back(block.clone());
             } else {
                 let mut joined = BytesMut::with_capacity(block.len() + data.len());
                 joined.extend_from_slice(block);
@@ -437,17 +446,44 @@ fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
 }
 
 /// Starts reading the next block of at most [`FILE_BLOCK`] octets, when the
-/// message has octets left to read and no block is being read.
-fn start_block(file: &mut Option<std::fs::File>, ahead: &mut Option<BlockRead>, unread: &mut u64) {
+/// message has octets left to read and no block is being read, into the
+/// buffer of a block already sent when there is one.
+fn start_block(
+    file: &mut Option<std::fs::File>,
+    ahead: &mut Option<BlockRead>,
+    handed_out: &mut VecDeque<Bytes>,
+    unread: &mut u64,
+) {
     if ahead.is_some() || *unread == 0 {
         return;
     }
     if let Some(f) = file.take() {
         let want = (FILE_BLOCK as u64).min(*unread);
         *unread -= want;
-        *ahead = Some(read_block(f, want));
+        *ahead = Some(read_block(f, want, reusable_block(handed_out)));
     }
 }
+
+/// The buffer of the oldest block handed out when nothing shares its octets
+/// any more (every chunk cut from it was written), else a new one. Blocks
+/// still shared are kept to look at again, at most [`KEEP_BLOCKS`].
+fn reusable_block(handed_out: &mut VecDeque<Bytes>) -> Vec<u8> {
+    if handed_out.front().is_some_and(Bytes::is_unique) {
+        let mut oldest = handed_out.pop_front().expect("looked at");
+        // Empty first, so that taking the buffer back copies nothing.
+        oldest.truncate(0);
+        if let Ok(buffer) = oldest.try_into_mut() {
+            return Vec::from(buffer);
+        }
+    }
+    while handed_out.len() >= KEEP_BLOCKS {
+        handed_out.pop_front();
+    }
+    Vec::new()
+}
+
+/// Blocks handed out that are remembered for their buffers.
+const KEEP_BLOCKS: usize = 2;
 
 fn checked_message_id(id: Option<String>) -> Result<String, SessionError> {
     match id {
