@@ -1,6 +1,8 @@
 //! Session throughput beside raw loopback TCP, in the same run:
 //!
 //! - `raw_tcp`: one loopback connection, 128 KiB writes, the reader discards;
+//! - `raw_tcp_file`: the same, the writer sending the file read in 1 MiB
+//!   blocks (what a file costs without the protocol);
 //! - `msrp_tcp` / `msrp_tls`: a file sent through a [`Session`]
 //!   (ConnectorDirect/AcceptorDirect), the receiver consuming `MessageData`
 //!   events until `MessageComplete`; timed from binding to the last octet;
@@ -90,6 +92,44 @@ async fn raw_tcp(n: usize) -> Duration {
     while left > 0 {
         let k = left.min(WRITE);
         s.write_all(&block[..k]).await.unwrap();
+        left -= k;
+    }
+    let d = reader.await.unwrap();
+    drop(s);
+    d
+}
+
+/// Raw TCP sending the file: `raw_tcp` with each 1 MiB of what is written
+/// first read from the file (as a session's file source reads it; the read
+/// blocks the thread of `block_on`, not a runtime worker). What separates
+/// this from `raw_tcp` is the file read; what separates `msrp_tcp` from
+/// this is the protocol.
+async fn raw_tcp_file(path: &Path, n: usize) -> Duration {
+    use std::io::Read;
+    let start = Instant::now();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let reader = tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; WRITE];
+        let mut got = 0;
+        while got < n {
+            let r = s.read(&mut buf).await.unwrap();
+            assert!(r > 0, "early end");
+            got += r;
+        }
+        start.elapsed()
+    });
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut f = std::fs::File::open(path).unwrap();
+    let mut block = vec![0u8; 1 << 20];
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(block.len());
+        f.read_exact(&mut block[..k]).unwrap();
+        for piece in block[..k].chunks(WRITE) {
+            s.write_all(piece).await.unwrap();
+        }
         left -= k;
     }
     let d = reader.await.unwrap();
@@ -252,6 +292,11 @@ fn bench(c: &mut Criterion, rt: &Runtime, path: &Path, n: usize, k: usize) {
     g.bench_function(format!("raw_tcp/{id}"), |b| {
         b.iter_custom(timed("raw_tcp", &|| rt.block_on(raw_tcp(n))))
     });
+    g.bench_function(format!("raw_tcp_file/{id}"), |b| {
+        b.iter_custom(timed("raw_tcp_file", &|| {
+            rt.block_on(raw_tcp_file(path, n))
+        }))
+    });
     g.bench_function(format!("msrp_tcp/{id}"), |b| {
         b.iter_custom(timed("msrp_tcp", &|| {
             rt.block_on(msrp_file(path, n, false))
@@ -303,9 +348,17 @@ fn main() {
         n >> 20
     );
     println!("  raw TCP   {raw:9.1} MB/s");
+    let raw_file = mbps("raw_tcp_file");
+    if let Some(f) = raw_file {
+        println!("  raw TCP sending the file {f:9.1} MB/s  ratio file/raw = {:.3}", f / raw);
+    }
     for name in ["msrp_tcp", "msrp_tls"] {
         if let Some(m) = mbps(name) {
-            println!("  {name}  {m:9.1} MB/s  ratio msrp/raw = {:.3}", m / raw);
+            print!("  {name}  {m:9.1} MB/s  ratio msrp/raw = {:.3}", m / raw);
+            match raw_file {
+                Some(f) => println!("  msrp/raw-file = {:.3}", m / f),
+                None => println!(),
+            }
         }
     }
     let cpu = CPU.lock().unwrap();
@@ -316,6 +369,9 @@ fn main() {
     if let Some(raw_cpu) = cpu_ns("raw_tcp") {
         println!("  CPU time per octet (both ends, all threads), medians:");
         println!("  raw TCP   {raw_cpu:9.3} ns");
+        if let Some(f) = cpu_ns("raw_tcp_file") {
+            println!("  raw TCP sending the file {f:9.3} ns");
+        }
         for name in ["msrp_tcp", "msrp_tls"] {
             if let Some(m) = cpu_ns(name) {
                 println!("  {name}  {m:9.3} ns  ratio raw/msrp = {:.3}", raw_cpu / m);
