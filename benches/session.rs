@@ -350,7 +350,10 @@ fn main() {
     println!("  raw TCP   {raw:9.1} MB/s");
     let raw_file = mbps("raw_tcp_file");
     if let Some(f) = raw_file {
-        println!("  raw TCP sending the file {f:9.1} MB/s  ratio file/raw = {:.3}", f / raw);
+        println!(
+            "  raw TCP sending the file {f:9.1} MB/s  ratio file/raw = {:.3}",
+            f / raw
+        );
     }
     for name in ["msrp_tcp", "msrp_tls"] {
         if let Some(m) = mbps(name) {
