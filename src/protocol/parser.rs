@@ -170,6 +170,9 @@ struct PendingHead {
 /// to (the name with its colon, as this library and most others write it).
 const CACHED_LINES: [&[u8]; 4] = [b"To-Path:", b"From-Path:", b"Message-ID:", b"Content-Type:"];
 
+/// The last line of each of [`CACHED_LINES`] and what it parsed to.
+type LineCache = [Option<(Vec<u8>, Header)>; CACHED_LINES.len()];
+
 /// The fixed part of the end-line that ends a chunk with a body,
 /// `\r\n-------`, followed on the wire by the transaction id and the flag
 /// (RFC 4975 §7.1). One searcher serves every chunk; each hit is then
@@ -214,7 +217,8 @@ pub struct Parser {
     /// what they parsed to: on one connection the paths repeat in every
     /// chunk, and the others in every chunk of a message, so a line equal
     /// to the cached one is cloned instead of checked and parsed again.
-    line_cache: [Option<(Vec<u8>, Header)>; CACHED_LINES.len()],
+    /// Made on first use and dropped while the connection waits idle.
+    line_cache: Option<Box<LineCache>>,
     /// The room of the last body's transaction id, reused by the next.
     spare_transaction_id: String,
 }
@@ -243,7 +247,7 @@ impl Parser {
             },
             state: State::StartLine { blank_lines: 0 },
             pending_end: None,
-            line_cache: Default::default(),
+            line_cache: None,
             spare_transaction_id: String::new(),
         }
     }
@@ -252,13 +256,14 @@ impl Parser {
     /// [`CACHED_LINES`] (exactly as written there; other spellings are
     /// parsed every time).
     fn header(
-        line_cache: &mut [Option<(Vec<u8>, Header)>; CACHED_LINES.len()],
+        line_cache: &mut Option<Box<LineCache>>,
         header_limits: &HeaderLimits,
         line: &[u8],
     ) -> Result<Header, (ParseErrorKind, String)> {
         let Some(slot) = CACHED_LINES.iter().position(|p| line.starts_with(p)) else {
             return parse_header_line(line, header_limits);
         };
+        let line_cache = line_cache.get_or_insert_with(Default::default);
         if let Some((cached, header)) = &line_cache[slot] {
             if cached.as_slice() == line {
                 return Ok(header.clone());
@@ -278,6 +283,15 @@ impl Parser {
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// Lets go of what only helps while chunks keep coming (the cached
+    /// lines, the room of the last transaction id), for a connection that
+    /// waits idle: an idle connection keeps none of it, and a busy one
+    /// parses its lines again once per socket read, not once per chunk.
+    pub fn release_idle_state(&mut self) {
+        self.line_cache = None;
+        self.spare_transaction_id = String::new();
     }
 
     /// Whether the parser is between chunks (nothing partially read).
@@ -819,6 +833,15 @@ impl ChunkReader {
     /// Whether nothing of a chunk is partially read.
     pub fn is_idle(&self) -> bool {
         self.head.is_none() && self.parser.is_idle()
+    }
+
+    /// See [`Parser::release_idle_state`]; also the room of the pieces
+    /// list. Only between chunks.
+    pub fn release_idle_state(&mut self) {
+        if self.is_idle() {
+            self.parser.release_idle_state();
+            self.pieces = Vec::new();
+        }
     }
 
     /// Returns the next whole chunk (`size = None`) or segment, `Ok(None)` when

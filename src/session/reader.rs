@@ -103,6 +103,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
             Ok(None) => {
                 // All that arrived is handled: hand it on before waiting.
                 Box::pin(rd.hand_on()).await;
+                rd.release_idle();
                 let deadline = inner.next_deadline();
                 let liveness_deadline = liveness.deadline(&inner, !rd.requests.incoming.is_empty());
                 tokio::select! {
@@ -232,6 +233,17 @@ impl Reader {
         };
         self.responses
             .encode_response_to(request, code, comment, out);
+    }
+
+    /// Lets go of the lists kept for their room while chunks keep coming:
+    /// an idle session holds none (they are made again once per socket
+    /// read, not per chunk).
+    fn release_idle(&mut self) {
+        self.actions = Vec::new();
+        self.spare_pieces = Vec::new();
+        self.ready = Vec::new();
+        self.requests.release_idle();
+        self.responses.release_idle();
     }
 
     /// Hands the responses gathered so far to the writer (one batch).

@@ -94,6 +94,11 @@ pub(crate) const MAX_FINISHED: usize = 1024;
 impl IncomingRequests {
     /// A REPORT whose paths were checked. REPORTs are never answered
     /// (§7.1.2).
+    /// Lets go of the room kept for the next chunk (the session waits idle).
+    pub(crate) fn release_idle(&mut self) {
+        self.reassembled = Vec::new();
+    }
+
     pub(crate) fn report(&mut self, chunk: &Chunk) -> Vec<Action> {
         let (Some(id), Some(status)) = (chunk.message_id(), chunk.status()) else {
             return Vec::new();

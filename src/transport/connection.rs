@@ -590,10 +590,12 @@ impl TransportReader {
         }
     }
 
-    /// An empty buffer is not kept while waiting for input.
+    /// An empty buffer is not kept while waiting for input, nor what the
+    /// parser keeps only for the message in progress.
     fn release_idle_buffer(&mut self) {
         if self.buf.is_empty() && self.buf.capacity() > 0 {
             self.buf = BytesMut::new();
+            self.chunks.release_idle_state();
         }
     }
 

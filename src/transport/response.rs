@@ -45,6 +45,12 @@ impl ResponseEncoder {
         }
     }
 
+    /// Forgets the previous hop's line (a session waiting idle keeps none;
+    /// it is encoded again with the next response).
+    pub fn release_idle(&mut self) {
+        self.to_path_line = None;
+    }
+
     /// Appends the response to `request` when one is due (see
     /// [`response_due`]) and says whether it did. The comment defaults to
     /// the code's reason phrase. To-Path is the leftmost URI of the
