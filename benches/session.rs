@@ -72,31 +72,8 @@ fn runtime() -> Runtime {
 /// Raw TCP: bind, connect, write `n` octets in 128 KiB writes, the reader
 /// discards until it has `n`.
 async fn raw_tcp(n: usize) -> Duration {
-    let start = Instant::now();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let reader = tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await.unwrap();
-        let mut buf = vec![0u8; WRITE];
-        let mut got = 0;
-        while got < n {
-            let r = s.read(&mut buf).await.unwrap();
-            assert!(r > 0, "early end");
-            got += r;
-        }
-        start.elapsed()
-    });
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let block = vec![0x5au8; WRITE];
-    let mut left = n;
-    while left > 0 {
-        let k = left.min(WRITE);
-        s.write_all(&block[..k]).await.unwrap();
-        left -= k;
-    }
-    let d = reader.await.unwrap();
-    drop(s);
-    d
+    let mut block = vec![0x5au8; WRITE];
+    raw_transfer(n, &mut block, |_| {}).await
 }
 
 /// Raw TCP sending the file: `raw_tcp` with each 1 MiB of what is written
@@ -106,6 +83,15 @@ async fn raw_tcp(n: usize) -> Duration {
 /// this is the protocol.
 async fn raw_tcp_file(path: &Path, n: usize) -> Duration {
     use std::io::Read;
+    let mut f = std::fs::File::open(path).unwrap();
+    let mut block = vec![0u8; 1 << 20];
+    raw_transfer(n, &mut block, |b| f.read_exact(b).unwrap()).await
+}
+
+/// One loopback connection: `n` octets written in 128 KiB writes, taken
+/// from `block` after `fill` filled it; the reader discards until it has
+/// `n`. Timed from binding the listener to the last octet read.
+async fn raw_transfer(n: usize, block: &mut [u8], mut fill: impl FnMut(&mut [u8])) -> Duration {
     let start = Instant::now();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -121,12 +107,10 @@ async fn raw_tcp_file(path: &Path, n: usize) -> Duration {
         start.elapsed()
     });
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut f = std::fs::File::open(path).unwrap();
-    let mut block = vec![0u8; 1 << 20];
     let mut left = n;
     while left > 0 {
         let k = left.min(block.len());
-        f.read_exact(&mut block[..k]).unwrap();
+        fill(&mut block[..k]);
         for piece in block[..k].chunks(WRITE) {
             s.write_all(piece).await.unwrap();
         }

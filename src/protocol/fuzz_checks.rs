@@ -230,13 +230,7 @@ pub fn check_parse_chunk(data: &[u8]) {
 /// Structural equality of two URIs, userinfo and parameters included
 /// (`==` is RFC 4975 §6.1 comparison, which ignores them).
 pub fn same_uri(a: &Uri, b: &Uri) -> bool {
-    a.secure == b.secure
-        && a.user == b.user
-        && a.host == b.host
-        && a.port == b.port
-        && a.session_id == b.session_id
-        && a.transport == b.transport
-        && a.parameters == b.parameters
+    a.is_identical(b)
 }
 
 /// The `parse_uri` fuzz target: a path that parses formats back to a path
