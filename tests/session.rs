@@ -519,3 +519,79 @@ async fn sender_learns_what_was_acknowledged_when_peer_dies() {
     drain.abort();
     let _ = Chunk::request("abcd", Method::Send);
 }
+
+/// An application that stops taking events holds under 16 MiB of a
+/// streamed message in its event queue: `MessageData` events gather up to
+/// 256 KiB only while at most 32 events wait, 32 KiB once more wait. Every
+/// octet still arrives, in order, once it takes them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_application_holds_under_16_mib_of_events() {
+    let (c, a) = pair(false).await;
+    let (cs, mut crx) = Session::new(c, SessionConfig::default());
+    let drain = tokio::spawn(async move { while crx.recv().await.is_some() {} });
+    let (as_, mut arx) = Session::new(
+        a,
+        SessionConfig {
+            max_message_size: 64 * 1024,
+            ..Default::default()
+        },
+    );
+    let body: Bytes = (0..24u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect::<Vec<u8>>()
+        .into();
+    cs.send_message(OutgoingMessage::new(
+        "application/octet-stream",
+        body.clone(),
+    ))
+    .unwrap();
+    // Take nothing until the queue is full.
+    let full = msrp::session::EVENT_QUEUE;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while arx.len() < full {
+        assert!(tokio::time::Instant::now() < deadline, "queue never filled");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut received = Vec::with_capacity(body.len());
+    let mut queued_data = 0usize;
+    let mut big_ones = 0;
+    let mut complete = false;
+    let mut index = 0usize;
+    while !complete {
+        let e = next(&mut arx).await;
+        match e {
+            SessionEvent::MessageData { data, offset, .. } => {
+                assert_eq!(offset as usize, received.len(), "in order, no gap");
+                assert!(data.len() <= 256 * 1024, "event of {} octets", data.len());
+                if index < full {
+                    queued_data += data.len();
+                    if data.len() > 32 * 1024 {
+                        big_ones += 1;
+                        assert!(index < 40, "a {} octet event at {index}", data.len());
+                    }
+                }
+                received.extend_from_slice(&data);
+            }
+            SessionEvent::MessageComplete { bytes, .. } => {
+                assert_eq!(bytes as usize, body.len());
+                complete = true;
+            }
+            SessionEvent::Closed { reason, .. } => panic!("closed: {reason}"),
+            _ => {}
+        }
+        index += 1;
+    }
+    assert!(
+        queued_data < 16 << 20,
+        "the full queue held {queued_data} octets"
+    );
+    assert!(
+        big_ones <= 34,
+        "{big_ones} events over 32 KiB in the full queue"
+    );
+    assert!(received == body[..], "the octets differ");
+    println!("full queue: {queued_data} octets of data, {big_ones} events over 32 KiB");
+    cs.shutdown(false).await;
+    as_.shutdown(false).await;
+    drain.abort();
+}
