@@ -6,11 +6,11 @@
 //!
 //! Everything one socket read brought is handled before anything is handed
 //! on: the responses and REPORTs it produced go to the writer as one batch
-//! (one wake-up, one socket write), and the [`SessionEvent::MessageData`]
-//! events it made go to the application together (one wake-up), both just
-//! before the reader waits for more input (or sooner, when another event
-//! must keep its place in the order). Consecutive pieces of one message are
-//! joined into events of up to 64 KiB.
+//! (one wake-up, one socket write), then the events it made (data and the
+//! others, in their order) go to the application together (one wake-up),
+//! just before the reader waits for more input. Handling a chunk never
+//! waits. Consecutive pieces of one message are joined into events of up
+//! to 256 KiB while the application keeps up, 32 KiB while it falls behind.
 
 use std::sync::Arc;
 
@@ -39,24 +39,14 @@ struct Reader {
     wire_log: bool,
     /// Pieces of one streamed message not yet delivered.
     data: Option<PendingData>,
-    /// `MessageData` events made from what the current socket read
-    /// brought, delivered all together (kept for its room).
+    /// Events made from what the current socket read brought, delivered
+    /// all together (kept for its room while chunks keep coming).
     ready: Vec<SessionEvent>,
     /// The list of pieces of the last delivered data, kept for its room.
     spare_pieces: Vec<Bytes>,
     /// What [`IncomingRequests`] decided for the current chunk (kept for
     /// its room: no allocation per chunk).
     actions: Vec<Action>,
-}
-
-/// What is left of handling a chunk after [`Reader::handle_now`].
-enum Rest {
-    /// Events from a response, to emit in order.
-    Events(Vec<SessionEvent>),
-    /// The actions left in `Reader::actions` for this SEND.
-    Actions(Chunk),
-    /// The whole handling (REPORTs, other methods).
-    Chunk(Chunk),
 }
 
 /// Consecutive pieces of one incoming message, delivered as one event.
@@ -131,17 +121,10 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
         };
         liveness.received();
         match read {
-            // What a chunk needs no waiting for (usually all of it: its 200
-            // and a piece of data joined to the gathered ones, or a 200 to
-            // a chunk sent) is done here. The rest is boxed, like the other
-            // rare or heavy steps of this loop: the task's allocation is the
-            // size of its largest state, and an idle session should only
-            // pay for the wait.
-            Ok(chunk) => {
-                if let Some(rest) = rd.handle_now(chunk) {
-                    Box::pin(rd.handle_rest(rest)).await
-                }
-            }
+            // Handling a chunk never waits: its answer joins the batch for
+            // the writer and its events the ones for the application, both
+            // handed on before the reader waits for more input.
+            Ok(chunk) => rd.handle(chunk),
             Err(TransportError::Parse(e)) if !e.fatal => {
                 if e.can_answer() {
                     if let Some(head) = &e.head {
@@ -278,9 +261,9 @@ impl Reader {
         }
     }
 
-    /// Delivers the gathered message data. The events made from one socket
-    /// read go to the application together: it wakes once for them, not
-    /// once per event.
+    /// Delivers the events gathered (data and others, in order). The events
+    /// made from one socket read go to the application together: it wakes
+    /// once for them, not once per event.
     async fn deliver_data(&mut self) {
         self.seal_data();
         if self.ready.is_empty() {
@@ -320,6 +303,14 @@ impl Reader {
     async fn emit(&mut self, event: SessionEvent) {
         self.hand_on().await;
         self.send_event(event).await;
+    }
+
+    /// Queues an event made while handling a chunk, after the data gathered
+    /// before it; it goes to the application with the others of this
+    /// socket read.
+    fn queue_event(&mut self, event: SessionEvent) {
+        self.seal_data();
+        self.ready.push(event);
     }
 
     /// Most octets the next `MessageData` event may gather: less while the
@@ -370,67 +361,13 @@ impl Reader {
         });
     }
 
-    /// Handles what of `chunk` needs no waiting; returns what is left for
-    /// [`Reader::handle_rest`], in order.
-    fn handle_now(&mut self, chunk: Chunk) -> Option<Rest> {
-        match chunk.method() {
-            None => {
-                let events = self.inner.complete_transaction(chunk);
-                (!events.is_empty()).then_some(Rest::Events(events))
-            }
-            Some(Method::Send) => {
-                if let Err(e) = self.inner.info.check_incoming_send_chunk(&chunk) {
-                    self.respond(&chunk, e.code, Some(&e.comment));
-                    return None;
-                }
-                let inner = &self.inner;
-                let mut actions = std::mem::take(&mut self.actions);
-                self.requests
-                    .send_into(&chunk, &inner.config, &mut Announced(inner), &mut actions);
-                // The actions up to the first that has to wait (a few:
-                // taken from the front of a short list).
-                while !actions.is_empty() {
-                    match actions.remove(0) {
-                        Action::Respond { code, comment } => {
-                            self.respond(&chunk, code, comment.as_deref())
-                        }
-                        Action::Data(piece) => self.add_data(piece),
-                        other => {
-                            actions.insert(0, other);
-                            break;
-                        }
-                    }
-                }
-                let rest = !actions.is_empty();
-                self.actions = actions;
-                rest.then_some(Rest::Actions(chunk))
-            }
-            _ => Some(Rest::Chunk(chunk)),
-        }
-    }
-
-    /// What [`Reader::handle_now`] left.
-    async fn handle_rest(&mut self, rest: Rest) {
-        match rest {
-            Rest::Events(events) => {
-                for e in events {
-                    self.emit(e).await;
-                }
-            }
-            Rest::Actions(chunk) => {
-                let mut actions = std::mem::take(&mut self.actions);
-                self.carry_out(&chunk, &mut actions).await;
-                self.actions = actions;
-            }
-            Rest::Chunk(chunk) => self.handle(chunk).await,
-        }
-    }
-
-    async fn handle(&mut self, chunk: Chunk) {
+    /// Handles one chunk (RFC 4975 §7.2): the response to a request sent,
+    /// or a request answered and its data and events gathered.
+    fn handle(&mut self, chunk: Chunk) {
         match chunk.method() {
             None => {
                 for e in self.inner.complete_transaction(chunk) {
-                    self.emit(e).await;
+                    self.queue_event(e);
                 }
             }
             Some(Method::Send) => {
@@ -442,7 +379,7 @@ impl Reader {
                 let mut actions = std::mem::take(&mut self.actions);
                 self.requests
                     .send_into(&chunk, &inner.config, &mut Announced(inner), &mut actions);
-                self.carry_out(&chunk, &mut actions).await;
+                self.carry_out(&chunk, &mut actions);
                 self.actions = actions;
             }
             Some(Method::Report) => {
@@ -453,14 +390,14 @@ impl Reader {
                     self.inner.note_report(id, status.code, chunk.byte_range());
                 }
                 let mut actions = self.requests.report(&chunk);
-                self.carry_out(&chunk, &mut actions).await;
+                self.carry_out(&chunk, &mut actions);
             }
             Some(_) => self.respond(&chunk, 501, Some("Not Implemented")),
         }
     }
 
     /// Carries out what [`IncomingRequests`] decided for `request`.
-    async fn carry_out(&mut self, request: &Chunk, actions: &mut Vec<Action>) {
+    fn carry_out(&mut self, request: &Chunk, actions: &mut Vec<Action>) {
         for action in actions.drain(..) {
             match action {
                 Action::Respond { code, comment } => {
@@ -475,7 +412,7 @@ impl Reader {
                     }
                 }
                 Action::Data(piece) => self.add_data(piece),
-                Action::Event(e) => self.emit(e).await,
+                Action::Event(e) => self.queue_event(e),
                 Action::Warn(text) => {
                     msrp_log!(self.inner.info.logger, Level::Warn, "{text}")
                 }
