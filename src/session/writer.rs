@@ -293,8 +293,11 @@ impl Writer {
                     }
                 };
                 let (start, last) = src.advance(&data);
-                let interruptible = data.len() > SLICE;
-                if interruptible || self.inner.info.logger.wants_wire() {
+                // A payload over SLICE is written in slices (so that it can
+                // be interrupted, §7.1.1), and the wire hooks take a chunk:
+                // those build one; every other chunk comes from the template.
+                let in_slices = data.len() > SLICE;
+                if in_slices || self.inner.info.logger.wants_wire() {
                     let chunk = src.make_chunk(&self.inner.info, start, last, data);
                     Box::pin(self.write_message_chunk(&mut src, chunk, rx)).await?;
                 } else {
