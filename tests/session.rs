@@ -526,8 +526,24 @@ async fn sender_learns_what_was_acknowledged_when_peer_dies() {
 /// octet still arrives, in order, once it takes them again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_application_holds_under_16_mib_of_events() {
+    stalled_application(None).await;
+}
+
+/// The same with a peer sending 512 KiB chunks: a piece larger than an
+/// event may be is cut into events of the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_application_holds_under_16_mib_of_large_chunks() {
+    stalled_application(Some(512 * 1024)).await;
+}
+
+/// See the two tests above; `chunk_size` is the sender's.
+async fn stalled_application(chunk_size: Option<usize>) {
     let (c, a) = pair(false).await;
-    let (cs, mut crx) = Session::new(c, SessionConfig::default());
+    let mut sender_config = SessionConfig::default();
+    if let Some(size) = chunk_size {
+        sender_config.chunk_size = size;
+    }
+    let (cs, mut crx) = Session::new(c, sender_config);
     let drain = tokio::spawn(async move { while crx.recv().await.is_some() {} });
     let (as_, mut arx) = Session::new(
         a,

@@ -66,9 +66,10 @@ const MAX_DATA_EVENT: usize = 256 * 1024;
 /// Most octets gathered into one `MessageData` event while more events than
 /// [`BUSY_QUEUE`] wait. So what waits in the queue for a slow application
 /// stays under 16 MiB: at most `BUSY_QUEUE + 1` events of 256 KiB and the
-/// rest of the `EVENT_QUEUE` (256) events of 32 KiB, 15.2 MiB (a single
-/// piece larger than the limit, from a chunk that large, is not split);
-/// and a chat message queued behind file data waits for no more than that.
+/// rest of the `EVENT_QUEUE` (256) events of 32 KiB, 15.2 MiB (a piece
+/// larger than the limit, from a peer's large chunk, is cut into events of
+/// the limit); and a chat message queued behind file data waits for no
+/// more than that.
 const BUSY_DATA_EVENT: usize = 32 * 1024;
 /// Events waiting for the application above which it counts as busy.
 const BUSY_QUEUE: usize = 32;
@@ -340,6 +341,27 @@ impl Reader {
                 d.pieces.push(piece.data);
                 return;
             }
+            self.seal_data();
+        }
+        // A piece larger than an event may be (from a peer's large chunk) is
+        // cut into events of the limit: slices of the same octets, no copy,
+        // so the bound on what waits for the application holds whatever the
+        // chunk size.
+        let mut piece = piece;
+        loop {
+            let limit = self.data_event_limit();
+            if piece.data.len() <= limit {
+                break;
+            }
+            let head = DataPiece {
+                message_id: piece.message_id.clone(),
+                content_type: piece.content_type.clone(),
+                offset: piece.offset,
+                data: piece.data.split_to(limit),
+                total: piece.total,
+            };
+            piece.offset += limit as u64;
+            self.start_data(head);
             self.seal_data();
         }
         self.start_data(piece);
