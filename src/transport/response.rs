@@ -51,26 +51,11 @@ impl ResponseEncoder {
         self.to_path_line = None;
     }
 
-    /// Appends the response to `request` when one is due (see
-    /// [`response_due`]) and says whether it did. The comment defaults to
-    /// the code's reason phrase. To-Path is the leftmost URI of the
-    /// request's From-Path (the previous hop), From-Path the local URI.
-    pub fn encode_response(
-        &mut self,
-        request: &Chunk,
-        code: u16,
-        comment: Option<&str>,
-        out: &mut Vec<u8>,
-    ) -> bool {
-        if !response_due(request, code) {
-            return false;
-        }
-        self.encode_response_to(request, code, comment, out);
-        true
-    }
-
-    /// Appends a response to `request`, due or not (as
-    /// [`super::make_response_to`] builds it).
+    /// Appends a response to `request`, due or not (whether one is due is
+    /// [`response_due`]'s to say), as [`super::make_response_to`] builds
+    /// it: the comment defaults to the code's reason phrase, To-Path is the
+    /// leftmost URI of the request's From-Path (the previous hop),
+    /// From-Path the local URI.
     pub fn encode_response_to(
         &mut self,
         request: &Chunk,
@@ -173,7 +158,8 @@ mod tests {
                 let req = request(tid, from, local);
                 let want = make_response_to(&req, &local_uri, code, comment).encode();
                 let mut got = Vec::new();
-                assert!(encoder.encode_response(&req, code, comment, &mut got));
+                assert!(response_due(&req, code));
+                encoder.encode_response_to(&req, code, comment, &mut got);
                 assert_eq!(
                     String::from_utf8(got).unwrap(),
                     String::from_utf8(want).unwrap(),
@@ -200,22 +186,19 @@ mod tests {
     }
 
     #[test]
-    fn reports_and_unwanted_answers_are_not_encoded() {
+    fn reports_and_unwanted_answers_are_not_due() {
         let local = "msrp://127.0.0.1:1/me;tcp";
-        let mut encoder = ResponseEncoder::new(&uri(local));
-        let mut out = Vec::new();
         let mut report = Chunk::request("abcd", Method::Report);
         report.add_header(Header::FromPath(vec![uri("msrp://127.0.0.1:2/you;tcp")]));
-        assert!(!encoder.encode_response(&report, 200, None, &mut out));
+        assert!(!response_due(&report, 200));
         let mut no = request("abcd", &["msrp://127.0.0.1:2/you;tcp"], local);
         no.add_header(Header::FailureReport(FailureReport::No));
-        assert!(!encoder.encode_response(&no, 400, None, &mut out));
+        assert!(!response_due(&no, 400));
         let mut partial = request("abcd", &["msrp://127.0.0.1:2/you;tcp"], local);
         partial.add_header(Header::FailureReport(FailureReport::Partial));
-        assert!(!encoder.encode_response(&partial, 200, None, &mut out));
-        assert!(out.is_empty());
-        assert!(encoder.encode_response(&partial, 413, None, &mut out));
+        assert!(!response_due(&partial, 200));
+        assert!(response_due(&partial, 413));
         let response = Chunk::response("abcd", 200, None);
-        assert!(!encoder.encode_response(&response, 200, None, &mut out));
+        assert!(!response_due(&response, 200));
     }
 }
