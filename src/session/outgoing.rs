@@ -381,18 +381,18 @@ impl HeadTemplate {
         let mut head = Vec::with_capacity(256);
         prototype.encode_start_into(&mut head);
         let first_line = memchr::memmem::find(&head, b"\r\n")? + 2;
-        let mut lines = memchr::memmem::find_iter(&head, b"\r\nByte-Range: ");
-        let at = lines.next()? + 2;
-        if lines.next().is_some()
-            || prototype
-                .headers
-                .iter()
-                .filter(|h| h.same_name("Byte-Range"))
-                .count()
-                != 1
+        // A second Byte-Range line can only come from another header of
+        // that name among the message's own.
+        if prototype
+            .headers
+            .iter()
+            .filter(|h| h.same_name("Byte-Range"))
+            .count()
+            != 1
         {
             return None;
         }
+        let at = memchr::memmem::find(&head, b"\r\nByte-Range: ")? + 2;
         let line_end = at + memchr::memmem::find(&head[at..], b"\r\n")? + 2;
         Some(HeadTemplate {
             before_range: head[first_line..at].to_vec(),
