@@ -68,7 +68,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 m.message_id,
                 String::from_utf8_lossy(&m.body)
             ),
-            SessionEvent::MessageData { data, .. } => hasher.update(&data),
+            SessionEvent::MessageData { data, .. } => {
+                for slice in data.slices() {
+                    hasher.update(slice);
+                }
+            }
             SessionEvent::MessageComplete {
                 message_id, bytes, ..
             } => {

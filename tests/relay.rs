@@ -153,7 +153,11 @@ async fn both_through_relay_with_a_file() {
             })
             .await
             {
-                SessionEvent::MessageData { data, .. } => h.update(&data),
+                SessionEvent::MessageData { data, .. } => {
+                    for slice in data.slices() {
+                        h.update(slice);
+                    }
+                }
                 SessionEvent::MessageComplete { bytes, .. } => {
                     assert_eq!(bytes, size as u64);
                     break;

@@ -516,7 +516,11 @@ fn deliver(s: &Shared, event: SessionEvent) {
             total,
         } => {
             if let Some(f) = cb.on_message_data {
+                // One call per event with its octets in one buffer (joined
+                // here when they arrived as several slices): a C callback
+                // writing them to a file makes one write, not one per chunk.
                 let (id, ct) = (cs(&message_id), cs(&content_type));
+                let data = data.to_bytes();
                 let d = msrp_message_data_t {
                     message_id: id.as_ptr(),
                     content_type: ct.as_ptr(),

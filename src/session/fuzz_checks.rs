@@ -478,7 +478,7 @@ fn check_event(event: &SessionEvent, config: &SessionConfig, model: &mut Model) 
                 );
             }
             if !model.arbitrary.contains(message_id) {
-                for (i, &b) in data.iter().enumerate() {
+                for (i, &b) in data.slices().iter().flat_map(|s| s.iter()).enumerate() {
                     let position = offset + i as u64;
                     assert_eq!(
                         octet(message_id, position),

@@ -15,6 +15,7 @@
 pub mod fuzz_checks;
 mod incoming;
 pub mod limits;
+mod octets;
 mod outgoing;
 mod reader;
 mod requests;
@@ -34,6 +35,7 @@ use tokio::time::Instant;
 
 pub use incoming::RangeSet;
 pub use limits::{DEFAULT_MAX_BUFFERED_INCOMING, DEFAULT_MAX_QUEUED_OUTGOING};
+pub use octets::Octets;
 
 use crate::protocol::{ByteRange, Chunk, FailureReport, Header};
 use crate::transport::{Transport, TransportInfo};
@@ -250,12 +252,13 @@ pub enum SessionEvent {
     Chunk(Chunk),
     /// A whole incoming message.
     Message(IncomingMessage),
-    /// A piece of a large incoming message (offset is 0-based).
+    /// A piece of a large incoming message (offset is 0-based): `data` is
+    /// one or more slices of what was received, in order (see [`Octets`]).
     MessageData {
         message_id: String,
         content_type: String,
         offset: u64,
-        data: Bytes,
+        data: Octets,
         total: Option<u64>,
     },
     /// The end of a large message delivered as `MessageData`.

@@ -9,8 +9,10 @@
 //! (one wake-up, one socket write), then the events it made (data and the
 //! others, in their order) go to the application together (one wake-up),
 //! just before the reader waits for more input. Handling a chunk never
-//! waits. Consecutive pieces of one message are joined into events of up
-//! to 256 KiB while the application keeps up, 32 KiB while it falls behind.
+//! waits. Consecutive pieces of one message are gathered into events of
+//! up to 256 KiB (their slices as received, not copied) while the
+//! application keeps up, and joined into events of 32 KiB while it falls
+//! behind.
 
 use std::sync::Arc;
 
@@ -21,7 +23,7 @@ use tokio::time::Instant;
 
 use super::requests::{Action, Application, DataPiece, IncomingRequests};
 use super::writer::{Command, Urgent};
-use super::{CloseReason, Inner, Liveness, SessionEvent};
+use super::{CloseReason, Inner, Liveness, Octets, SessionEvent};
 use crate::log::Level;
 use crate::msrp_log;
 use crate::protocol::{ByteRange, Chunk, Header, Method};
@@ -240,18 +242,26 @@ impl Reader {
 
     /// Turns the pieces gathered so far into one `MessageData` event,
     /// which waits in `ready` until the reader hands everything on.
+    ///
+    /// While the application keeps up, the event carries the pieces as
+    /// they are: slices of the buffers they were read into, not copied
+    /// (at most `BUSY_QUEUE + 1` such events wait, each sharing read
+    /// buffers of at most 256 KiB). Once it falls behind, several pieces
+    /// are joined into one buffer of exactly their octets, so that what
+    /// waits for a stalled application is the octets it counts, not whole
+    /// read buffers behind small slices.
     fn seal_data(&mut self) {
         if let Some(mut d) = self.data.take() {
-            let data = if d.pieces.len() == 1 {
-                d.pieces.pop().expect("one piece")
+            let data = if d.pieces.len() == 1 || self.data_event_limit() == MAX_DATA_EVENT {
+                Octets::from_slices(std::mem::take(&mut d.pieces))
             } else {
                 let mut joined = BytesMut::with_capacity(d.len);
                 for p in d.pieces.drain(..) {
                     joined.extend_from_slice(&p);
                 }
-                joined.freeze()
+                self.spare_pieces = d.pieces;
+                Octets::from(joined.freeze())
             };
-            self.spare_pieces = d.pieces;
             self.ready.push(SessionEvent::MessageData {
                 message_id: d.message_id.to_string(),
                 content_type: d.content_type.to_string(),

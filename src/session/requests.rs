@@ -65,7 +65,7 @@ impl DataPiece {
             message_id: self.message_id.to_string(),
             content_type: self.content_type.to_string(),
             offset: self.offset,
-            data: self.data.clone(),
+            data: self.data.clone().into(),
             total: self.total,
         }
     }
