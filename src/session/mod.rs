@@ -412,20 +412,26 @@ impl ReportWatch {
     }
 }
 
+/// A map keyed by ids this endpoint chose (transaction ids, the Message-IDs
+/// of its own messages), looked up several times per chunk: hashed with a
+/// fast seeded hasher. A peer only looks entries up (by the transaction id
+/// of its response); it never adds keys, so it cannot crowd one bucket.
+type OwnIdMap<V> = HashMap<String, V, foldhash::fast::RandomState>;
+
 /// State shared by the reader, the writer and the handle.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     /// Messages through a relay waiting for their success REPORT; those
     /// still waiting when the session closes are listed as unfinished.
-    report_watch: HashMap<String, ReportWatch>,
-    pending: HashMap<String, Pending>,
+    report_watch: OwnIdMap<ReportWatch>,
+    pending: OwnIdMap<Pending>,
     /// Response deadlines in the order the transactions were written. Every
     /// deadline is the flush time plus the same response timeout, so the
     /// order is also the order of the deadlines, and the front is the next
     /// one due. Entries of answered transactions are dropped as they reach
     /// the front, so the queue holds about what is in flight.
     deadlines: VecDeque<(Instant, String)>,
-    outgoing: HashMap<String, OutgoingState>,
+    outgoing: OwnIdMap<OutgoingState>,
     /// Set once the session is closing or closed; no new sends.
     closing: bool,
     closed_event_sent: bool,
