@@ -282,6 +282,15 @@ def start_relay():
     return dict(l.split("=", 1) for l in p.stdout.splitlines() if "=" in l)
 
 
+def relay_log_tail(relay, lines=40):
+    """The last lines of the relay's log, for a failure's report."""
+    try:
+        with open(relay["LOG"], errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError as e:
+        return "(no relay log: %s)" % e
+
+
 def case_relay(cmd, tmp):
     relay = start_relay()
     try:
@@ -342,6 +351,8 @@ def case_relay(cmd, tmp):
             has_path = any(l.startswith("PATH msrps://127.0.0.1:%s" % relay["TLS_PORT"]) for l in p.stdout.splitlines())
             check(p.returncode == 1 and has_path == ok and (ok or "fingerprint" in p.stderr.lower()),
                   "relay fingerprint %s: PATH %s expected\n%s%s" % (fp, ok, p.stdout, p.stderr))
+    except AssertionError as e:
+        raise AssertionError("%s\n--- relay log (last lines)\n%s" % (e, relay_log_tail(relay)))
     finally:
         subprocess.run([RELAY_SH, "stop", "--rundir", relay["RUNDIR"]], capture_output=True, timeout=60)
 
