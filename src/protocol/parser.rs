@@ -987,6 +987,33 @@ mod tests {
         );
     }
 
+    #[test]
+    fn repeated_lines_share_their_values() {
+        // Two chunks of one message on one connection: the second one's
+        // paths, Message-ID and Content-Type are the first one's, shared.
+        let one = b"MSRP a1b2c3 SEND\r\nTo-Path: msrp://b:1/x;tcp\r\nFrom-Path: msrp://a:1/y;tcp\r\nMessage-ID: m1234\r\nByte-Range: 1-2/4\r\nContent-Type: text/plain\r\n\r\nab\r\n-------a1b2c3+\r\n";
+        let two = b"MSRP d4e5f6 SEND\r\nTo-Path: msrp://b:1/x;tcp\r\nFrom-Path: msrp://a:1/y;tcp\r\nMessage-ID: m1234\r\nByte-Range: 3-4/4\r\nContent-Type: text/plain\r\n\r\ncd\r\n-------d4e5f6$\r\n";
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(one);
+        buf.extend_from_slice(two);
+        let mut r = ChunkReader::default();
+        let first = r.read_chunk(&mut buf, None).unwrap().unwrap();
+        let second = r.read_chunk(&mut buf, None).unwrap().unwrap();
+        assert_eq!(second.transaction_id, "d4e5f6");
+        assert_eq!(&second.data[..], b"cd");
+        let to = |c: &Chunk| c.to_path().unwrap().as_slice().as_ptr();
+        let from = |c: &Chunk| c.from_path().unwrap().as_slice().as_ptr();
+        assert_eq!(to(&first), to(&second));
+        assert_eq!(from(&first), from(&second));
+        assert_ne!(to(&first), from(&first));
+        let id = |c: &Chunk| c.message_id().unwrap().as_ptr();
+        let content_type = |c: &Chunk| c.content_type().unwrap().as_ptr();
+        assert_eq!(id(&first), id(&second));
+        assert_eq!(content_type(&first), content_type(&second));
+        assert_eq!(second.to_path().unwrap().to_string(), "msrp://b:1/x;tcp");
+        assert_eq!(second.message_id(), Some("m1234"));
+    }
+
     fn events(wire: &[u8], step: usize) -> Vec<Result<Event, ParseErrorKind>> {
         let mut p = Parser::default();
         let mut buf = BytesMut::new();

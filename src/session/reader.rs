@@ -451,11 +451,11 @@ impl Reader {
             chunk
                 .from_path()
                 .cloned()
-                .unwrap_or_else(|| info.to_path.clone()),
+                .unwrap_or_else(|| info.to_path.as_slice().into()),
         ));
-        report.add_header(Header::FromPath(vec![info.local_uri.clone()]));
+        report.add_header(Header::FromPath(vec![info.local_uri.clone()].into()));
         report.add_header(Header::MessageId(
-            chunk.message_id().unwrap_or_default().to_string(),
+            chunk.message_id().unwrap_or_default().into(),
         ));
         report.add_header(Header::ByteRange(ByteRange {
             start: 1,
