@@ -599,6 +599,12 @@ impl TransportReader {
         }
     }
 
+    /// Gives back a chunk the caller is done with, for the next one read to
+    /// reuse its room (see [`crate::protocol::Parser::recycle`]).
+    pub fn recycle(&mut self, chunk: Chunk) {
+        self.chunks.recycle(chunk);
+    }
+
     /// The next chunk already received, or `None` when reading one would
     /// mean waiting for the socket (the session answers everything a read
     /// brought before it waits).
