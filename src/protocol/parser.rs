@@ -345,9 +345,9 @@ impl Parser {
 
     /// Lets go of what only helps while chunks keep coming (the cached
     /// lines, the room of the last transaction id and of the last chunk
-    /// given back), for a connection that
-    /// waits idle: an idle connection keeps none of it, and a busy one
-    /// parses its lines again once per socket read, not once per chunk.
+    /// given back), for a connection that waits idle: an idle connection
+    /// keeps none of it, and a busy one parses its lines again once per
+    /// socket read, not once per chunk.
     pub fn release_idle_state(&mut self) {
         self.line_cache = None;
         self.spare_transaction_id = String::new();
