@@ -22,8 +22,8 @@ fn chunk(size: Option<usize>) -> Vec<u8> {
         None => Chunk::response(TID, 200, Some("OK".into())),
         Some(_) => Chunk::request(TID, Method::Send),
     };
-    c.add_header(Header::ToPath(to));
-    c.add_header(Header::FromPath(from));
+    c.add_header(Header::ToPath(to.into()));
+    c.add_header(Header::FromPath(from.into()));
     if let Some(n) = size {
         c.add_header(Header::MessageId("m8Xq2Lp0Zk3a9Xc1Bv7N".into()));
         c.add_header(Header::ByteRange(

@@ -121,9 +121,9 @@ impl RawPeer {
         flag: Continuation,
     ) -> Chunk {
         let mut c = Chunk::request(msrp::protocol::ids::transaction_id(), Method::Send);
-        c.add_header(Header::ToPath(vec![self.session.clone()]));
-        c.add_header(Header::FromPath(vec![self.me.clone()]));
-        c.add_header(Header::MessageId(format!("{id}0000")));
+        c.add_header(Header::ToPath(vec![self.session.clone()].into()));
+        c.add_header(Header::FromPath(vec![self.me.clone()].into()));
+        c.add_header(Header::MessageId(format!("{id}0000").into()));
         c.add_header(Header::ByteRange(ByteRange {
             start,
             end: Some(start + data.len() as u64 - 1),

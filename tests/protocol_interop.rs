@@ -42,13 +42,13 @@ fn encodes_to_path_first_from_path_second_content_type_last() {
     c.add_header(Header::ByteRange(
         ByteRange::new(1, Some(2), Some(2)).unwrap(),
     ));
-    c.add_header(Header::FromPath(vec![uri("msrp://a:1/y;tcp")]));
+    c.add_header(Header::FromPath(vec![uri("msrp://a:1/y;tcp")].into()));
     c.add_header(Header::Extension {
         name: "Keep-Alive".into(),
         value: "yes".into(),
     });
     c.add_header(Header::MessageId("mid12345".into()));
-    c.add_header(Header::ToPath(vec![uri("msrp://b:1/x;tcp")]));
+    c.add_header(Header::ToPath(vec![uri("msrp://b:1/x;tcp")].into()));
     c.data = Bytes::from_static(b"hi");
     let wire = c.encode();
     assert_eq!(
@@ -190,8 +190,8 @@ fn transaction_ids_4_to_32_chars_chosen_so_the_end_line_cannot_occur() {
     }
     // A chunk whose payload holds its own end-line gets a fresh id.
     let mut c = Chunk::request("abcd1234", Method::Send);
-    c.add_header(Header::ToPath(vec![uri("msrp://b:1/x;tcp")]));
-    c.add_header(Header::FromPath(vec![uri("msrp://a:1/y;tcp")]));
+    c.add_header(Header::ToPath(vec![uri("msrp://b:1/x;tcp")].into()));
+    c.add_header(Header::FromPath(vec![uri("msrp://a:1/y;tcp")].into()));
     c.add_header(Header::ContentType("text/plain".into()));
     c.data = Bytes::from_static(b"quoting a chunk:\r\n-------abcd1234$\r\nMSRP x");
     assert!(c.payload_contains_end_line());
@@ -208,8 +208,8 @@ fn transaction_ids_4_to_32_chars_chosen_so_the_end_line_cannot_occur() {
 #[test]
 fn bodiless_send_carries_1_0_0_and_differs_from_an_empty_body() {
     let mut c = Chunk::request("abcd1234", Method::Send);
-    c.add_header(Header::ToPath(vec![uri("msrp://b:1/x;tcp")]));
-    c.add_header(Header::FromPath(vec![uri("msrp://a:1/y;tcp")]));
+    c.add_header(Header::ToPath(vec![uri("msrp://b:1/x;tcp")].into()));
+    c.add_header(Header::FromPath(vec![uri("msrp://a:1/y;tcp")].into()));
     c.add_header(Header::MessageId("mid12345".into()));
     c.add_header(Header::ByteRange(
         ByteRange::new(1, Some(0), Some(0)).unwrap(),

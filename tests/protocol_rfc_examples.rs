@@ -96,10 +96,11 @@ fn path(s: &str) -> Vec<Uri> {
 }
 
 /// Asserts a path header structurally (userinfo and parameters too).
-fn assert_path(got: Option<&Vec<Uri>>, want: &str) {
+fn assert_path(got: Option<&Path>, want: &str) {
     let got = got.expect("path header");
     assert_eq!(Uri::format_path(got), want);
     assert_eq!(got, &path(want));
+    assert_eq!(got.to_string(), want);
 }
 
 fn header_value(c: &Chunk, name: &str) -> String {

@@ -151,8 +151,8 @@ fn auth_request(
     expires: Option<u32>,
 ) -> Chunk {
     let mut c = Chunk::request(ids::transaction_id(), Method::Auth);
-    c.add_header(Header::ToPath(vec![relay.clone()]));
-    c.add_header(Header::FromPath(vec![local.clone()]));
+    c.add_header(Header::ToPath(vec![relay.clone()].into()));
+    c.add_header(Header::FromPath(vec![local.clone()].into()));
     if let Some(a) = authorization {
         c.add_header(a);
     }
@@ -215,7 +215,7 @@ pub async fn authenticate(
                 );
                 return Ok(Registration {
                     transport: t,
-                    use_path,
+                    use_path: use_path.into(),
                     expires_at: Instant::now() + Duration::from_secs(secs as u64),
                     local_uri: local_uri.clone(),
                 });

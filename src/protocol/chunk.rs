@@ -7,7 +7,8 @@ use std::fmt;
 
 use super::headers::{ByteRange, FailureReport, Header, HeaderError, Status, SuccessReport};
 use super::ids;
-use super::uri::Uri;
+use super::uri::Path;
+use std::sync::Arc;
 
 /// The continuation flag that ends a chunk's end-line (RFC 4975 §7.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -258,25 +259,25 @@ impl Chunk {
         self.headers.iter().find(|h| h.same_name(name))
     }
 
-    header_getter!(to_path, ToPath, Vec<Uri>);
-    header_getter!(from_path, FromPath, Vec<Uri>);
-    header_getter!(use_path, UsePath, Vec<Uri>);
+    header_getter!(to_path, ToPath, Path);
+    header_getter!(from_path, FromPath, Path);
+    header_getter!(use_path, UsePath, Path);
     header_getter!(
         /// The Message-ID header value.
-        message_id_header, MessageId, String
+        message_id_header, MessageId, Arc<str>
     );
     header_getter!(byte_range_header, ByteRange, ByteRange);
     header_getter!(status, Status, Status);
-    header_getter!(content_type_header, ContentType, String);
+    header_getter!(content_type_header, ContentType, Arc<str>);
 
     /// The message id, if the chunk has one.
     pub fn message_id(&self) -> Option<&str> {
-        self.message_id_header().map(String::as_str)
+        self.message_id_header().map(|v| &**v)
     }
 
     /// The Content-Type, if the chunk has one.
     pub fn content_type(&self) -> Option<&str> {
-        self.content_type_header().map(String::as_str)
+        self.content_type_header().map(|v| &**v)
     }
 
     /// The Byte-Range, or the implied one when absent (RFC 4975 §7.1.1: a
@@ -505,6 +506,7 @@ pub fn contains_end_line(payload: &[u8], transaction_id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::Uri;
 
     fn uri(s: &str) -> Uri {
         Uri::parse(s).unwrap()
@@ -515,12 +517,12 @@ mod tests {
         let mut c = Chunk::request("a786hjs2", Method::Send);
         c.add_header(Header::ContentType("text/plain".into()));
         c.add_header(Header::MessageId("87652491".into()));
-        c.add_header(Header::FromPath(vec![uri(
-            "msrp://alicepc.example.com:7777/iau39soe2843z;tcp",
-        )]));
-        c.add_header(Header::ToPath(vec![uri(
-            "msrp://biloxi.example.com:12763/kjhd37s2s20w2a;tcp",
-        )]));
+        c.add_header(Header::FromPath(
+            vec![uri("msrp://alicepc.example.com:7777/iau39soe2843z;tcp")].into(),
+        ));
+        c.add_header(Header::ToPath(
+            vec![uri("msrp://biloxi.example.com:12763/kjhd37s2s20w2a;tcp")].into(),
+        ));
         c.add_header(Header::ByteRange(
             ByteRange::new(1, Some(25), Some(25)).unwrap(),
         ));
@@ -545,8 +547,8 @@ mod tests {
     #[test]
     fn bodiless_send_differs_from_empty_body() {
         let mut c = Chunk::request("abcd1234", Method::Send);
-        c.add_header(Header::ToPath(vec![uri("msrp://b:1/x;tcp")]));
-        c.add_header(Header::FromPath(vec![uri("msrp://a:1/y;tcp")]));
+        c.add_header(Header::ToPath(vec![uri("msrp://b:1/x;tcp")].into()));
+        c.add_header(Header::FromPath(vec![uri("msrp://a:1/y;tcp")].into()));
         c.add_header(Header::ByteRange(
             ByteRange::new(1, Some(0), Some(0)).unwrap(),
         ));
@@ -581,9 +583,9 @@ mod tests {
     fn verify_headers_rules() {
         let mut c = Chunk::request("abcd", Method::Send);
         assert_eq!(c.verify_headers(), Err(VerifyError::MissingToPath));
-        c.add_header(Header::ToPath(vec![uri("msrp://b:1/x;tcp")]));
+        c.add_header(Header::ToPath(vec![uri("msrp://b:1/x;tcp")].into()));
         assert_eq!(c.verify_headers(), Err(VerifyError::MissingFromPath));
-        c.add_header(Header::FromPath(vec![uri("msrp://a:1/y;tcp")]));
+        c.add_header(Header::FromPath(vec![uri("msrp://a:1/y;tcp")].into()));
         c.verify_headers().unwrap();
         c.data = Bytes::from_static(b"hi");
         assert_eq!(c.verify_headers(), Err(VerifyError::MissingContentType));
@@ -599,7 +601,7 @@ mod tests {
             })
         );
         c.headers
-            .push(Header::ToPath(vec![uri("msrp://b:1/x;tcp")]));
+            .push(Header::ToPath(vec![uri("msrp://b:1/x;tcp")].into()));
         assert_eq!(c.verify_headers(), Err(VerifyError::Duplicate("To-Path")));
     }
 
@@ -607,8 +609,8 @@ mod tests {
     fn report_byte_range_names_the_reported_range() {
         // RFC 4975 Figure 17: a bodiless REPORT with Byte-Range: 1-106/106.
         let mut r = Chunk::request("dkei38sd", Method::Report);
-        r.add_header(Header::ToPath(vec![uri("msrp://a:1/y;tcp")]));
-        r.add_header(Header::FromPath(vec![uri("msrp://b:1/x;tcp")]));
+        r.add_header(Header::ToPath(vec![uri("msrp://a:1/y;tcp")].into()));
+        r.add_header(Header::FromPath(vec![uri("msrp://b:1/x;tcp")].into()));
         r.add_header(Header::ByteRange(
             ByteRange::new(1, Some(106), Some(106)).unwrap(),
         ));

@@ -5,7 +5,8 @@
 
 use std::fmt;
 
-use super::uri::{Uri, UriError};
+use super::uri::{Path, Uri, UriError};
+use std::sync::Arc;
 
 /// A header value that does not follow its rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -345,9 +346,10 @@ impl fmt::Display for ContentDisposition {
 /// One MSRP header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Header {
-    ToPath(Vec<Uri>),
-    FromPath(Vec<Uri>),
-    MessageId(String),
+    ToPath(Path),
+    FromPath(Path),
+    /// Shared like the paths: a clone counts a reference.
+    MessageId(Arc<str>),
     SuccessReport(SuccessReport),
     FailureReport(FailureReport),
     ByteRange(ByteRange),
@@ -355,11 +357,12 @@ pub enum Header {
     Expires(u32),
     MinExpires(u32),
     MaxExpires(u32),
-    UsePath(Vec<Uri>),
+    UsePath(Path),
     WwwAuthenticate(DigestParams),
     Authorization(DigestParams),
     AuthenticationInfo(DigestParams),
-    ContentType(String),
+    /// Shared like the paths: a clone counts a reference.
+    ContentType(Arc<str>),
     ContentId(String),
     ContentDescription(String),
     ContentDisposition(ContentDisposition),
@@ -447,10 +450,8 @@ impl Header {
     pub fn encode_value(&self) -> String {
         match self {
             Header::ToPath(p) | Header::FromPath(p) | Header::UsePath(p) => Uri::format_path(p),
-            Header::MessageId(v)
-            | Header::ContentType(v)
-            | Header::ContentId(v)
-            | Header::ContentDescription(v) => v.clone(),
+            Header::MessageId(v) | Header::ContentType(v) => v.to_string(),
+            Header::ContentId(v) | Header::ContentDescription(v) => v.clone(),
             Header::SuccessReport(v) => v.as_str().to_string(),
             Header::FailureReport(v) => v.as_str().to_string(),
             Header::ByteRange(r) => r.to_string(),
@@ -516,7 +517,7 @@ impl Header {
             }
             None => "",
         };
-        let path = |n: &'static str| -> Result<Vec<Uri>, HeaderError> {
+        let path = |n: &'static str| -> Result<Path, HeaderError> {
             if value
                 .split_ascii_whitespace()
                 .nth(limits.max_path_uris)
@@ -527,7 +528,7 @@ impl Header {
                     format!("more than {} URIs", limits.max_path_uris),
                 ));
             }
-            Uri::parse_path(value).map_err(|e: UriError| header_error(n, e.to_string()))
+            Path::parse(value).map_err(|e: UriError| header_error(n, e.to_string()))
         };
         let number = |n: &'static str| -> Result<u32, HeaderError> {
             if value.is_empty() || value.len() > 10 || !value.bytes().all(|b| b.is_ascii_digit()) {
@@ -553,7 +554,7 @@ impl Header {
                         format!("not an ident: {value:?}"),
                     ));
                 }
-                Header::MessageId(value.to_string())
+                Header::MessageId(value.into())
             }
             "success-report" => Header::SuccessReport(match value.to_ascii_lowercase().as_str() {
                 "yes" => SuccessReport::Yes,
@@ -622,7 +623,7 @@ impl Header {
                         format!("not type/subtype: {value:?}"),
                     ));
                 }
-                Header::ContentType(value.to_string())
+                Header::ContentType(value.into())
             }
             "content-id" => Header::ContentId(text("Content-ID")?),
             "content-description" => Header::ContentDescription(text("Content-Description")?),

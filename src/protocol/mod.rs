@@ -17,4 +17,4 @@ pub use headers::{
     Status, SuccessReport,
 };
 pub use parser::{ChunkReader, Event, Limits, ParseError, ParseErrorKind, Parser};
-pub use uri::{Host, Uri, UriError};
+pub use uri::{Host, Path, Uri, UriError};

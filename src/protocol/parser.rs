@@ -221,6 +221,34 @@ pub struct Parser {
     line_cache: Option<Box<LineCache>>,
     /// The room of the last body's transaction id, reused by the next.
     spare_transaction_id: String,
+    /// The room of the last chunk given back with [`Parser::recycle`],
+    /// reused by the next chunk's head.
+    spare: SpareRoom,
+}
+
+/// What a chunk given back with [`Parser::recycle`] leaves for the next
+/// one: the room of its transaction id, of its header list and of a
+/// response's comment (each empty, none allocated, until a chunk is given
+/// back).
+#[derive(Debug, Default)]
+struct SpareRoom {
+    transaction_id: String,
+    headers: Vec<Header>,
+    comment: String,
+}
+
+/// Most octets of a transaction id or comment room kept for reuse (an id is
+/// 4-32 characters, RFC 4975 §9; comments are reason phrases).
+const MAX_SPARE_TEXT: usize = 256;
+
+impl SpareRoom {
+    /// `text` in the room taken from `room` (which is left empty).
+    fn text_in(room: &mut String, text: &str) -> String {
+        let mut room = std::mem::take(room);
+        room.clear();
+        room.push_str(text);
+        room
+    }
 }
 
 impl Default for Parser {
@@ -249,6 +277,36 @@ impl Parser {
             pending_end: None,
             line_cache: None,
             spare_transaction_id: String::new(),
+            spare: SpareRoom::default(),
+        }
+    }
+
+    /// Gives back a chunk the caller is done with: the next chunk parsed
+    /// reuses the room of its transaction id, header list and comment, so a
+    /// reader that gives back every chunk it handled parses without
+    /// allocating for them. Optional; the payload is only released.
+    pub fn recycle(&mut self, chunk: Chunk) {
+        let Chunk {
+            transaction_id,
+            kind,
+            mut headers,
+            ..
+        } = chunk;
+        if transaction_id.capacity() <= MAX_SPARE_TEXT {
+            self.spare.transaction_id = transaction_id;
+        }
+        if headers.capacity() <= self.limits.max_headers.max(8) {
+            headers.clear();
+            self.spare.headers = headers;
+        }
+        if let ChunkKind::Response {
+            comment: Some(comment),
+            ..
+        } = kind
+        {
+            if comment.capacity() <= MAX_SPARE_TEXT {
+                self.spare.comment = comment;
+            }
         }
     }
 
@@ -286,12 +344,14 @@ impl Parser {
     }
 
     /// Lets go of what only helps while chunks keep coming (the cached
-    /// lines, the room of the last transaction id), for a connection that
-    /// waits idle: an idle connection keeps none of it, and a busy one
-    /// parses its lines again once per socket read, not once per chunk.
+    /// lines, the room of the last transaction id and of the last chunk
+    /// given back), for a connection that waits idle: an idle connection
+    /// keeps none of it, and a busy one parses its lines again once per
+    /// socket read, not once per chunk.
     pub fn release_idle_state(&mut self) {
         self.line_cache = None;
         self.spare_transaction_id = String::new();
+        self.spare = SpareRoom::default();
     }
 
     /// Whether the parser is between chunks (nothing partially read).
@@ -340,7 +400,7 @@ impl Parser {
                         }
                         continue;
                     }
-                    let chunk = parse_start_line(line)?;
+                    let chunk = parse_start_line(line, &mut self.spare)?;
                     let header_bytes = nl + 1;
                     self.state = State::Headers(PendingHead {
                         chunk,
@@ -690,7 +750,9 @@ fn check_head(head: PendingHead, bodiless_end: Option<Continuation>) -> Result<C
     Ok(chunk)
 }
 
-fn parse_start_line(line: &[u8]) -> Result<Chunk, ParseError> {
+/// Parses a start line into a chunk without headers, in the room `spare`
+/// holds.
+fn parse_start_line(line: &[u8], spare: &mut SpareRoom) -> Result<Chunk, ParseError> {
     let bad = |kind, detail: &str| ParseError::fatal(kind, detail.to_string());
     let rest = line.strip_prefix(b"MSRP ").ok_or_else(|| {
         bad(
@@ -732,7 +794,7 @@ fn parse_start_line(line: &[u8]) -> Result<Chunk, ParseError> {
         let comment = if rest.len() > 4 {
             let c = std::str::from_utf8(&rest[4..])
                 .map_err(|_| bad(ParseErrorKind::InvalidStartLine, "comment is not UTF-8"))?;
-            Some(c.to_string())
+            Some(SpareRoom::text_in(&mut spare.comment, c))
         } else {
             None
         };
@@ -744,12 +806,17 @@ fn parse_start_line(line: &[u8]) -> Result<Chunk, ParseError> {
             .ok_or_else(|| bad(ParseErrorKind::InvalidMethod, "method is not 1*UPALPHA"))?;
         ChunkKind::Request { method: m }
     };
-    let mut chunk = match kind {
-        ChunkKind::Request { method } => Chunk::request(tid, method),
-        ChunkKind::Response { code, comment } => Chunk::response(tid, code, comment),
-    };
-    chunk.headers.reserve(6);
-    Ok(chunk)
+    let mut headers = std::mem::take(&mut spare.headers);
+    headers.clear();
+    headers.reserve(6);
+    Ok(Chunk {
+        transaction_id: SpareRoom::text_in(&mut spare.transaction_id, tid),
+        kind,
+        headers,
+        data: Bytes::new(),
+        continuation: Continuation::End,
+        segment: 0,
+    })
 }
 
 fn parse_header_line(
@@ -833,6 +900,11 @@ impl ChunkReader {
     /// Whether nothing of a chunk is partially read.
     pub fn is_idle(&self) -> bool {
         self.head.is_none() && self.parser.is_idle()
+    }
+
+    /// See [`Parser::recycle`].
+    pub fn recycle(&mut self, chunk: Chunk) {
+        self.parser.recycle(chunk);
     }
 
     /// See [`Parser::release_idle_state`]; also the room of the pieces
@@ -985,6 +1057,57 @@ mod tests {
             e.head.as_ref().map(|h| h.transaction_id.as_str()),
             Some("abcd")
         );
+    }
+
+    #[test]
+    fn repeated_lines_share_their_values() {
+        // Two chunks of one message on one connection: the second one's
+        // paths, Message-ID and Content-Type are the first one's, shared.
+        let one = b"MSRP a1b2c3 SEND\r\nTo-Path: msrp://b:1/x;tcp\r\nFrom-Path: msrp://a:1/y;tcp\r\nMessage-ID: m1234\r\nByte-Range: 1-2/4\r\nContent-Type: text/plain\r\n\r\nab\r\n-------a1b2c3+\r\n";
+        let two = b"MSRP d4e5f6 SEND\r\nTo-Path: msrp://b:1/x;tcp\r\nFrom-Path: msrp://a:1/y;tcp\r\nMessage-ID: m1234\r\nByte-Range: 3-4/4\r\nContent-Type: text/plain\r\n\r\ncd\r\n-------d4e5f6$\r\n";
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(one);
+        buf.extend_from_slice(two);
+        let mut r = ChunkReader::default();
+        let first = r.read_chunk(&mut buf, None).unwrap().unwrap();
+        let second = r.read_chunk(&mut buf, None).unwrap().unwrap();
+        assert_eq!(second.transaction_id, "d4e5f6");
+        assert_eq!(&second.data[..], b"cd");
+        let to = |c: &Chunk| c.to_path().unwrap().as_slice().as_ptr();
+        let from = |c: &Chunk| c.from_path().unwrap().as_slice().as_ptr();
+        assert_eq!(to(&first), to(&second));
+        assert_eq!(from(&first), from(&second));
+        assert_ne!(to(&first), from(&first));
+        let id = |c: &Chunk| c.message_id().unwrap().as_ptr();
+        let content_type = |c: &Chunk| c.content_type().unwrap().as_ptr();
+        assert_eq!(id(&first), id(&second));
+        assert_eq!(content_type(&first), content_type(&second));
+        assert_eq!(second.to_path().unwrap().to_string(), "msrp://b:1/x;tcp");
+        assert_eq!(second.message_id(), Some("m1234"));
+    }
+
+    #[test]
+    fn a_recycled_chunk_lends_its_room_to_the_next() {
+        let wire = b"MSRP a1b2c3 200 OK\r\nTo-Path: msrp://a:1/y;tcp\r\nFrom-Path: msrp://b:1/x;tcp\r\n-------a1b2c3$\r\nMSRP d4e5f6 200 OK\r\nTo-Path: msrp://a:1/y;tcp\r\nFrom-Path: msrp://b:1/x;tcp\r\n-------d4e5f6$\r\n";
+        let mut buf = BytesMut::from(&wire[..]);
+        let mut r = ChunkReader::default();
+        let first = r.read_chunk(&mut buf, None).unwrap().unwrap();
+        let rooms = |c: &Chunk| {
+            (
+                c.transaction_id.as_ptr(),
+                c.headers.as_ptr(),
+                c.comment().unwrap().as_ptr(),
+            )
+        };
+        let lent = rooms(&first);
+        r.recycle(first);
+        let second = r.read_chunk(&mut buf, None).unwrap().unwrap();
+        assert_eq!(rooms(&second), lent);
+        assert_eq!(second.transaction_id, "d4e5f6");
+        assert_eq!(second.code(), Some(200));
+        assert_eq!(second.comment(), Some("OK"));
+        assert_eq!(second.headers.len(), 2);
+        assert_eq!(second.from_path().unwrap().to_string(), "msrp://b:1/x;tcp");
     }
 
     fn events(wire: &[u8], step: usize) -> Vec<Result<Event, ParseErrorKind>> {

@@ -417,9 +417,161 @@ impl FromStr for Uri {
     }
 }
 
+/// A path: the URIs of a To-Path, From-Path or Use-Path header, or of an
+/// SDP `a=path` attribute, in order (RFC 4975 §6: the first URI is the next
+/// hop, the last the endpoint; §9: `To-Path = "To-Path:" SP MSRP-URI *( SP
+/// MSRP-URI )`).
+///
+/// The URIs are shared: a clone counts a reference instead of copying them,
+/// as every chunk of a connection carries the same two paths. A path reads
+/// as a slice of URIs (`path[0]`, `path.iter()`, `path.len()`); it is made
+/// from a `Vec<Uri>`, a slice, an array or one URI with `.into()`, and is
+/// never changed in place (`path.to_vec()` gives a list to edit).
+#[derive(Clone, PartialEq, Eq, Hash, Default)]
+pub struct Path(std::sync::Arc<[Uri]>);
+
+impl Path {
+    /// A path of these URIs.
+    pub fn new(uris: impl Into<Path>) -> Path {
+        uris.into()
+    }
+
+    /// The URIs, first hop first.
+    pub fn as_slice(&self) -> &[Uri] {
+        &self.0
+    }
+
+    /// Parses a space-separated list of URIs (see [`Uri::parse_path`]).
+    pub fn parse(text: &str) -> Result<Path, UriError> {
+        Uri::parse_path(text).map(Path::from)
+    }
+}
+
+impl std::ops::Deref for Path {
+    type Target = [Uri];
+    fn deref(&self) -> &[Uri] {
+        &self.0
+    }
+}
+
+impl AsRef<[Uri]> for Path {
+    fn as_ref(&self) -> &[Uri] {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<[Uri]> for Path {
+    fn borrow(&self) -> &[Uri] {
+        &self.0
+    }
+}
+
+impl From<Vec<Uri>> for Path {
+    fn from(uris: Vec<Uri>) -> Path {
+        Path(uris.into())
+    }
+}
+
+impl From<&[Uri]> for Path {
+    fn from(uris: &[Uri]) -> Path {
+        Path(uris.into())
+    }
+}
+
+impl<const N: usize> From<[Uri; N]> for Path {
+    fn from(uris: [Uri; N]) -> Path {
+        Path(std::sync::Arc::new(uris))
+    }
+}
+
+impl From<Uri> for Path {
+    fn from(uri: Uri) -> Path {
+        Path::from([uri])
+    }
+}
+
+impl From<Path> for Vec<Uri> {
+    fn from(path: Path) -> Vec<Uri> {
+        path.0.to_vec()
+    }
+}
+
+impl FromIterator<Uri> for Path {
+    fn from_iter<I: IntoIterator<Item = Uri>>(uris: I) -> Path {
+        Path(uris.into_iter().collect())
+    }
+}
+
+impl<'a> IntoIterator for &'a Path {
+    type Item = &'a Uri;
+    type IntoIter = std::slice::Iter<'a, Uri>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl PartialEq<[Uri]> for Path {
+    fn eq(&self, other: &[Uri]) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<Vec<Uri>> for Path {
+    fn eq(&self, other: &Vec<Uri>) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<Path> for Vec<Uri> {
+    fn eq(&self, other: &Path) -> bool {
+        **self == *other.0
+    }
+}
+
+impl fmt::Debug for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.iter()).finish()
+    }
+}
+
+/// The space-separated form of a header value or an SDP `a=path`.
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, u) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            fmt::Display::fmt(u, f)?;
+        }
+        Ok(())
+    }
+}
+
+impl FromStr for Path {
+    type Err = UriError;
+    fn from_str(s: &str) -> Result<Path, UriError> {
+        Path::parse(s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_clones_share_their_uris() {
+        let text = "msrp://relay.example.com:2855/a1;tcp msrps://bob.example.com:9/b2;tcp";
+        let path: Path = text.parse().unwrap();
+        assert_eq!(path.len(), 2);
+        assert_eq!(path.to_string(), text);
+        assert_eq!(path, Uri::parse_path(text).unwrap());
+        let copy = path.clone();
+        assert!(std::ptr::eq(copy.as_slice(), path.as_slice()));
+        let one = Path::from(path[1].clone());
+        assert_eq!(one.to_string(), "msrps://bob.example.com:9/b2;tcp");
+        assert_ne!(one, path);
+        assert!(Path::parse("").is_err());
+    }
 
     #[test]
     fn parses_rfc_examples() {

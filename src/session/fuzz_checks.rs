@@ -203,10 +203,10 @@ pub fn check_session(data: &[u8]) -> Summary {
             6 => {
                 let code = [200, 400, 408, 413, 415, 481, 0, 999][(b1 >> 2) as usize % 8];
                 let mut chunk = Chunk::request(format!("tr{operation:04}"), Method::Report);
-                chunk.add_header(Header::ToPath(vec![local.clone()]));
-                chunk.add_header(Header::FromPath(vec![remote.clone()]));
+                chunk.add_header(Header::ToPath(vec![local.clone()].into()));
+                chunk.add_header(Header::FromPath(vec![remote.clone()].into()));
                 if b1 & 0x40 == 0 {
-                    chunk.add_header(Header::MessageId(message_id.to_string()));
+                    chunk.add_header(Header::MessageId(message_id.into()));
                 }
                 let start = number(input.byte()).max(1);
                 let end = start.saturating_add(number(input.byte()));
@@ -270,10 +270,10 @@ pub fn check_session(data: &[u8]) -> Summary {
                 .into()
         };
         let mut chunk = Chunk::request(format!("tr{operation:04}"), Method::Send);
-        chunk.add_header(Header::ToPath(vec![local.clone()]));
-        chunk.add_header(Header::FromPath(vec![remote.clone()]));
+        chunk.add_header(Header::ToPath(vec![local.clone()].into()));
+        chunk.add_header(Header::FromPath(vec![remote.clone()].into()));
         if b1 & 4 == 0 {
-            chunk.add_header(Header::MessageId(message_id.to_string()));
+            chunk.add_header(Header::MessageId(message_id.into()));
         }
         if with_byte_range {
             chunk.add_header(Header::ByteRange(ByteRange { start, end, total }));
@@ -294,9 +294,9 @@ pub fn check_session(data: &[u8]) -> Summary {
             Some("message/cpim"),
         ][(b1 >> 6) as usize];
         if let Some(ct) = content_type {
-            chunk.add_header(Header::ContentType(ct.to_string()));
+            chunk.add_header(Header::ContentType(ct.into()));
         } else if !payload.is_empty() {
-            chunk.add_header(Header::ContentType("text/plain".to_string()));
+            chunk.add_header(Header::ContentType("text/plain".into()));
         }
         chunk.data = payload;
         chunk.continuation = continuation;

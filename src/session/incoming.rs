@@ -84,6 +84,21 @@ impl RangeSet {
         }
     }
 
+    /// Octets covered contiguously from `first` (at least 1), counting
+    /// every octet before `first` as covered: `contiguous_from_one` of the
+    /// set with `1..first` added, less those `first - 1`, without a copy.
+    pub fn contiguous_from(&self, first: u64) -> u64 {
+        let before = first.max(1) - 1;
+        let mut reach = before;
+        for &(a, b) in &self.ranges {
+            if a > reach.saturating_add(1) {
+                break;
+            }
+            reach = reach.max(b);
+        }
+        reach - before
+    }
+
     /// Number of separate ranges (bounded to keep memory in check).
     pub fn len(&self) -> usize {
         self.ranges.len()
@@ -335,6 +350,24 @@ mod tests {
         assert_eq!(r.len(), 1);
         assert_eq!(r.insert(20, 21), 2);
         assert_eq!(r.covered(), 11);
+    }
+
+    #[test]
+    fn contiguous_from_counts_from_the_first_octet() {
+        let mut r = RangeSet::default();
+        assert_eq!(r.contiguous_from(1), 0);
+        assert_eq!(r.contiguous_from(7), 0);
+        r.insert(1, 3);
+        r.insert(5, 20);
+        r.insert(30, 40);
+        assert_eq!(r.contiguous_from(1), 3);
+        assert_eq!(r.contiguous_from(4), 0); // octet 4 is missing
+        assert_eq!(r.contiguous_from(5), 16);
+        assert_eq!(r.contiguous_from(6), 15);
+        assert_eq!(r.contiguous_from(21), 0);
+        assert_eq!(r.contiguous_from(22), 0);
+        assert_eq!(r.contiguous_from(30), 11);
+        assert_eq!(r.contiguous_from(50), 0);
     }
 
     #[test]

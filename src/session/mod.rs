@@ -345,7 +345,8 @@ impl std::error::Error for SessionError {}
 pub(crate) enum PendingKind {
     /// A chunk of an outgoing message: octets `[start, end]` in its numbering.
     Message {
-        message_id: String,
+        /// Shared by the message's chunks (see the writer's `message_id`).
+        message_id: Arc<str>,
         start: u64,
         end: u64,
     },
@@ -386,11 +387,7 @@ pub(crate) struct OutgoingState {
 impl OutgoingState {
     fn acknowledged(&self) -> u64 {
         // Octets acknowledged contiguously from `first`.
-        let mut r = self.acked.clone();
-        if self.first > 1 {
-            r.insert(1, self.first - 1);
-        }
-        r.contiguous_from_one().saturating_sub(self.first - 1)
+        self.acked.contiguous_from(self.first)
     }
 }
 
@@ -868,21 +865,29 @@ impl Inner {
 
     /// Handles the answer to a transaction (received or generated), named
     /// by the response's transaction id. Returns events to emit (none, and
-    /// no allocation, for the usual 200 to a message chunk).
-    fn complete_transaction(&self, response: Chunk) -> Vec<SessionEvent> {
-        let mut shared = self.shared.lock().expect("session state");
-        let Some(p) = shared.pending.remove(response.transaction_id.as_str()) else {
+    /// no allocation, for the usual 200 to a message chunk). The response
+    /// is taken out of `response` only when an event or a waiting caller
+    /// keeps it; otherwise it is left there, for the reader to recycle.
+    fn complete_transaction(&self, response: &mut Option<Chunk>) -> Vec<SessionEvent> {
+        let Some(chunk) = response.as_ref() else {
             return Vec::new();
         };
-        let code = response.code().unwrap_or(0);
+        let mut shared = self.shared.lock().expect("session state");
+        let Some(p) = shared.pending.remove(chunk.transaction_id.as_str()) else {
+            return Vec::new();
+        };
+        let code = chunk.code().unwrap_or(0);
         match p.kind {
             PendingKind::Silent => Vec::new(),
-            PendingKind::Notify => vec![SessionEvent::ChunkResponse {
-                transaction_id: response.transaction_id.clone(),
-                response,
-            }],
+            PendingKind::Notify => {
+                let response = response.take().expect("checked above");
+                vec![SessionEvent::ChunkResponse {
+                    transaction_id: response.transaction_id.clone(),
+                    response,
+                }]
+            }
             PendingKind::Deliver(tx) => {
-                let _ = tx.send(response);
+                let _ = tx.send(response.take().expect("checked above"));
                 Vec::new()
             }
             PendingKind::Message {
@@ -891,7 +896,7 @@ impl Inner {
                 end,
             } => {
                 let step = self.config.progress_step;
-                let Some(out) = shared.outgoing.get_mut(&message_id) else {
+                let Some(out) = shared.outgoing.get_mut(&*message_id) else {
                     return Vec::new();
                 };
                 out.outstanding = out.outstanding.saturating_sub(1);
@@ -904,7 +909,7 @@ impl Inner {
                     {
                         out.progress_reported = acked;
                         events.push(SessionEvent::Progress {
-                            message_id: message_id.clone(),
+                            message_id: message_id.to_string(),
                             outgoing: true,
                             bytes: acked,
                             total: Some(out.total),
@@ -916,17 +921,17 @@ impl Inner {
                     out.stopped = true;
                 }
                 if (out.all_written || out.stopped) && out.outstanding == 0 {
-                    let out = shared.outgoing.remove(&message_id).expect("present");
+                    let out = shared.outgoing.remove(&*message_id).expect("present");
                     let bytes = out.acknowledged();
-                    if let Some(w) = shared.report_watch.get_mut(&message_id) {
+                    if let Some(w) = shared.report_watch.get_mut(&*message_id) {
                         w.sent = true;
                         w.total = out.total;
                         if out.first_error.is_some() || w.complete() {
-                            shared.report_watch.remove(&message_id);
+                            shared.report_watch.remove(&*message_id);
                         }
                     }
                     events.push(SessionEvent::Sent {
-                        message_id,
+                        message_id: message_id.to_string(),
                         code: out.first_error.unwrap_or(200),
                         bytes_acknowledged: bytes,
                     });
@@ -964,7 +969,7 @@ impl Inner {
                 "OK (no response expected)"
             };
             let response = Chunk::response(tid, code, Some(comment.to_string()));
-            events.extend(self.complete_transaction(response));
+            events.extend(self.complete_transaction(&mut Some(response)));
         }
         events
     }

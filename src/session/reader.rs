@@ -127,7 +127,12 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
             // Handling a chunk never waits: its answer joins the batch for
             // the writer and its events the ones for the application, both
             // handed on before the reader waits for more input.
-            Ok(chunk) => rd.handle(chunk),
+            Ok(chunk) => {
+                // What is left of it is room for the next chunk parsed.
+                if let Some(chunk) = rd.handle(chunk) {
+                    r.recycle(chunk);
+                }
+            }
             Err(TransportError::Parse(e)) if !e.fatal => {
                 if e.can_answer() {
                     if let Some(head) = &e.head {
@@ -394,18 +399,21 @@ impl Reader {
     }
 
     /// Handles one chunk (RFC 4975 §7.2): the response to a request sent,
-    /// or a request answered and its data and events gathered.
-    fn handle(&mut self, chunk: Chunk) {
+    /// or a request answered and its data and events gathered. Returns the
+    /// chunk unless an event or a waiting caller kept it.
+    fn handle(&mut self, chunk: Chunk) -> Option<Chunk> {
         match chunk.method() {
             None => {
-                for e in self.inner.complete_transaction(chunk) {
+                let mut response = Some(chunk);
+                for e in self.inner.complete_transaction(&mut response) {
                     self.queue_event(e);
                 }
+                return response;
             }
             Some(Method::Send) => {
                 if let Err(e) = self.inner.info.check_incoming_send_chunk(&chunk) {
                     self.respond(&chunk, e.code, Some(&e.comment));
-                    return;
+                    return Some(chunk);
                 }
                 let inner = &self.inner;
                 let mut actions = std::mem::take(&mut self.actions);
@@ -416,7 +424,7 @@ impl Reader {
             }
             Some(Method::Report) => {
                 if self.inner.info.check_incoming_send_chunk(&chunk).is_err() {
-                    return; // REPORTs are never answered (RFC 4975 §7.1.2)
+                    return Some(chunk); // REPORTs are never answered (RFC 4975 §7.1.2)
                 }
                 if let (Some(id), Some(status)) = (chunk.message_id(), chunk.status()) {
                     self.inner.note_report(id, status.code, chunk.byte_range());
@@ -426,6 +434,7 @@ impl Reader {
             }
             Some(_) => self.respond(&chunk, 501, Some("Not Implemented")),
         }
+        Some(chunk)
     }
 
     /// Carries out what [`IncomingRequests`] decided for `request`.
@@ -461,11 +470,11 @@ impl Reader {
             chunk
                 .from_path()
                 .cloned()
-                .unwrap_or_else(|| info.to_path.clone()),
+                .unwrap_or_else(|| info.to_path.as_slice().into()),
         ));
-        report.add_header(Header::FromPath(vec![info.local_uri.clone()]));
+        report.add_header(Header::FromPath(vec![info.local_uri.clone()].into()));
         report.add_header(Header::MessageId(
-            chunk.message_id().unwrap_or_default().to_string(),
+            chunk.message_id().unwrap_or_default().into(),
         ));
         report.add_header(Header::ByteRange(ByteRange {
             start: 1,

@@ -71,6 +71,9 @@ struct Writer {
     other_waiters: Vec<oneshot::Sender<()>>,
     /// Octets written since the writer last let other tasks run.
     since_yield: usize,
+    /// The Message-ID of the last message chunk written, shared by the
+    /// transactions of its chunks (one copy per message, not per chunk).
+    message_id: Option<Arc<str>>,
 }
 
 pub(crate) async fn run(
@@ -89,6 +92,7 @@ pub(crate) async fn run(
         shutdown: None,
         other_waiters: Vec::new(),
         since_yield: 0,
+        message_id: None,
     };
     let result = wr.main_loop(&mut rx).await;
     let reason = match result {
@@ -312,6 +316,9 @@ impl Writer {
                 Box::pin(self.flush()).await?;
             }
             if idle {
+                // No message in progress: its id is not kept by the writer
+                // (transactions still waiting keep their own reference).
+                self.message_id = None;
                 if let Some((true, _)) = &self.shutdown {
                     if self
                         .inner
@@ -492,11 +499,19 @@ impl Writer {
             None => src.stop_seen = true,
         }
         if answered {
+            let shared_id = match &self.message_id {
+                Some(id) if **id == *src.message_id => id.clone(),
+                _ => {
+                    let id: Arc<str> = src.message_id.as_str().into();
+                    self.message_id = Some(id.clone());
+                    id
+                }
+            };
             shared.pending.insert(
                 transaction_id.clone(),
                 Pending {
                     kind: PendingKind::Message {
-                        message_id: src.message_id.clone(),
+                        message_id: shared_id,
                         start,
                         end,
                     },

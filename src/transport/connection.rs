@@ -268,11 +268,11 @@ impl TransportInfo {
             Some(code) => Chunk::response(tid, code, p.comment),
             None => Chunk::request(tid, p.method.unwrap_or(Method::Send)),
         };
-        chunk.add_header(Header::ToPath(self.to_path.clone()));
-        chunk.add_header(Header::FromPath(vec![self.local_uri.clone()]));
+        chunk.add_header(Header::ToPath(self.to_path.as_slice().into()));
+        chunk.add_header(Header::FromPath(vec![self.local_uri.clone()].into()));
         if chunk.is_request() {
             chunk.add_header(Header::MessageId(
-                p.message_id.unwrap_or_else(ids::message_id),
+                p.message_id.unwrap_or_else(ids::message_id).into(),
             ));
             let start = p.start.unwrap_or(1).max(1);
             let len = p.data.len() as u64;
@@ -291,7 +291,7 @@ impl TransportInfo {
             });
             if !p.data.is_empty() || p.content_type.is_some() {
                 chunk.add_header(Header::ContentType(
-                    p.content_type.unwrap_or_else(|| "text/plain".to_string()),
+                    p.content_type.as_deref().unwrap_or("text/plain").into(),
                 ));
             }
         }
@@ -364,9 +364,9 @@ pub fn make_response_to(request: &Chunk, local: &Uri, code: u16, comment: Option
     let mut resp = Chunk::response(request.transaction_id.clone(), code, comment);
     let prev_hop = request.from_path().and_then(|p| p.first().cloned());
     if let Some(hop) = prev_hop {
-        resp.add_header(Header::ToPath(vec![hop]));
+        resp.add_header(Header::ToPath(vec![hop].into()));
     }
-    resp.add_header(Header::FromPath(vec![local.clone()]));
+    resp.add_header(Header::FromPath(vec![local.clone()].into()));
     resp
 }
 
@@ -597,6 +597,12 @@ impl TransportReader {
             self.buf = BytesMut::new();
             self.chunks.release_idle_state();
         }
+    }
+
+    /// Gives back a chunk the caller is done with, for the next one read to
+    /// reuse its room (see [`crate::protocol::Parser::recycle`]).
+    pub fn recycle(&mut self, chunk: Chunk) {
+        self.chunks.recycle(chunk);
     }
 
     /// The next chunk already received, or `None` when reading one would

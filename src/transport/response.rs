@@ -113,7 +113,7 @@ mod tests {
 
     fn request(tid: &str, from_path: &[&str], local: &str) -> Chunk {
         let mut c = Chunk::request(tid, Method::Send);
-        c.add_header(Header::ToPath(vec![uri(local)]));
+        c.add_header(Header::ToPath(vec![uri(local)].into()));
         c.add_header(Header::FromPath(from_path.iter().map(|u| uri(u)).collect()));
         c
     }
@@ -189,7 +189,9 @@ mod tests {
     fn reports_and_unwanted_answers_are_not_due() {
         let local = "msrp://127.0.0.1:1/me;tcp";
         let mut report = Chunk::request("abcd", Method::Report);
-        report.add_header(Header::FromPath(vec![uri("msrp://127.0.0.1:2/you;tcp")]));
+        report.add_header(Header::FromPath(
+            vec![uri("msrp://127.0.0.1:2/you;tcp")].into(),
+        ));
         assert!(!response_due(&report, 200));
         let mut no = request("abcd", &["msrp://127.0.0.1:2/you;tcp"], local);
         no.add_header(Header::FailureReport(FailureReport::No));
