@@ -47,22 +47,30 @@ const ALPHABET: &[u8; 62] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN
 
 /// `len` characters from [A-Za-z0-9], each uniformly chosen (rejection sampling).
 pub fn random_alphanumeric(len: usize) -> String {
-    let mut out = Vec::with_capacity(len);
+    let mut out = vec![0; len];
+    fill_alphanumeric(&mut out);
+    String::from_utf8(out).expect("the alphabet is ASCII")
+}
+
+/// Fills `out` with characters from [A-Za-z0-9], each uniformly chosen
+/// (rejection sampling), without allocating.
+pub(crate) fn fill_alphanumeric(out: &mut [u8]) {
+    let mut filled = 0;
     let mut buf = [0u8; 64];
-    while out.len() < len {
-        let want = ((len - out.len()) * 5 / 4 + 4).min(buf.len());
+    while filled < out.len() {
+        let want = ((out.len() - filled) * 5 / 4 + 4).min(buf.len());
         random_octets(&mut buf[..want]);
         for &b in &buf[..want] {
             // 248 = 4 * 62: values above are rejected to keep the choice uniform.
             if b < 248 {
-                out.push(ALPHABET[(b % 62) as usize]);
-                if out.len() == len {
+                out[filled] = ALPHABET[(b % 62) as usize];
+                filled += 1;
+                if filled == out.len() {
                     break;
                 }
             }
         }
     }
-    String::from_utf8(out).expect("the alphabet is ASCII")
 }
 
 /// A transaction id: 16 alphanumerics (about 95 bits).

@@ -413,22 +413,79 @@ impl ReportWatch {
 /// of its own messages), looked up several times per chunk: hashed with a
 /// fast seeded hasher. A peer only looks entries up (by the transaction id
 /// of its response); it never adds keys, so it cannot crowd one bucket.
-type OwnIdMap<V> = HashMap<String, V, foldhash::fast::RandomState>;
+type OwnIdMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// The most octets of a transaction id (RFC 4975 §9: `ident` is 4 to 32
+/// characters).
+const MAX_TRANSACTION_ID: usize = 32;
+
+/// A transaction id held inline (no allocation): the key of the
+/// transactions in flight and of their deadlines. The sender makes one per
+/// chunk, so it is not a `String`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct TransactionKey {
+    len: u8,
+    octets: [u8; MAX_TRANSACTION_ID],
+}
+
+impl TransactionKey {
+    /// The key of `id`; `None` when it is longer than any transaction id
+    /// (no transaction of this session can have it).
+    pub(crate) fn new(id: &str) -> Option<TransactionKey> {
+        let mut octets = [0; MAX_TRANSACTION_ID];
+        octets.get_mut(..id.len())?.copy_from_slice(id.as_bytes());
+        Some(TransactionKey {
+            len: id.len() as u8,
+            octets,
+        })
+    }
+
+    /// A new random transaction id: 16 alphanumerics (about 95 bits).
+    pub(crate) fn random() -> TransactionKey {
+        let mut octets = [0; MAX_TRANSACTION_ID];
+        crate::protocol::ids::fill_alphanumeric(&mut octets[..16]);
+        TransactionKey { len: 16, octets }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.octets[..usize::from(self.len)])
+            .expect("made from a str or of alphanumerics")
+    }
+}
+
+impl fmt::Debug for TransactionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// A chunk the application sends must have a transaction id of at most 32
+/// octets (RFC 4975 §9 `ident`): a longer one could not be matched with
+/// its response.
+fn check_transaction_id(chunk: &Chunk) -> Result<(), SessionError> {
+    if TransactionKey::new(&chunk.transaction_id).is_none() {
+        return Err(SessionError::InvalidArgument(format!(
+            "transaction id of {} octets (at most {MAX_TRANSACTION_ID})",
+            chunk.transaction_id.len()
+        )));
+    }
+    Ok(())
+}
 
 /// State shared by the reader, the writer and the handle.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     /// Messages through a relay waiting for their success REPORT; those
     /// still waiting when the session closes are listed as unfinished.
-    report_watch: OwnIdMap<ReportWatch>,
-    pending: OwnIdMap<Pending>,
+    report_watch: OwnIdMap<String, ReportWatch>,
+    pending: OwnIdMap<TransactionKey, Pending>,
     /// Response deadlines in the order the transactions were written. Every
     /// deadline is the flush time plus the same response timeout, so the
     /// order is also the order of the deadlines, and the front is the next
     /// one due. Entries of answered transactions are dropped as they reach
     /// the front, so the queue holds about what is in flight.
-    deadlines: VecDeque<(Instant, String)>,
-    outgoing: OwnIdMap<OutgoingState>,
+    deadlines: VecDeque<(Instant, TransactionKey)>,
+    outgoing: OwnIdMap<String, OutgoingState>,
     /// Set once the session is closing or closed; no new sends.
     closing: bool,
     closed_event_sent: bool,
@@ -563,6 +620,7 @@ impl Session {
                 "send_chunk takes a request".into(),
             ));
         }
+        check_transaction_id(&chunk)?;
         let kind = if notify_response {
             PendingKind::Notify
         } else {
@@ -580,6 +638,7 @@ impl Session {
                 "deliver_chunk takes a request".into(),
             ));
         }
+        check_transaction_id(&chunk)?;
         if chunk.failure_report() == FailureReport::No {
             self.command(writer::Command::Raw(Box::new((chunk, PendingKind::Silent))))?;
             return Ok(None);
@@ -872,8 +931,11 @@ impl Inner {
         let Some(chunk) = response.as_ref() else {
             return Vec::new();
         };
+        let Some(key) = TransactionKey::new(&chunk.transaction_id) else {
+            return Vec::new();
+        };
         let mut shared = self.shared.lock().expect("session state");
-        let Some(p) = shared.pending.remove(chunk.transaction_id.as_str()) else {
+        let Some(p) = shared.pending.remove(&key) else {
             return Vec::new();
         };
         let code = chunk.code().unwrap_or(0);
@@ -968,7 +1030,7 @@ impl Inner {
             } else {
                 "OK (no response expected)"
             };
-            let response = Chunk::response(tid, code, Some(comment.to_string()));
+            let response = Chunk::response(tid.as_str(), code, Some(comment.to_string()));
             events.extend(self.complete_transaction(&mut Some(response)));
         }
         events
@@ -1086,6 +1148,27 @@ mod tests {
         assert!(!content_type_accepted(&t(&["text/*"]), "image/png"));
         assert!(!content_type_accepted(&t(&["text/plain"]), "text/plainx"));
         assert!(!content_type_accepted(&[], "text/plain"));
+    }
+
+    #[test]
+    fn transaction_keys_hold_ids_of_up_to_32_octets() {
+        let longest = "a".repeat(32);
+        let key = TransactionKey::new(&longest).expect("32 octets fit");
+        assert_eq!(key.as_str(), longest);
+        assert_eq!(TransactionKey::new(&"a".repeat(33)), None);
+        assert_eq!(TransactionKey::new("abcd"), TransactionKey::new("abcd"));
+        assert_ne!(TransactionKey::new("abcd"), TransactionKey::new("abcd1"));
+        let random = TransactionKey::random();
+        assert_eq!(random.as_str().len(), 16);
+        assert!(crate::protocol::headers::is_ident(random.as_str()));
+        assert_ne!(random, TransactionKey::random());
+        let mut chunk = Chunk::request("a".repeat(33), crate::protocol::Method::Send);
+        assert!(matches!(
+            check_transaction_id(&chunk),
+            Err(SessionError::InvalidArgument(_))
+        ));
+        chunk.transaction_id.pop();
+        assert!(check_transaction_id(&chunk).is_ok());
     }
 }
 

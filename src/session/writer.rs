@@ -13,9 +13,11 @@ use tokio::time::Instant;
 use bytes::Bytes;
 
 use super::outgoing::{Source, INTERRUPTIBLE_OVER};
-use super::{CloseReason, Inner, OutgoingState, Pending, PendingKind, SessionEvent};
+use super::{
+    CloseReason, Inner, OutgoingState, Pending, PendingKind, SessionEvent, TransactionKey,
+};
 use crate::protocol::chunk::contains_end_line;
-use crate::protocol::{ids, Chunk, Continuation, FailureReport};
+use crate::protocol::{Chunk, Continuation, FailureReport};
 use crate::transport::TransportWriter;
 
 /// Write to the socket once this much is buffered.
@@ -64,7 +66,7 @@ struct Writer {
     raw: VecDeque<(Chunk, PendingKind)>,
     queue: VecDeque<Box<Source>>,
     /// Transactions written since the last flush (their deadlines start at the flush).
-    written: Vec<String>,
+    written: Vec<TransactionKey>,
     /// Messages whose every chunk was written since the last flush (Failure-Report no).
     finished_unanswered: Vec<String>,
     shutdown: Option<(bool, oneshot::Sender<()>)>,
@@ -166,16 +168,21 @@ impl Writer {
         }
     }
 
-    fn register(&self, chunk: &Chunk, kind: PendingKind) {
+    /// Registers the transaction of a chunk the application sent, unless
+    /// its id is longer than any transaction id (RFC 4975 `ident`), which
+    /// `Session::send_chunk` refuses before.
+    fn register(&self, chunk: &Chunk, kind: PendingKind) -> Option<TransactionKey> {
+        let key = TransactionKey::new(&chunk.transaction_id)?;
         let mut shared = self.inner.shared.lock().expect("session state");
         shared.pending.insert(
-            chunk.transaction_id.clone(),
+            key,
             Pending {
                 kind,
                 failure_report: chunk.failure_report(),
                 deadline: None,
             },
         );
+        Some(key)
     }
 
     /// Writes buffered output and starts the response timers of what it held.
@@ -260,8 +267,9 @@ impl Writer {
                 let answered = !matches!(kind, PendingKind::Silent)
                     || chunk.failure_report() != FailureReport::No;
                 if answered {
-                    self.register(&chunk, kind);
-                    self.written.push(chunk.transaction_id.clone());
+                    if let Some(key) = self.register(&chunk, kind) {
+                        self.written.push(key);
+                    }
                 }
                 self.w.buffer_chunk(&chunk);
             } else if let Some(mut src) = self.queue.pop_front() {
@@ -429,7 +437,7 @@ impl Writer {
         }
         let end = start + sent as u64 - 1;
         let failure_report = chunk.failure_report();
-        self.written_message_chunk(src, chunk.transaction_id, start, end, failure_report);
+        self.written_message_chunk(src, own_key(&chunk), start, end, failure_report);
         Ok(())
     }
 
@@ -445,13 +453,13 @@ impl Writer {
             self.w.buffer_chunk(&chunk);
             let end = start + chunk.data.len() as u64 - 1;
             let failure_report = chunk.failure_report();
-            self.written_message_chunk(src, chunk.transaction_id, start, end, failure_report);
+            self.written_message_chunk(src, own_key(&chunk), start, end, failure_report);
             return;
         };
         // §7.1: the end-line must not occur in the body.
-        let mut transaction_id = ids::transaction_id();
-        while contains_end_line(&data, &transaction_id) {
-            transaction_id = ids::transaction_id();
+        let mut transaction_id = TransactionKey::random();
+        while contains_end_line(&data, transaction_id.as_str()) {
+            transaction_id = TransactionKey::random();
         }
         let end = start + data.len() as u64 - 1;
         let range_end = (data.len() <= INTERRUPTIBLE_OVER).then_some(end);
@@ -461,12 +469,12 @@ impl Writer {
             Continuation::More
         };
         self.w.buffer_with(|out| {
-            template.encode_into(out, &transaction_id, start, range_end, total);
+            template.encode_into(out, transaction_id.as_str(), start, range_end, total);
         });
         self.w.buffer_bytes(&data);
         self.w.buffer_with(|out| {
             out.extend_from_slice(b"\r\n-------");
-            out.extend_from_slice(transaction_id.as_bytes());
+            out.extend_from_slice(transaction_id.as_str().as_bytes());
             out.push(flag.as_byte());
             out.extend_from_slice(b"\r\n");
         });
@@ -480,7 +488,7 @@ impl Writer {
     fn written_message_chunk(
         &mut self,
         src: &mut Source,
-        transaction_id: String,
+        transaction_id: TransactionKey,
         start: u64,
         end: u64,
         failure_report: FailureReport,
@@ -508,7 +516,7 @@ impl Writer {
                 }
             };
             shared.pending.insert(
-                transaction_id.clone(),
+                transaction_id,
                 Pending {
                     kind: PendingKind::Message {
                         message_id: shared_id,
@@ -526,4 +534,10 @@ impl Writer {
             self.finished_unanswered.push(src.message_id.clone());
         }
     }
+}
+
+/// The key of a chunk this library made (its transaction id is one of ours,
+/// 16 alphanumerics).
+fn own_key(chunk: &Chunk) -> TransactionKey {
+    TransactionKey::new(&chunk.transaction_id).expect("the library's own transaction id")
 }
