@@ -692,7 +692,7 @@ impl Session {
         }
         msg.body = limits::charged_bytes(msg.body, charge);
         let source = outgoing::Source::message(msg)?;
-        let id = source.message_id.clone();
+        let id = source.message_id.to_string();
         self.queue_watched(source, watch)?;
         Ok(id)
     }
@@ -702,7 +702,7 @@ impl Session {
         check_content_type(&file.content_type)?;
         let watch = file.success_report;
         let source = outgoing::Source::file(file, self.inner.config.max_outgoing_size)?;
-        let id = source.message_id.clone();
+        let id = source.message_id.to_string();
         self.queue_watched(source, watch)?;
         Ok(id)
     }
@@ -720,12 +720,12 @@ impl Session {
             let mut shared = self.inner.shared.lock().expect("session state");
             shared
                 .report_watch
-                .insert(id.clone(), ReportWatch::default());
+                .insert(id.to_string(), ReportWatch::default());
         }
         let r = self.command(writer::Command::Queue(Box::new(source)));
         if r.is_err() && watch {
             let mut shared = self.inner.shared.lock().expect("session state");
-            shared.report_watch.remove(&id);
+            shared.report_watch.remove(&*id);
         }
         r
     }

@@ -6,6 +6,7 @@
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::io::SeekFrom;
+use std::sync::Arc;
 
 use super::{FileSource, OutgoingFile, OutgoingMessage, SessionError};
 use crate::protocol::{ids, ByteRange, Chunk, Continuation, FailureReport, Header, SuccessReport};
@@ -63,7 +64,8 @@ fn read_block(mut file: std::fs::File, want: u64, mut block: Vec<u8>) -> BlockRe
 
 /// One message being sent.
 pub(crate) struct Source {
-    pub message_id: String,
+    /// Shared with the transactions of its chunks (one copy per message).
+    pub message_id: Arc<str>,
     content_type: String,
     headers: Vec<Header>,
     pub success_report: bool,
@@ -92,7 +94,7 @@ impl Source {
     pub fn message(msg: OutgoingMessage) -> Result<Source, SessionError> {
         let message_id = checked_message_id(msg.message_id)?;
         Ok(Source {
-            message_id,
+            message_id: message_id.into(),
             content_type: msg.content_type,
             headers: msg.headers,
             success_report: msg.success_report,
@@ -146,7 +148,7 @@ impl Source {
             ));
         }
         Ok(Source {
-            message_id: checked_message_id(f.message_id)?,
+            message_id: checked_message_id(f.message_id)?.into(),
             content_type: f.content_type,
             headers: f.headers,
             success_report: f.success_report,
@@ -287,7 +289,7 @@ impl Source {
     pub fn make_chunk(&self, info: &TransportInfo, start: u64, last: bool, data: Bytes) -> Chunk {
         let len = data.len() as u64;
         let mut chunk = info.make_chunk(ChunkParams {
-            message_id: Some(self.message_id.clone()),
+            message_id: Some(self.message_id.to_string()),
             content_type: Some(self.content_type.clone()),
             start: Some(start),
             end: Some(start + len - 1),
@@ -339,7 +341,7 @@ impl Source {
     /// The `#` chunk that aborts this message (RFC 4975 §7.1).
     pub fn abort_chunk(&self, info: &TransportInfo) -> Chunk {
         let mut c = info.make_chunk(ChunkParams {
-            message_id: Some(self.message_id.clone()),
+            message_id: Some(self.message_id.to_string()),
             content_type: Some(self.content_type.clone()),
             start: Some(self.next),
             end: Some(self.next - 1),

@@ -73,9 +73,6 @@ struct Writer {
     other_waiters: Vec<oneshot::Sender<()>>,
     /// Octets written since the writer last let other tasks run.
     since_yield: usize,
-    /// The Message-ID of the last message chunk written, shared by the
-    /// transactions of its chunks (one copy per message, not per chunk).
-    message_id: Option<Arc<str>>,
 }
 
 pub(crate) async fn run(
@@ -94,7 +91,6 @@ pub(crate) async fn run(
         shutdown: None,
         other_waiters: Vec::new(),
         since_yield: 0,
-        message_id: None,
     };
     let result = wr.main_loop(&mut rx).await;
     let reason = match result {
@@ -128,7 +124,7 @@ impl Writer {
             Command::Queue(src) => {
                 let mut shared = self.inner.shared.lock().expect("session state");
                 shared.outgoing.insert(
-                    src.message_id.clone(),
+                    src.message_id.to_string(),
                     OutgoingState {
                         acked: Default::default(),
                         first: src.first,
@@ -144,7 +140,7 @@ impl Writer {
                 self.queue.push_back(src);
             }
             Command::Cancel(id) => {
-                if let Some(pos) = self.queue.iter().position(|s| s.message_id == id) {
+                if let Some(pos) = self.queue.iter().position(|s| *s.message_id == *id) {
                     let src = self.queue.remove(pos).expect("position found");
                     if src.started && !src.done() {
                         let abort = src.abort_chunk(&self.inner.info);
@@ -324,9 +320,6 @@ impl Writer {
                 Box::pin(self.flush()).await?;
             }
             if idle {
-                // No message in progress: its id is not kept by the writer
-                // (transactions still waiting keep their own reference).
-                self.message_id = None;
                 if let Some((true, _)) = &self.shutdown {
                     if self
                         .inner
@@ -496,7 +489,7 @@ impl Writer {
         let done = src.done();
         let answered = failure_report != FailureReport::No;
         let mut shared = self.inner.shared.lock().expect("session state");
-        match shared.outgoing.get_mut(&src.message_id) {
+        match shared.outgoing.get_mut(&*src.message_id) {
             Some(out) => {
                 if answered {
                     out.outstanding += 1;
@@ -507,19 +500,11 @@ impl Writer {
             None => src.stop_seen = true,
         }
         if answered {
-            let shared_id = match &self.message_id {
-                Some(id) if **id == *src.message_id => id.clone(),
-                _ => {
-                    let id: Arc<str> = src.message_id.as_str().into();
-                    self.message_id = Some(id.clone());
-                    id
-                }
-            };
             shared.pending.insert(
                 transaction_id,
                 Pending {
                     kind: PendingKind::Message {
-                        message_id: shared_id,
+                        message_id: src.message_id.clone(),
                         start,
                         end,
                     },
@@ -531,7 +516,7 @@ impl Writer {
             self.written.push(transaction_id);
         } else if done {
             drop(shared);
-            self.finished_unanswered.push(src.message_id.clone());
+            self.finished_unanswered.push(src.message_id.to_string());
         }
     }
 }
