@@ -493,14 +493,28 @@ impl Chunk {
 /// the id) occurs in `payload`, which would end a chunk early on the wire
 /// (RFC 4975 §7.1).
 pub fn contains_end_line(payload: &[u8], transaction_id: &str) -> bool {
-    // One searcher for the seven dashes, built once; each hit is then
-    // compared with the id (no searcher built per chunk).
+    // One searcher for the seven dashes, built once (no searcher built per
+    // chunk). A hit starts a run of dashes, and the seven dashes of an
+    // end-line can be any seven of that run: the id is compared after each
+    // of them, then the search goes on after the run.
     static DASHES: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"-------"));
     let id = transaction_id.as_bytes();
-    DASHES
-        .find_iter(payload)
-        .any(|at| payload[at + 7..].starts_with(id))
+    let mut from = 0;
+    while let Some(hit) = DASHES.find(&payload[from..]) {
+        let run = from + hit;
+        let run_end = run
+            + 7
+            + payload[run + 7..]
+                .iter()
+                .take_while(|&&b| b == b'-')
+                .count();
+        if (run..=run_end - 7).any(|at| payload[at + 7..].starts_with(id)) {
+            return true;
+        }
+        from = run_end;
+    }
+    false
 }
 
 #[cfg(test)]
@@ -627,6 +641,28 @@ mod tests {
         c.ensure_safe_transaction_id();
         assert_ne!(c.transaction_id, "abcd");
         assert!(!c.payload_contains_end_line());
+    }
+
+    /// The end-line can start anywhere in a longer run of dashes: the
+    /// check must not stop at the run's first seven.
+    #[test]
+    fn end_line_found_inside_a_longer_run_of_dashes() {
+        for dashes in 7..=20 {
+            let mut body = b"x".to_vec();
+            body.extend(std::iter::repeat_n(b'-', dashes));
+            body.extend_from_slice(b"abcd$");
+            assert!(contains_end_line(&body, "abcd"), "{dashes} dashes");
+            assert!(!contains_end_line(&body, "abce"), "{dashes} dashes");
+            assert!(!contains_end_line(&body[..body.len() - 2], "abcd"));
+        }
+        assert!(!contains_end_line(b"------abcd", "abcd"), "six dashes");
+        assert!(
+            contains_end_line(b"--------abcd", "-abcd"),
+            "an id that starts with a dash"
+        );
+        assert!(contains_end_line(b"a-------b--------c-------abcd", "abcd"));
+        assert!(!contains_end_line(&[b'-'; 4096], "abcd"));
+        assert!(contains_end_line(&[b'-'; 4096], "---"));
     }
 
     #[test]

@@ -461,12 +461,20 @@ impl fmt::Debug for TransactionKey {
 
 /// A chunk the application sends must have a transaction id of at most 32
 /// octets (RFC 4975 §9 `ident`): a longer one could not be matched with
-/// its response.
+/// its response; and its payload must not hold the id's end-line, which
+/// would end the chunk early on the wire (§7.1: the sender picks an id
+/// that is not in the body; [`Chunk::ensure_safe_transaction_id`] does).
 fn check_transaction_id(chunk: &Chunk) -> Result<(), SessionError> {
     if TransactionKey::new(&chunk.transaction_id).is_none() {
         return Err(SessionError::InvalidArgument(format!(
             "transaction id of {} octets (at most {MAX_TRANSACTION_ID})",
             chunk.transaction_id.len()
+        )));
+    }
+    if chunk.payload_contains_end_line() {
+        return Err(SessionError::InvalidArgument(format!(
+            "the payload holds the end-line of transaction id {}",
+            chunk.transaction_id
         )));
     }
     Ok(())
@@ -1168,6 +1176,14 @@ mod tests {
             Err(SessionError::InvalidArgument(_))
         ));
         chunk.transaction_id.pop();
+        assert!(check_transaction_id(&chunk).is_ok());
+        chunk.transaction_id = "abcd".into();
+        chunk.data = Bytes::from_static(b"x\r\n---------abcd$\r\n");
+        assert!(matches!(
+            check_transaction_id(&chunk),
+            Err(SessionError::InvalidArgument(_))
+        ));
+        chunk.ensure_safe_transaction_id();
         assert!(check_transaction_id(&chunk).is_ok());
     }
 }
