@@ -215,6 +215,15 @@ pub fn check_parse_chunk(data: &[u8]) {
             }
         }
     }
+    // The Byte-Range value read straight from the octets agrees with the
+    // general header path.
+    if let Some(range) = super::headers::ByteRange::parse_common(wire) {
+        let text = std::str::from_utf8(wire).expect("digits, '-', '/' and '*'");
+        assert_eq!(
+            Header::parse("Byte-Range", text),
+            Ok(Header::ByteRange(range))
+        );
+    }
     // The same octets as a payload: when the sender's check says its
     // end-line is not in them, the chunk parses back with exactly that
     // payload (RFC 4975 §7.1).

@@ -318,6 +318,20 @@ impl Parser {
         header_limits: &HeaderLimits,
         line: &[u8],
     ) -> Result<Header, (ParseErrorKind, String)> {
+        // The line that changes with every chunk, in its common form, is
+        // read without the general header path.
+        if let Some(value) = line.strip_prefix(b"Byte-Range:") {
+            // Spaces and tabs around the value, as the general path trims.
+            let blank = |b: &u8| *b == b' ' || *b == b'\t';
+            let from = value.iter().position(|b| !blank(b)).unwrap_or(value.len());
+            let to = value
+                .iter()
+                .rposition(|b| !blank(b))
+                .map_or(from, |i| i + 1);
+            if let Some(range) = ByteRange::parse_common(&value[from..to]) {
+                return Ok(Header::ByteRange(range));
+            }
+        }
         let Some(slot) = CACHED_LINES.iter().position(|p| line.starts_with(p)) else {
             return parse_header_line(line, header_limits);
         };
