@@ -461,8 +461,8 @@ impl fmt::Debug for TransactionKey {
 
 /// A chunk the application sends must have a transaction id of at most 32
 /// octets (RFC 4975 §9 `ident`): a longer one could not be matched with
-/// its response; and its payload must not hold the id's end-line, which
-/// would end the chunk early on the wire (§7.1: the sender picks an id
+/// its response; and its payload must not hold the id's end-line, which a
+/// receiver may take for the chunk's end (§7.1: the sender picks an id
 /// that is not in the body; [`Chunk::ensure_safe_transaction_id`] does).
 fn check_transaction_id(chunk: &Chunk) -> Result<(), SessionError> {
     if TransactionKey::new(&chunk.transaction_id).is_none() {
