@@ -627,10 +627,7 @@ impl Parser {
 
     /// `transaction_id` in the room of the last body's id.
     fn transaction_id_room(&mut self, transaction_id: &str) -> String {
-        let mut room = std::mem::take(&mut self.spare_transaction_id);
-        room.clear();
-        room.push_str(transaction_id);
-        room
+        SpareRoom::text_in(&mut self.spare_transaction_id, transaction_id)
     }
 
     fn take_head(&mut self) -> PendingHead {
