@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
 
 use super::stream::Stream;
 use super::tls::Fingerprint;
@@ -405,13 +405,17 @@ pub struct TransportWriter {
     queued: usize,
     written: usize,
     closed: bool,
+    /// The last flush had to wait for the socket to take its octets (or no
+    /// flush was made yet): see [`TransportWriter::last_flush_waited`].
+    waited: bool,
 }
 
 /// Payloads at least this long are written from their own buffer.
 const BY_REFERENCE: usize = 1024;
 
-/// Most slices handed to one vectored write.
-const MAX_SLICES: usize = 64;
+/// Most slices handed to one vectored write (512 KiB of 8 KiB chunks, a
+/// head and a payload each).
+const MAX_SLICES: usize = 128;
 
 /// A piece of buffered output.
 enum Part {
@@ -468,6 +472,7 @@ impl Transport {
                 queued: 0,
                 written: 0,
                 closed: false,
+                waited: true,
             },
         }
     }
@@ -764,6 +769,16 @@ impl TransportWriter {
         self.queued - self.written
     }
 
+    /// Whether the last flush had to wait until the socket took its octets
+    /// (its send buffer was full: the peer or the path is slower than this
+    /// writer), and before the first flush. A writer gathers more between
+    /// flushes while the socket keeps up (fewer, larger writes) and less
+    /// when it does not (urgent output, a response or a chat message, then
+    /// waits behind less).
+    pub fn last_flush_waited(&self) -> bool {
+        self.waited
+    }
+
     fn reset_out(&mut self) {
         self.parts.clear();
         self.part = 0;
@@ -790,6 +805,7 @@ impl TransportWriter {
         // Cancel safe: progress is recorded after every write, so a flush
         // dropped mid-way (e.g. by a timeout) leaves only the octets the
         // socket has not taken, and the next flush continues with them.
+        self.waited = false;
         while self.part < self.parts.len() {
             let result = {
                 let mut slices = [io::IoSlice::new(&[]); MAX_SLICES];
@@ -807,11 +823,21 @@ impl TransportWriter {
                     offset = 0;
                     count += 1;
                 }
-                if count > 1 {
-                    self.io.write_vectored(&slices[..count]).await
-                } else {
-                    self.io.write(&slices[0]).await
-                }
+                let slices = &slices[..count];
+                let io = &mut self.io;
+                let waited = &mut self.waited;
+                std::future::poll_fn(|cx| {
+                    let poll = if count > 1 {
+                        Pin::new(&mut *io).poll_write_vectored(cx, slices)
+                    } else {
+                        Pin::new(&mut *io).poll_write(cx, &slices[0])
+                    };
+                    if poll.is_pending() {
+                        *waited = true;
+                    }
+                    poll
+                })
+                .await
             };
             match result {
                 Ok(0) => {
@@ -884,6 +910,61 @@ mod tests {
     use tokio::io::AsyncWriteExt;
 
     const CHUNK: &[u8] = b"MSRP a1b2c3 SEND\r\nTo-Path: msrp://127.0.0.1:2/b;tcp\r\nFrom-Path: msrp://127.0.0.1:1/a;tcp\r\nMessage-ID: m1m2m3\r\nByte-Range: 1-5/5\r\nContent-Type: text/plain\r\n\r\nhello\r\n-------a1b2c3$\r\n";
+
+    /// A flush reports whether it had to wait for the socket: before any
+    /// flush (so a writer starts with small writes), after one larger than
+    /// what the socket takes while the peer reads nothing, and not after one
+    /// the socket took at once.
+    #[tokio::test]
+    async fn flush_says_whether_it_waited() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let stream = Stream::Tcp(listener.accept().await.unwrap().0);
+        let info = TransportInfo::new(
+            vec![Uri::parse("msrp://127.0.0.1:2/b;tcp").unwrap()],
+            vec![Uri::parse("msrp://127.0.0.1:1/a;tcp").unwrap()],
+            Vec::new(),
+            PathMatching::Uri,
+            &stream,
+            Limits::default(),
+            crate::log::default_logger(),
+        );
+        let t = Transport::new(
+            stream,
+            info,
+            BytesMut::new(),
+            ChunkReader::new(Limits::default()),
+            VecDeque::new(),
+        );
+        let (_reader, mut writer) = t.into_split();
+        assert!(writer.last_flush_waited(), "no flush yet");
+        writer.buffer_raw(b"hello");
+        writer.flush().await.unwrap();
+        assert!(!writer.last_flush_waited(), "five octets are taken at once");
+        // 64 MiB is more than loopback's socket buffers hold: the flush
+        // waits until the peer starts reading.
+        let big = Bytes::from(vec![b'x'; 64 << 20]);
+        writer.buffer_bytes(&big);
+        let drain = tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let mut peer = peer;
+            let mut buf = vec![0u8; 1 << 20];
+            let mut got = 0;
+            while got < (64 << 20) + 5 {
+                got += peer.read(&mut buf).await.unwrap();
+            }
+            peer
+        });
+        writer.flush().await.unwrap();
+        assert!(writer.last_flush_waited(), "the socket was full");
+        let _peer = drain.await.unwrap();
+        writer.buffer_raw(b"hello");
+        writer.flush().await.unwrap();
+        assert!(!writer.last_flush_waited(), "taken at once again");
+    }
 
     /// An idle connection holds no read buffer: once everything received was
     /// parsed, a read that has to wait releases it (and reserves again when
