@@ -417,6 +417,9 @@ static struct incoming *incoming_for(const char *id, uint64_t first_offset) {
         int fd = open(in->out_path, O_WRONLY | O_CREAT | (first_offset == 0 ? O_TRUNC : 0), 0644);
         in->out = fd >= 0 ? fdopen(fd, "wb") : NULL;
         if (in->out == NULL) set_failure("cannot write %s: %s", in->out_path, strerror(errno));
+        /* Pieces come as the chunks arrived (often 8 KiB): gather them into
+         * large writes. */
+        else setvbuf(in->out, NULL, _IOFBF, 1 << 20);
     }
     in->next_in_list = P.incoming;
     P.incoming = in;
@@ -512,7 +515,10 @@ static void on_message_data(void *ud, const msrp_message_data_t *d) {
     }
     in->bytes += d->len;
     if (in->out != NULL) {
-        if (fseeko(in->out, (off_t)d->offset, SEEK_SET) != 0 || fwrite(d->data, 1, d->len, in->out) != d->len)
+        /* Seek only when the piece is not where the last one ended (a seek
+         * writes out what the stream has gathered). */
+        bool at = ftello(in->out) == (off_t)d->offset;
+        if ((!at && fseeko(in->out, (off_t)d->offset, SEEK_SET) != 0) || fwrite(d->data, 1, d->len, in->out) != d->len)
             refuse_unstorable(in, errno);
     }
     if (in->in_order && d->offset == in->next && P.opt->digest) {

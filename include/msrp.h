@@ -371,9 +371,13 @@ typedef void (*msrp_on_message_cb)(void *user_data, const struct msrp_message_t 
 /**
  * A piece of a large incoming message (larger than the config's
  * `max_message_size`), borrowed for the callback. Pieces of one message
- * arrive in order of arrival; `offset` says where each belongs. The last
- * call for a message has `complete` true, no data, and `offset` equal to the
- * number of bytes received.
+ * arrive in order of arrival; `offset` says where each belongs. A piece is
+ * the payload of a received chunk as it lies in the library's read buffer
+ * (not copied), so pieces are often a chunk's size (8 KiB from this
+ * library): a callback that writes them to a file does best with a
+ * buffered stream (e.g. `setvbuf` with a large buffer). The last call for
+ * a message has `complete` true, no data, and `offset` equal to the number
+ * of bytes received.
  */
 typedef struct msrp_message_data_t {
     const char *message_id;

@@ -76,9 +76,13 @@ pub struct msrp_message_t {
 
 /// A piece of a large incoming message (larger than the config's
 /// `max_message_size`), borrowed for the callback. Pieces of one message
-/// arrive in order of arrival; `offset` says where each belongs. The last
-/// call for a message has `complete` true, no data, and `offset` equal to the
-/// number of bytes received.
+/// arrive in order of arrival; `offset` says where each belongs. A piece is
+/// the payload of a received chunk as it lies in the library's read buffer
+/// (not copied), so pieces are often a chunk's size (8 KiB from this
+/// library): a callback that writes them to a file does best with a
+/// buffered stream (e.g. `setvbuf` with a large buffer). The last call for
+/// a message has `complete` true, no data, and `offset` equal to the number
+/// of bytes received.
 #[repr(C)]
 pub struct msrp_message_data_t {
     pub message_id: *const c_char,
@@ -516,21 +520,23 @@ fn deliver(s: &Shared, event: SessionEvent) {
             total,
         } => {
             if let Some(f) = cb.on_message_data {
-                // One call per event with its octets in one buffer (joined
-                // here when they arrived as several slices): a C callback
-                // writing them to a file makes one write, not one per chunk.
+                // One call per slice as received (not copied into one
+                // buffer), each at its own offset.
                 let (id, ct) = (cs(&message_id), cs(&content_type));
-                let data = data.to_bytes();
-                let d = msrp_message_data_t {
-                    message_id: id.as_ptr(),
-                    content_type: ct.as_ptr(),
-                    offset,
-                    data: data_ptr(&data),
-                    len: data.len(),
-                    total: total.unwrap_or(MSRP_SIZE_UNKNOWN),
-                    complete: false,
-                };
-                f(ud, &d);
+                let mut offset = offset;
+                for slice in data.slices() {
+                    let d = msrp_message_data_t {
+                        message_id: id.as_ptr(),
+                        content_type: ct.as_ptr(),
+                        offset,
+                        data: data_ptr(slice),
+                        len: slice.len(),
+                        total: total.unwrap_or(MSRP_SIZE_UNKNOWN),
+                        complete: false,
+                    };
+                    f(ud, &d);
+                    offset += slice.len() as u64;
+                }
             }
         }
         SessionEvent::MessageComplete {
