@@ -20,12 +20,13 @@ use crate::protocol::chunk::contains_end_line;
 use crate::protocol::{Chunk, Continuation, FailureReport};
 use crate::transport::TransportWriter;
 
-/// Write to the socket once this much is buffered, while the socket does
-/// not take what it is given at once (a slower peer or path): urgent output
-/// (a response, a chat message) waits behind no more than this.
+/// Write to the socket once this much is buffered, while writes wait long
+/// for the socket (a slower peer or path): urgent output (a response, a
+/// chat message) waits behind no more than this.
 const FLUSH_AT: usize = 64 * 1024;
-/// The same while the socket takes every write at once: fewer, larger
-/// writes (on loopback at 2 GB/s, 512 KiB is a quarter of a millisecond).
+/// The same while the socket takes the writes without a long wait: fewer,
+/// larger writes (on loopback at 2 GB/s, 512 KiB is a quarter of a
+/// millisecond).
 const FLUSH_AT_KEEPING_UP: usize = 512 * 1024;
 /// A chunk payload larger than this is written in slices of this size, with
 /// a check for urgent output between slices.

@@ -405,8 +405,8 @@ pub struct TransportWriter {
     queued: usize,
     written: usize,
     closed: bool,
-    /// The last flush had to wait for the socket to take its octets (or no
-    /// flush was made yet): see [`TransportWriter::last_flush_waited`].
+    /// The last flush had to wait long for the socket to take its octets
+    /// (or no flush was made yet): see [`TransportWriter::last_flush_waited`].
     waited: bool,
 }
 
@@ -416,6 +416,11 @@ const BY_REFERENCE: usize = 1024;
 /// Most slices handed to one vectored write (512 KiB of 8 KiB chunks, a
 /// head and a payload each).
 const MAX_SLICES: usize = 128;
+
+/// A flush that waits this long for the socket to take its octets counts
+/// as having waited (see [`TransportWriter::last_flush_waited`]); shorter
+/// waits are the peer catching up, as on loopback.
+const LONG_WAIT: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// A piece of buffered output.
 enum Part {
@@ -769,9 +774,9 @@ impl TransportWriter {
         self.queued - self.written
     }
 
-    /// Whether the last flush had to wait until the socket took its octets
-    /// (its send buffer was full: the peer or the path is slower than this
-    /// writer), and before the first flush. A writer gathers more between
+    /// Whether the last flush had to wait at least [`LONG_WAIT`] until the
+    /// socket took its octets (its send buffer stayed full: the peer or the
+    /// path is slower than this writer), and before the first flush. A writer gathers more between
     /// flushes while the socket keeps up (fewer, larger writes) and less
     /// when it does not (urgent output, a response or a chat message, then
     /// waits behind less).
@@ -805,7 +810,7 @@ impl TransportWriter {
         // Cancel safe: progress is recorded after every write, so a flush
         // dropped mid-way (e.g. by a timeout) leaves only the octets the
         // socket has not taken, and the next flush continues with them.
-        self.waited = false;
+        let mut waiting_since: Option<std::time::Instant> = None;
         while self.part < self.parts.len() {
             let result = {
                 let mut slices = [io::IoSlice::new(&[]); MAX_SLICES];
@@ -825,15 +830,15 @@ impl TransportWriter {
                 }
                 let slices = &slices[..count];
                 let io = &mut self.io;
-                let waited = &mut self.waited;
+                let waiting_since = &mut waiting_since;
                 std::future::poll_fn(|cx| {
                     let poll = if count > 1 {
                         Pin::new(&mut *io).poll_write_vectored(cx, slices)
                     } else {
                         Pin::new(&mut *io).poll_write(cx, &slices[0])
                     };
-                    if poll.is_pending() {
-                        *waited = true;
+                    if poll.is_pending() && waiting_since.is_none() {
+                        *waiting_since = Some(std::time::Instant::now());
                     }
                     poll
                 })
@@ -851,6 +856,7 @@ impl TransportWriter {
                 }
             }
         }
+        self.waited = waiting_since.is_some_and(|t| t.elapsed() >= LONG_WAIT);
         self.reset_out();
         self.io.flush().await
     }
@@ -911,10 +917,10 @@ mod tests {
 
     const CHUNK: &[u8] = b"MSRP a1b2c3 SEND\r\nTo-Path: msrp://127.0.0.1:2/b;tcp\r\nFrom-Path: msrp://127.0.0.1:1/a;tcp\r\nMessage-ID: m1m2m3\r\nByte-Range: 1-5/5\r\nContent-Type: text/plain\r\n\r\nhello\r\n-------a1b2c3$\r\n";
 
-    /// A flush reports whether it had to wait for the socket: before any
-    /// flush (so a writer starts with small writes), after one larger than
-    /// what the socket takes while the peer reads nothing, and not after one
-    /// the socket took at once.
+    /// A flush reports whether it had to wait long for the socket: before
+    /// any flush (so a writer starts with small writes), after one larger
+    /// than what the socket takes while the peer reads nothing for 50 ms,
+    /// and not after one the socket took at once.
     #[tokio::test]
     async fn flush_says_whether_it_waited() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
