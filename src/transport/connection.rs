@@ -917,12 +917,8 @@ mod tests {
 
     const CHUNK: &[u8] = b"MSRP a1b2c3 SEND\r\nTo-Path: msrp://127.0.0.1:2/b;tcp\r\nFrom-Path: msrp://127.0.0.1:1/a;tcp\r\nMessage-ID: m1m2m3\r\nByte-Range: 1-5/5\r\nContent-Type: text/plain\r\n\r\nhello\r\n-------a1b2c3$\r\n";
 
-    /// A flush reports whether it had to wait long for the socket: before
-    /// any flush (so a writer starts with small writes), after one larger
-    /// than what the socket takes while the peer reads nothing for 50 ms,
-    /// and not after one the socket took at once.
-    #[tokio::test]
-    async fn flush_says_whether_it_waited() {
+    /// A transport over a loopback TCP connection, and the other end.
+    async fn loopback_transport() -> (Transport, tokio::net::TcpStream) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let peer = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
             .await
@@ -944,6 +940,16 @@ mod tests {
             ChunkReader::new(Limits::default()),
             VecDeque::new(),
         );
+        (t, peer)
+    }
+
+    /// A flush reports whether it had to wait long for the socket: before
+    /// any flush (so a writer starts with small writes), after one larger
+    /// than what the socket takes while the peer reads nothing for 50 ms,
+    /// and not after one the socket took at once.
+    #[tokio::test]
+    async fn flush_says_whether_it_waited() {
+        let (t, peer) = loopback_transport().await;
         let (_reader, mut writer) = t.into_split();
         assert!(writer.last_flush_waited(), "no flush yet");
         writer.buffer_raw(b"hello");
@@ -977,27 +983,7 @@ mod tests {
     /// input arrives).
     #[tokio::test]
     async fn idle_reader_holds_no_buffer() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut peer = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let stream = Stream::Tcp(listener.accept().await.unwrap().0);
-        let info = TransportInfo::new(
-            vec![Uri::parse("msrp://127.0.0.1:2/b;tcp").unwrap()],
-            vec![Uri::parse("msrp://127.0.0.1:1/a;tcp").unwrap()],
-            Vec::new(),
-            PathMatching::Uri,
-            &stream,
-            Limits::default(),
-            crate::log::default_logger(),
-        );
-        let t = Transport::new(
-            stream,
-            info,
-            BytesMut::new(),
-            ChunkReader::new(Limits::default()),
-            VecDeque::new(),
-        );
+        let (t, mut peer) = loopback_transport().await;
         let (mut reader, _writer) = t.into_split();
         for round in 0..2 {
             peer.write_all(CHUNK).await.unwrap();
