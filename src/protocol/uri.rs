@@ -305,12 +305,7 @@ impl Uri {
     /// Formats a path as a space-separated list (the `a=path` form).
     pub fn format_path(path: &[Uri]) -> String {
         let mut out = String::new();
-        for (i, u) in path.iter().enumerate() {
-            if i > 0 {
-                out.push(' ');
-            }
-            out.push_str(&u.to_string());
-        }
+        write_path(&mut out, path).expect("writing to a String");
         out
     }
 
@@ -537,14 +532,19 @@ impl fmt::Debug for Path {
 /// The space-separated form of a header value or an SDP `a=path`.
 impl fmt::Display for Path {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, u) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str(" ")?;
-            }
-            fmt::Display::fmt(u, f)?;
-        }
-        Ok(())
+        write_path(f, &self.0)
     }
+}
+
+/// Writes `path` space-separated, as a header value or an SDP `a=path`.
+fn write_path(out: &mut impl fmt::Write, path: &[Uri]) -> fmt::Result {
+    for (i, u) in path.iter().enumerate() {
+        if i > 0 {
+            out.write_char(' ')?;
+        }
+        write!(out, "{u}")?;
+    }
+    Ok(())
 }
 
 impl FromStr for Path {

@@ -86,10 +86,7 @@ impl From<Bytes> for Octets {
 
 impl From<Octets> for Bytes {
     fn from(o: Octets) -> Bytes {
-        match <[Bytes; 1]>::try_from(o.slices) {
-            Ok([one]) => one,
-            Err(slices) => Octets::from_slices(slices).to_bytes(),
-        }
+        o.to_bytes()
     }
 }
 
