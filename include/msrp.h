@@ -66,6 +66,11 @@
  *   256 MiB, both directions, all sessions together).
  * - A dead connection: liveness_timeout_ms (default 60 s with something
  *   outstanding) and TCP keepalive (30 s idle, 3 probes 10 s apart).
+ * - Kernel memory: each connection's socket receive buffer is at most
+ *   msrp_endpoint_config_set_receive_buffer (default 4 MiB, which Linux
+ *   accounts as 8 MiB), filled only while the library reads slower than the
+ *   peer sends (the application behind); Linux's net.ipv4.tcp_mem bounds
+ *   all sockets together. It is not in the sum below.
  * The defaults on a 2 GB machine, one server at its 1,000 sessions, every
  * peer hostile: 1,000 x 25 KiB idle sessions (measured, examples/load.rs)
  * = 25 MiB, + 1,000 chunks of 1 MiB being assembled = 1,000 MiB, + 256
@@ -86,6 +91,13 @@
  * A size or Byte-Range value that is not known (`*` on the wire).
  */
 #define MSRP_SIZE_UNKNOWN UINT64_MAX
+
+/**
+ * `receive_buffer` value for `msrp_endpoint_config_set_receive_buffer`:
+ * no size is asked of the system; its autotuning sizes each connection's
+ * receive buffer.
+ */
+#define MSRP_RECEIVE_BUFFER_SYSTEM UINT64_MAX
 
 /**
  * `size_hint` value for `msrp_transport_read_chunk`: whole chunks only.
@@ -1143,7 +1155,8 @@ msrp_result_t msrp_chunk_set_continuation(struct msrp_chunk_t *chunk, char flag)
  * default logger (stderr at the level named by the environment variable
  * `MSRP_LOG`: error, warn, info, debug, trace; default warn), a 30 second
  * bind timeout, RFC 4975 URI matching, at most 1,000 sessions per server,
- * chunks of at most 1 MiB. Writes it to `*out`.
+ * chunks of at most 1 MiB, a 4 MiB socket receive buffer. Writes it to
+ * `*out`.
  */
 msrp_result_t msrp_endpoint_config_new(struct msrp_endpoint_config_t **out_cfg);
 
@@ -1215,6 +1228,24 @@ msrp_result_t msrp_endpoint_config_set_max_sessions(struct msrp_endpoint_config_
  */
 msrp_result_t msrp_endpoint_config_set_max_chunk_size(struct msrp_endpoint_config_t *cfg,
                                                       uint64_t max_chunk);
+
+/**
+ * Sets the socket receive buffer (`SO_RCVBUF`) asked for each connection
+ * made with this config, in bytes (`receive_buffer` 0 restores the
+ * default, 4 MiB; `MSRP_RECEIVE_BUFFER_SYSTEM` leaves the size to the
+ * system's autotuning).
+ *
+ * The size is a ceiling, not an allocation: an idle connection holds
+ * nothing for it. A fixed size keeps a fast transfer going when the
+ * receiving side is scheduled a few milliseconds late (on loopback the
+ * 4 MiB default made a file transfer about 10% faster than autotuning),
+ * but it turns autotuning off, which on a long fast path could have grown
+ * the window further. On Linux a size above `net.core.rmem_max` is not
+ * set at all (the system would cut it and still turn autotuning off); a
+ * debug message says so.
+ */
+msrp_result_t msrp_endpoint_config_set_receive_buffer(struct msrp_endpoint_config_t *cfg,
+                                                      uint64_t receive_buffer);
 
 /**
  * Sets the library-wide budget of buffered message bytes, shared by every

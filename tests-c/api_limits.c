@@ -80,6 +80,9 @@ static void max_sessions(void) {
     CHECK_RESULT(msrp_endpoint_config_set_max_sessions(NULL, 2), MSRP_RESULT_NULL_POINTER);
     CHECK_OK(msrp_endpoint_config_set_max_sessions(cfg, 2));
     CHECK_OK(msrp_endpoint_config_set_max_chunk_size(cfg, 0)); /* the default, 1 MiB */
+    CHECK_RESULT(msrp_endpoint_config_set_receive_buffer(NULL, 0), MSRP_RESULT_NULL_POINTER);
+    CHECK_OK(msrp_endpoint_config_set_receive_buffer(cfg, 0)); /* the default, 4 MiB */
+    CHECK_OK(msrp_endpoint_config_set_receive_buffer(cfg, MSRP_RECEIVE_BUFFER_SYSTEM));
     msrp_server_t *server = NULL;
     CHECK_OK(msrp_server_new(cfg, &server));
     msrp_endpoint_config_free(cfg);

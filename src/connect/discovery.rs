@@ -330,7 +330,7 @@ pub(crate) async fn connect(
                     continue;
                 }
             };
-            let _ = tcp.set_nodelay(true);
+            super::configure_socket(&tcp, config);
             let host = Host::parse(&target.host)
                 .map_err(|e| ConnectError::InvalidPath(format!("{}: {e}", target.host)))?;
             let uri = Uri::new(host, Some(target.port), None, settings.use_tls);

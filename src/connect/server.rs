@@ -473,8 +473,7 @@ async fn accept_loop(inner: Weak<Inner>, listener: TcpListener, secure: bool) {
         let Some(strong) = inner.upgrade() else {
             return;
         };
-        let _ = tcp.set_nodelay(true);
-        super::set_keepalive(&tcp);
+        super::configure_socket(&tcp, &strong.config);
         drop(strong);
         let inner = inner.clone();
         tokio::spawn(async move {
