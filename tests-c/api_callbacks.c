@@ -7,17 +7,30 @@
  *     user_data_free runs once, after that callback has returned;
  *   - send_chunk's response callback and deliver_chunk. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t changed = PTHREAD_COND_INITIALIZER;
 
-static void wait_for(volatile int *flag) {
+/* Waits for a callback to set *flag; fails, naming it, after 30 s (under
+ * valgrind too) instead of hanging until ctest's timeout. */
+#define wait_for(flag) wait_for_named(flag, #flag)
+static void wait_for_named(volatile int *flag, const char *name) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
     pthread_mutex_lock(&lock);
-    while (!*flag) pthread_cond_wait(&changed, &lock);
+    while (!*flag) {
+        if (pthread_cond_timedwait(&changed, &lock, &until) == ETIMEDOUT && !*flag) {
+            fprintf(stderr, "api_callbacks: no callback set %s within 30 s\n", name);
+            exit(1);
+        }
+    }
     pthread_mutex_unlock(&lock);
 }
 

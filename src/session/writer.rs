@@ -36,6 +36,10 @@ const SLICE: usize = 16 * 1024;
 /// thread busy with one session (tokio's own budget allows 128 writes, i.e.
 /// megabytes, per turn).
 const YIELD_AFTER: usize = 1 << 20;
+/// The longest a closing connection waits for the socket to take what is
+/// buffered: on a non-sync shutdown, the responses and REPORTs already
+/// queued (a peer that does not read cannot hold the close longer).
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub(crate) enum Command {
     /// A request chunk from `send_chunk`/`deliver_chunk` (boxed: every
@@ -106,7 +110,17 @@ pub(crate) async fn run(
     // The steps after the loop, and the loop's heavy steps, are boxed: the
     // task's allocation is the size of its largest state, and an idle
     // session should only pay for the wait.
-    Box::pin(wr.w.close()).await;
+    if tokio::time::timeout(CLOSE_WAIT, Box::pin(wr.w.close()))
+        .await
+        .is_err()
+    {
+        crate::msrp_log!(
+            wr.inner.info.logger,
+            crate::log::Level::Info,
+            "closing: the peer did not take the last {} octets within {CLOSE_WAIT:?}",
+            wr.w.buffered()
+        );
+    }
     if let CloseReason::Error(text) = &reason {
         // The reader emits Closed: it holds the incoming messages' state.
         wr.inner.shared.lock().expect("session state").write_error = Some(text.clone());
@@ -167,6 +181,13 @@ impl Writer {
                     self.shutdown = Some((sync, done));
                 }
             }
+        }
+    }
+
+    fn buffer_urgent(&mut self, urgent: Urgent) {
+        match urgent {
+            Urgent::Encoded(bytes) => self.w.buffer_raw(&bytes),
+            Urgent::Chunk(chunk) => self.w.buffer_chunk(&chunk),
         }
     }
 
@@ -267,13 +288,19 @@ impl Writer {
                 self.accept(c);
             }
             if let Some((false, _)) = &self.shutdown {
+                // Closing now: the requests and messages not written are
+                // failed, but the responses and REPORTs already queued go
+                // out (with the close, bounded by CLOSE_WAIT). They answer
+                // requests the application may already have been given:
+                // without its 200 the peer would count such a message as
+                // lost, and send it again.
+                for urgent in std::mem::take(&mut self.urgent) {
+                    self.buffer_urgent(urgent);
+                }
                 return Ok(());
             }
             if let Some(urgent) = self.urgent.pop_front() {
-                match urgent {
-                    Urgent::Encoded(bytes) => self.w.buffer_raw(&bytes),
-                    Urgent::Chunk(chunk) => self.w.buffer_chunk(&chunk),
-                }
+                self.buffer_urgent(urgent);
             } else if let Some((chunk, kind)) = self.raw.pop_front() {
                 let answered = !matches!(kind, PendingKind::Silent)
                     || chunk.failure_report() != FailureReport::No;
@@ -540,4 +567,65 @@ impl Writer {
 /// 16 alphanumerics).
 fn own_key(chunk: &Chunk) -> TransactionKey {
     TransactionKey::new(&chunk.transaction_id).expect("the library's own transaction id")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connect::{AcceptorDirect, ConnectorDirect, EndpointConfig};
+    use crate::protocol::Method;
+    use crate::session::{Session, SessionConfig};
+    use crate::transport::{ChunkParams, Transport};
+    use std::time::Duration;
+
+    /// A bound pair of transports over loopback.
+    async fn pair() -> (Transport, Transport) {
+        let timeout = Some(Duration::from_secs(10));
+        let mut acceptor = AcceptorDirect::new(EndpointConfig::default());
+        let a_path = acceptor.prepare(None).await.unwrap();
+        let mut connector = ConnectorDirect::new(EndpointConfig::default());
+        let c_path = connector.prepare(None).unwrap();
+        let accepted =
+            tokio::spawn(async move { acceptor.complete(&c_path, None, timeout).await.unwrap() });
+        let connected = connector.complete(&a_path, None, timeout).await.unwrap();
+        (connected, accepted.await.unwrap())
+    }
+
+    /// A non-sync shutdown still writes the responses already queued (for
+    /// requests the application may have been given), then closes: here
+    /// the response and the shutdown reach the writer together, as when
+    /// the application frees the session from the callback of the message
+    /// that response answers.
+    #[tokio::test]
+    async fn closing_now_still_sends_queued_responses() {
+        let (ours, mut peer) = pair().await;
+        let request = peer.make_chunk(ChunkParams {
+            method: Some(Method::Send),
+            data: Bytes::from_static(b"hello"),
+            content_type: Some("text/plain".into()),
+            ..Default::default()
+        });
+        let (session, _events) = Session::new(ours, SessionConfig::default());
+        let response = session
+            .info()
+            .make_response(&request, 200, None)
+            .expect("a SEND is answered");
+        let (done, closed) = oneshot::channel();
+        // Both are queued before the writer task runs (this runtime has
+        // one thread and nothing was awaited in between).
+        let commands = &session.inner.commands;
+        commands
+            .send(Command::UrgentBatch(vec![Urgent::Chunk(response)]))
+            .unwrap();
+        commands
+            .send(Command::Shutdown { sync: false, done })
+            .unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), peer.reader.read_chunk(None))
+            .await
+            .expect("in time")
+            .expect("the response, then the close");
+        assert_eq!(got.transaction_id, request.transaction_id);
+        assert_eq!(got.code(), Some(200));
+        closed.await.unwrap();
+    }
 }
