@@ -358,16 +358,23 @@ def case_relay(cmd, tmp):
 
 
 def case_relay_fault(cmd, tmp):
-    """A 20 MB file through the relay; the relay is killed once the
+    """A 64 MiB file through the relay; the relay is killed once the
     receiver has written 1 MiB. Both peers must fail with a CLOSED line (no
     RECEIVED, no REPORT), the sender listing the file as unfinished with
     fewer octets acknowledged than its size. Then the relay restarts on the
-    same ports and a fresh pair of peers gets a text through it."""
+    same ports and a fresh pair of peers gets a text through it.
+
+    The receiver is stopped (SIGSTOP) while the relay is killed: what it can
+    still read afterwards is then bounded by the socket buffers between it
+    and the relay (its 4 MiB receive buffer, 8 MiB as Linux counts it, and
+    the relay's send buffer), not by how soon this script gets to run. With
+    20 MB and no stop, a receiver that kept running on a busy machine once
+    got the whole file before the kill."""
     relay = start_relay()
     try:
         auth = ["--relay", relay["TCP_URI"], "--user", relay["USER"], "--password", relay["PASSWORD"],
                 "--timeout", "60", "--no-progress"]
-        size = 20 << 20
+        size = 64 << 20
         src = os.path.join(tmp, "fault.bin")
         make_file(src, size)
         out = os.path.join(tmp, "fault-out")
@@ -385,6 +392,7 @@ def case_relay_fault(cmd, tmp):
                 break
             time.sleep(0.005)
         check(a.proc.poll() is None, "the receiver ended before the relay was killed", a, c)
+        a.proc.send_signal(signal.SIGSTOP)
         # SIGKILL the relay's process group at once (the script's stop takes
         # longer, and a release build moves megabytes meanwhile), then let
         # the script clean up.
@@ -393,6 +401,7 @@ def case_relay_fault(cmd, tmp):
         except ProcessLookupError:
             pass
         subprocess.run([RELAY_SH, "stop", "--fast", "--rundir", relay["RUNDIR"]], capture_output=True, timeout=60)
+        a.proc.send_signal(signal.SIGCONT)
         a.wait()
         c.wait()
         check(a.rc == 1 and c.rc == 1, "both peers must fail when the relay dies", a, c)

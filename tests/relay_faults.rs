@@ -1,5 +1,5 @@
 //! Relay failures (RFC 4976 relays, Kamailio from tests/relay/kamailio.sh):
-//! the relay killed in the middle of a 20 MB file transfer, and a fresh
+//! the relay killed in the middle of a 64 MiB file transfer, and a fresh
 //! session through the same relay after it restarts. This binary runs its
 //! own relay (the shared one of tests/relay.rs must not be killed).
 
@@ -71,7 +71,11 @@ async fn relay_killed_mid_transfer_then_restarted() {
 
     let (ct, at) = pair(&relay).await;
     let dir = tempfile::tempdir().unwrap();
-    let size: u64 = 20 << 20;
+    // Larger than what the socket buffers between the relay and the
+    // receiver can still hand on after the kill (the receiver's 4 MiB
+    // receive buffer, 8 MiB as Linux counts it, and the relay's send
+    // buffer).
+    let size: u64 = 64 << 20;
     let data: Vec<u8> = (0..size as u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)
         .collect();
@@ -93,7 +97,7 @@ async fn relay_killed_mid_transfer_then_restarted() {
     text.success_report = true;
     let text_id = cs.send_message(text).unwrap();
 
-    // Kill the relay once the receiver holds 2 MiB (well before 20 MB).
+    // Kill the relay once the receiver holds 2 MiB (well before 64 MiB).
     let mut received = 0u64;
     while received < 2 << 20 {
         match next_event(&mut arx).await {
@@ -104,6 +108,12 @@ async fn relay_killed_mid_transfer_then_restarted() {
             _ => {}
         }
     }
+    // SIGKILL its process group at once (the script's stop takes longer,
+    // and the receiver's session goes on reading meanwhile), then let the
+    // script clean up.
+    let relay_pid: libc::pid_t = relay["PID"].parse().unwrap();
+    // SAFETY: a plain system call with a process group id.
+    unsafe { libc::killpg(relay_pid, libc::SIGKILL) };
     let rd = rundir.clone();
     tokio::task::spawn_blocking(move || kamailio(&["stop", "--fast", "--rundir", &rd]))
         .await
