@@ -8,8 +8,11 @@
  *     the earlier chunks acknowledged;
  *   - msrp_buffer_limit_set / msrp_buffer_usage, msrp_session_refuse_incoming
  *     argument checks. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 
@@ -48,7 +51,7 @@ static void on_accepted(void *ud, msrp_result_t result, msrp_transport_t *t) {
 
 static struct outcome wait_sent(void) {
     pthread_mutex_lock(&lock);
-    while (!sent.done) pthread_cond_wait(&changed, &lock);
+    WAIT_UNTIL(sent.done, &changed, &lock);
     struct outcome o = sent;
     sent.done = 0;
     pthread_mutex_unlock(&lock);
@@ -67,7 +70,7 @@ static void bind_pair(msrp_server_t *server, char **local, msrp_transport_t **se
     CHECK_OK(msrp_server_complete_async(server, *local, c_path, NULL, 10000, on_accepted, NULL));
     CHECK_OK(msrp_connector_complete(connector, *local, NULL, 10000, sending));
     pthread_mutex_lock(&lock);
-    while (!accepted_done) pthread_cond_wait(&changed, &lock);
+    WAIT_UNTIL(accepted_done, &changed, &lock);
     pthread_mutex_unlock(&lock);
     *receiving = accepted;
     msrp_connector_free(connector);

@@ -3,9 +3,11 @@
  * segments, check_incoming_send_chunk, write_response, timeouts; and a
  * msrp_logger_t whose hooks see the wire and whose user_data is freed once. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 
@@ -80,7 +82,7 @@ int main(void) {
     CHECK_OK(msrp_connector_complete_async(a, c_path, NULL, 5000, on_accepted, NULL));
     CHECK_OK(msrp_connector_complete(c, a_path, NULL, 5000, &t));
     pthread_mutex_lock(&lock);
-    while (accepted == NULL) pthread_cond_wait(&changed, &lock);
+    WAIT_UNTIL(accepted != NULL, &changed, &lock);
     pthread_mutex_unlock(&lock);
 
     /* A 10 000-byte SEND, read on the other side in virtual segments of >= 4000. */

@@ -31,4 +31,21 @@
 
 #define CHECK_OK(call) CHECK_RESULT(call, MSRP_RESULT_OK)
 
+/* WAIT_UNTIL(cond, condvar, mutex): with `mutex` held, waits on `condvar`
+ * until `cond` holds. Fails, naming the condition, after 30 s (valgrind
+ * included) instead of hanging until ctest's timeout. Needs <errno.h>,
+ * <pthread.h> and <time.h> (POSIX 2008: clock_gettime). */
+#define WAIT_UNTIL(cond, condvar, mutex)                                                       \
+    do {                                                                                       \
+        struct timespec until_;                                                                \
+        clock_gettime(CLOCK_REALTIME, &until_);                                                \
+        until_.tv_sec += 30;                                                                   \
+        while (!(cond)) {                                                                      \
+            if (pthread_cond_timedwait((condvar), (mutex), &until_) == ETIMEDOUT && !(cond)) { \
+                fprintf(stderr, "%s:%d: not true within 30 s: %s\n", __FILE__, __LINE__, #cond); \
+                exit(1);                                                                       \
+            }                                                                                  \
+        }                                                                                      \
+    } while (0)
+
 #endif

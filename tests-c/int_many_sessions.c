@@ -5,8 +5,10 @@
  * sessions are open. */
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "check.h"
 
@@ -65,7 +67,7 @@ int main(void) {
         msrp_string_free(c_path);
     }
     pthread_mutex_lock(&lock);
-    while (n_accepted < N) pthread_cond_wait(&changed, &lock);
+    WAIT_UNTIL(n_accepted >= N, &changed, &lock);
     pthread_mutex_unlock(&lock);
     for (int i = 0; i < N; i++) {
         msrp_session_config_t cfg = {0};
@@ -76,7 +78,7 @@ int main(void) {
     for (int i = 0; i < N; i++)
         CHECK_OK(msrp_session_send_message(sessions[N + i], "text/plain", (const uint8_t *)"ping", 4, NULL, NULL));
     pthread_mutex_lock(&lock);
-    while (n_messages < N) pthread_cond_wait(&changed, &lock);
+    WAIT_UNTIL(n_messages >= N, &changed, &lock);
     pthread_mutex_unlock(&lock);
 
     int t = threads();
