@@ -1242,7 +1242,9 @@ msrp_result_t msrp_endpoint_config_set_max_chunk_size(struct msrp_endpoint_confi
  * but it turns autotuning off, which on a long fast path could have grown
  * the window further. On Linux a size above `net.core.rmem_max` is not
  * set at all (the system would cut it and still turn autotuning off); a
- * debug message says so.
+ * debug message says so. Stock Linux kernels have an `rmem_max` of
+ * 208 KiB, so there the default takes effect only once it is raised
+ * (`sysctl net.core.rmem_max=4194304`).
  */
 msrp_result_t msrp_endpoint_config_set_receive_buffer(struct msrp_endpoint_config_t *cfg,
                                                       uint64_t receive_buffer);

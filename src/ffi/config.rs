@@ -211,7 +211,9 @@ pub const MSRP_RECEIVE_BUFFER_SYSTEM: u64 = u64::MAX;
 /// but it turns autotuning off, which on a long fast path could have grown
 /// the window further. On Linux a size above `net.core.rmem_max` is not
 /// set at all (the system would cut it and still turn autotuning off); a
-/// debug message says so.
+/// debug message says so. Stock Linux kernels have an `rmem_max` of
+/// 208 KiB, so there the default takes effect only once it is raised
+/// (`sysctl net.core.rmem_max=4194304`).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_endpoint_config_set_receive_buffer(
     cfg: *mut msrp_endpoint_config_t,
