@@ -1739,7 +1739,9 @@ msrp_result_t msrp_session_expect_resume(const struct msrp_session_t *session,
  * Starts ending the session and returns at once. With `sync`, what is
  * queued is sent and the last responses are awaited before the connection
  * closes; without, it closes now and what was pending is listed as
- * unfinished. Either way `on_closed` reports the end. Non-blocking;
+ * unfinished (the responses and REPORTs already queued for the peer still
+ * go out with the close, within a second). Either way `on_closed` reports
+ * the end. Non-blocking;
  * callable inside callbacks; a no-op once the session has ended.
  */
 msrp_result_t msrp_session_shutdown(const struct msrp_session_t *session, bool sync);

@@ -948,7 +948,9 @@ pub extern "C" fn msrp_session_expect_resume(
 /// Starts ending the session and returns at once. With `sync`, what is
 /// queued is sent and the last responses are awaited before the connection
 /// closes; without, it closes now and what was pending is listed as
-/// unfinished. Either way `on_closed` reports the end. Non-blocking;
+/// unfinished (the responses and REPORTs already queued for the peer still
+/// go out with the close, within a second). Either way `on_closed` reports
+/// the end. Non-blocking;
 /// callable inside callbacks; a no-op once the session has ended.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_session_shutdown(

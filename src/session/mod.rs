@@ -754,7 +754,10 @@ impl Session {
 
     /// Ends the session. `sync`: sends what is queued, waits for the last
     /// responses, then closes. Otherwise closes now; what was pending is
-    /// listed as unfinished in [`SessionEvent::Closed`]. Returns once closed.
+    /// listed as unfinished in [`SessionEvent::Closed`]. Either way the
+    /// responses and REPORTs already queued for the peer go out with the
+    /// close (waiting at most a second for the socket to take them).
+    /// Returns once closed.
     pub async fn shutdown(&self, sync: bool) {
         let (tx, rx) = oneshot::channel();
         {

@@ -651,14 +651,11 @@ mod tests {
     /// file shorter than asked is an error, not a short block.
     #[test]
     fn blocks_are_read_exactly() {
-        use std::io::Write;
-        let path = std::env::temp_dir().join(format!("msrp-read-exactly-{}", std::process::id()));
+        use std::io::{Seek, Write};
         let content: Vec<u8> = (0..(3 << 20) + 5).map(|i| (i * 7 % 251) as u8).collect();
-        std::fs::File::create(&path)
-            .unwrap()
-            .write_all(&content)
-            .unwrap();
-        let file = std::fs::File::open(&path).unwrap();
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&content).unwrap();
+        file.rewind().unwrap();
         let mut block = b"left over".to_vec();
         for i in 0..3 {
             read_exactly(&file, 1 << 20, &mut block).unwrap();
@@ -666,6 +663,5 @@ mod tests {
         }
         let short = read_exactly(&file, 10, &mut block).unwrap_err();
         assert_eq!(short.kind(), std::io::ErrorKind::UnexpectedEof);
-        std::fs::remove_file(&path).unwrap();
     }
 }
