@@ -7,10 +7,8 @@
  *     user_data_free runs once, after that callback has returned;
  *   - send_chunk's response callback and deliver_chunk. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <pthread.h>
 #include <string.h>
-#include <time.h>
 
 #include "check.h"
 

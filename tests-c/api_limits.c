@@ -9,10 +9,8 @@
  *   - msrp_buffer_limit_set / msrp_buffer_usage, msrp_session_refuse_incoming
  *     argument checks. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <pthread.h>
 #include <string.h>
-#include <time.h>
 
 #include "check.h"
 

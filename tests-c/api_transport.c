@@ -3,11 +3,9 @@
  * segments, check_incoming_send_chunk, write_response, timeouts; and a
  * msrp_logger_t whose hooks see the wire and whose user_data is freed once. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <time.h>
 
 #include "check.h"
 

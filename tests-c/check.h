@@ -4,8 +4,11 @@
 #ifndef MSRP_TESTS_CHECK_H
 #define MSRP_TESTS_CHECK_H
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "msrp.h"
 
@@ -33,8 +36,9 @@
 
 /* WAIT_UNTIL(cond, condvar, mutex): with `mutex` held, waits on `condvar`
  * until `cond` holds. Fails, naming the condition, after 30 s (valgrind
- * included) instead of hanging until ctest's timeout. Needs <errno.h>,
- * <pthread.h> and <time.h> (POSIX 2008: clock_gettime). */
+ * included) instead of hanging until ctest's timeout. A test using it
+ * defines _POSIX_C_SOURCE 200809L before its first #include
+ * (clock_gettime). */
 #define WAIT_UNTIL(cond, condvar, mutex)                                                       \
     do {                                                                                       \
         struct timespec until_;                                                                \

@@ -393,15 +393,17 @@ def case_relay_fault(cmd, tmp):
             time.sleep(0.005)
         check(a.proc.poll() is None, "the receiver ended before the relay was killed", a, c)
         a.proc.send_signal(signal.SIGSTOP)
-        # SIGKILL the relay's process group at once (the script's stop takes
-        # longer, and a release build moves megabytes meanwhile), then let
-        # the script clean up.
         try:
-            os.killpg(int(relay["PID"]), signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        subprocess.run([RELAY_SH, "stop", "--fast", "--rundir", relay["RUNDIR"]], capture_output=True, timeout=60)
-        a.proc.send_signal(signal.SIGCONT)
+            # SIGKILL the relay's process group at once (the script's stop
+            # takes longer, and a release build moves megabytes meanwhile),
+            # then let the script clean up.
+            try:
+                os.killpg(int(relay["PID"]), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            subprocess.run([RELAY_SH, "stop", "--fast", "--rundir", relay["RUNDIR"]], capture_output=True, timeout=60)
+        finally:
+            a.proc.send_signal(signal.SIGCONT)
         a.wait()
         c.wait()
         check(a.rc == 1 and c.rc == 1, "both peers must fail when the relay dies", a, c)
