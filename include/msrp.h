@@ -105,6 +105,16 @@
 #define MSRP_READ_WHOLE_CHUNK -1
 
 /**
+ * Longest method name [`Method::parse`] takes.
+ */
+#define MAX_METHOD_LEN 64
+
+/**
+ * Longest transaction id or Message-ID [`is_received_id`] takes.
+ */
+#define MAX_RECEIVED_ID 255
+
+/**
  * One MSRP chunk: a request (possibly one piece of a larger message) or a
  * response, with its headers, payload and continuation flag.
  *
@@ -1222,9 +1232,13 @@ msrp_result_t msrp_endpoint_config_set_max_sessions(struct msrp_endpoint_config_
 
 /**
  * Sets the largest chunk payload a connection made with this config
- * assembles in memory, in bytes (`max_chunk` 0 restores the default, 1 MiB;
- * this library sends 8 KiB chunks by default). A larger incoming chunk is
- * skipped and logged, and its message does not complete.
+ * assembles in memory in one piece, in bytes (`max_chunk` 0 restores the
+ * default, 1 MiB; this library sends 8 KiB chunks by default). A session
+ * receives a longer chunk (RFC 4975 sets no chunk size; python-msrplib
+ * sends up to 4 MiB) in segments of about this size, streamed to its
+ * message: what limits it is the message's size (the session config's
+ * `max_incoming_size`, answered 413). While binding, a connection
+ * assembles at most 1 MiB of its first chunk.
  */
 msrp_result_t msrp_endpoint_config_set_max_chunk_size(struct msrp_endpoint_config_t *cfg,
                                                       uint64_t max_chunk);
@@ -1269,9 +1283,11 @@ msrp_result_t msrp_buffer_limit_set(uint64_t bytes);
 msrp_result_t msrp_buffer_usage(uint64_t *out_bytes);
 
 /**
- * Matches incoming chunks to sessions by session id alone instead of the
- * RFC 4975 §6.1 URI comparison, for middleboxes that rewrite addresses
- * (the practice behind RFC 6714). Off by default.
+ * Chooses how incoming chunks are matched to their session: `true` (the
+ * default) by session id alone, which tolerates the host and port
+ * rewrites of ALGs and SBCs (they never change the random session id;
+ * RFC 6714 §4.1, the practice of sipsimple and RCS clients); `false` by
+ * the strict RFC 4975 §6.1 URI comparison of To-Path and From-Path.
  */
 msrp_result_t msrp_endpoint_config_set_session_id_matching(struct msrp_endpoint_config_t *cfg,
                                                            bool enabled);

@@ -9,7 +9,9 @@
 #   cmake pkg-config        C build of the library's tests and examples
 #   valgrind                leak_ tests of the C API
 #   golang-go               Go FFI smoke tests
-#   kamailio kamailio-tls-modules  MSRP relay (msrp_relay module) for relay tests
+#   kamailio kamailio-tls-modules kamailio-websocket-modules
+#                           MSRP relay (msrp module) for relay tests, over TCP,
+#                           TLS and WebSocket
 #   openssl                 test certificates and fingerprints
 #
 # Rust tools:
@@ -18,7 +20,7 @@
 set -euo pipefail
 
 CBINDGEN_VERSION=0.29.4
-APT_PACKAGES=(cmake pkg-config valgrind golang-go kamailio kamailio-tls-modules openssl)
+APT_PACKAGES=(cmake pkg-config valgrind golang-go kamailio kamailio-tls-modules kamailio-websocket-modules openssl)
 
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 

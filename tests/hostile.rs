@@ -639,13 +639,28 @@ fn phase_b_streams() -> Vec<(&'static str, Build, Expect)> {
     v.push((
         "end-line with the wrong transaction id",
         Box::new(|b| {
-            let mut v = chunk(b, "wend0001", "m11", "1-5/5", b"hello", '$', "");
+            let mut v = chunk(b, "wend0001", "m11", "1-5/9", b"hello", '+', "");
             let n = v.len();
             v.truncate(n - 11);
-            v.extend_from_slice(b"zzzz9999$\r\n");
+            v.extend_from_slice(b"zzzz9999+\r\n");
             v
         }),
         Expect::CodeThenAny("wend0001", 400),
+    ));
+    v.push((
+        // A whole message (`1-N/N`) may run past its range when the
+        // end-line follows (msrp-node-lib): held until the end-line, which
+        // never comes, so framing is lost and the connection closed.
+        "whole message whose end-line has the wrong transaction id",
+        Box::new(|b| {
+            let mut v = chunk(b, "wend0002", "m11b", "1-5/5", b"hello", '$', "");
+            let n = v.len();
+            v.truncate(n - 11);
+            v.extend_from_slice(b"zzzz9999$\r\n");
+            v.extend(std::iter::repeat_n(b'x', 80 * 1024));
+            v
+        }),
+        Expect::Closed,
     ));
     v.push((
         "payload longer than Byte-Range",
@@ -938,8 +953,19 @@ fn phase_b_streams() -> Vec<(&'static str, Build, Expect)> {
     ));
     v.push((
         "invalid continuation flag",
-        Box::new(|b| chunk(b, "cont0001", "m25", "1-5/5", b"hello", '!', "")),
+        Box::new(|b| chunk(b, "cont0001", "m25", "1-5/9", b"hello", '!', "")),
         Expect::CodeThenAny("cont0001", 400),
+    ));
+    v.push((
+        // A whole message's payload is held past its range until an
+        // end-line shows its flag; none does, so framing is lost.
+        "invalid continuation flag on a whole message",
+        Box::new(|b| {
+            let mut v = chunk(b, "cont0002", "m25b", "1-5/5", b"hello", '!', "");
+            v.extend(std::iter::repeat_n(b'x', 80 * 1024));
+            v
+        }),
+        Expect::Closed,
     ));
     v.push((
         "end-line look-alikes in payload",

@@ -160,21 +160,34 @@ fn methods_upper_case_on_the_wire() {
 }
 
 #[test]
-fn transaction_ids_4_to_32_chars_chosen_so_the_end_line_cannot_occur() {
+fn transaction_ids_written_as_idents_read_liberally() {
     // Generated ids are idents of 4-32 characters starting alphanumeric.
     for _ in 0..1000 {
         let t = ids::transaction_id();
         assert!(is_ident(&t) && (4..=32).contains(&t.len()));
         assert!(t.as_bytes()[0].is_ascii_alphanumeric());
     }
-    // The parser takes 4 and 32, refuses 3, 33 and a leading non-alphanumeric.
+    // The parser takes what peers send (1-255 visible characters: UUIDs,
+    // short ids, a leading dot or dash), and refuses what cannot frame.
     let chunk = |tid: &str| {
         format!("MSRP {tid} SEND\r\nTo-Path: msrp://b:1/x;tcp\r\nFrom-Path: msrp://a:1/y;tcp\r\n-------{tid}$\r\n")
     };
-    for ok in ["a1b2", "Z.-+%=", &"x".repeat(32), "0abc"] {
+    for ok in [
+        "a1b2",
+        "Z.-+%=",
+        &"x".repeat(32),
+        "0abc",
+        "abc",
+        "a",
+        &"x".repeat(255),
+        ".abc",
+        "-abc",
+        "+abc",
+        "9f6c2c1e-4a7b-4c8d-8e9f-0a1b2c3d4e5f",
+    ] {
         assert_eq!(parse_one(chunk(ok).as_bytes()).transaction_id, ok);
     }
-    for bad in ["abc", &"x".repeat(33), ".abc", "-abc", "+abc"] {
+    for bad in [&"x".repeat(256), "\u{e9}t\u{e9}", "a\x7fb"] {
         let out = read_chunks(chunk(bad).as_bytes(), &[], Limits::default());
         assert!(
             matches!(

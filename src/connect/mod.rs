@@ -43,9 +43,11 @@ pub const DEFAULT_BIND_TIMEOUT: Duration = Duration::from_secs(30);
 /// "Resource limits" for the whole arithmetic.
 pub const DEFAULT_MAX_SESSIONS: usize = 1000;
 
-/// Default largest chunk payload a connection assembles (and largest
-/// undeclared-length chunk it accepts): 1 MiB. Senders of this library use
-/// 8 KiB chunks; relays pass about 10 KiB.
+/// Default largest chunk payload a connection assembles in one piece: 1 MiB.
+/// A session reads a longer chunk (RFC 4975 sets no chunk size; python-msrplib
+/// sends up to 4 MiB) in segments of this size, streamed to the message, so
+/// its length is bounded only by the message's (`max_incoming_size`).
+/// Senders of this library use 8 KiB chunks; relays pass about 10 KiB.
 pub const DEFAULT_MAX_CHUNK: u64 = 1 << 20;
 
 /// Default receive buffer asked of the kernel for every connection
@@ -140,7 +142,15 @@ pub struct EndpointConfig {
     /// Trust anchors for the peer's certificate (besides, or instead of, the
     /// fingerprint from SDP).
     pub trust_anchors: Option<Arc<RootCertStore>>,
+    /// Parser limits. By default a connection assembles at most
+    /// [`DEFAULT_MAX_CHUNK`] of one chunk in one piece (a session streams
+    /// longer ones in segments) and a chunk of undeclared length is not
+    /// limited by itself (its message is).
     pub limits: Limits,
+    /// How incoming requests are matched to their session:
+    /// [`PathMatching::SessionId`] by default (address rewrites by ALGs and
+    /// SBCs tolerated, RFC 6714 §4.1), [`PathMatching::Uri`] for the strict
+    /// RFC 4975 §6.1 comparison.
     pub matching: PathMatching,
     /// Time allowed for connecting and binding when the caller gives none.
     pub bind_timeout: Duration,
@@ -172,10 +182,10 @@ impl Default for EndpointConfig {
             trust_anchors: None,
             limits: Limits {
                 max_assembled_chunk: DEFAULT_MAX_CHUNK,
-                max_undeclared_chunk: DEFAULT_MAX_CHUNK,
+                max_undeclared_chunk: u64::MAX,
                 ..Limits::default()
             },
-            matching: PathMatching::Uri,
+            matching: PathMatching::SessionId,
             bind_timeout: DEFAULT_BIND_TIMEOUT,
             max_sessions: DEFAULT_MAX_SESSIONS,
             receive_buffer: Some(DEFAULT_RECEIVE_BUFFER),

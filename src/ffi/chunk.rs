@@ -154,7 +154,7 @@ pub extern "C" fn msrp_chunk_new_request(
         let out_chunk = out(out_chunk, "out")?;
         let method = match super::handle::opt_str_arg(method, "method")? {
             None => Method::Send,
-            Some(m) => Method::parse(m).ok_or_else(|| Error::new(MSRP_RESULT_INVALID_ARGUMENT, format!("invalid method {m:?}")))?,
+            Some(m) => Method::parse(m).filter(Method::is_grammatical).ok_or_else(|| Error::new(MSRP_RESULT_INVALID_ARGUMENT, format!("invalid method {m:?}")))?,
         };
         let tid = transaction_id_arg(transaction_id)?;
         out_chunk.write(chunk_into_ptr(Chunk::request(tid, method)));

@@ -177,9 +177,13 @@ pub extern "C" fn msrp_endpoint_config_set_max_sessions(
 }
 
 /// Sets the largest chunk payload a connection made with this config
-/// assembles in memory, in bytes (`max_chunk` 0 restores the default, 1 MiB;
-/// this library sends 8 KiB chunks by default). A larger incoming chunk is
-/// skipped and logged, and its message does not complete.
+/// assembles in memory in one piece, in bytes (`max_chunk` 0 restores the
+/// default, 1 MiB; this library sends 8 KiB chunks by default). A session
+/// receives a longer chunk (RFC 4975 sets no chunk size; python-msrplib
+/// sends up to 4 MiB) in segments of about this size, streamed to its
+/// message: what limits it is the message's size (the session config's
+/// `max_incoming_size`, answered 413). While binding, a connection
+/// assembles at most 1 MiB of its first chunk.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_endpoint_config_set_max_chunk_size(
     cfg: *mut msrp_endpoint_config_t,
@@ -189,7 +193,6 @@ pub extern "C" fn msrp_endpoint_config_set_max_chunk_size(
         let cfg = try_mut(cfg)?;
         let max = if max_chunk == 0 { crate::connect::DEFAULT_MAX_CHUNK } else { max_chunk };
         cfg.limits.max_assembled_chunk = max;
-        cfg.limits.max_undeclared_chunk = max;
         Ok(())
     }
 }
@@ -258,9 +261,11 @@ pub extern "C" fn msrp_buffer_usage(out_bytes: *mut u64) -> msrp_result_t {
     }
 }
 
-/// Matches incoming chunks to sessions by session id alone instead of the
-/// RFC 4975 §6.1 URI comparison, for middleboxes that rewrite addresses
-/// (the practice behind RFC 6714). Off by default.
+/// Chooses how incoming chunks are matched to their session: `true` (the
+/// default) by session id alone, which tolerates the host and port
+/// rewrites of ALGs and SBCs (they never change the random session id;
+/// RFC 6714 §4.1, the practice of sipsimple and RCS clients); `false` by
+/// the strict RFC 4975 §6.1 URI comparison of To-Path and From-Path.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_endpoint_config_set_session_id_matching(
     cfg: *mut msrp_endpoint_config_t,

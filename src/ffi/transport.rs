@@ -153,12 +153,16 @@ fn chunk_params(p: &msrp_chunk_params_t) -> Result<ChunkParams> {
     let text = |ptr, name| opt_str_arg(ptr, name).map(|o| o.map(str::to_string));
     let method = match opt_str_arg(p.method, "method")? {
         None => None,
-        Some(m) => Some(Method::parse(m).ok_or_else(|| {
-            Error::new(
-                MSRP_RESULT_INVALID_ARGUMENT,
-                format!("invalid method {m:?}"),
-            )
-        })?),
+        Some(m) => Some(
+            Method::parse(m)
+                .filter(Method::is_grammatical)
+                .ok_or_else(|| {
+                    Error::new(
+                        MSRP_RESULT_INVALID_ARGUMENT,
+                        format!("invalid method {m:?}"),
+                    )
+                })?,
+        ),
     };
     let continuation = match p.continuation {
         0 => None,

@@ -41,7 +41,8 @@ impl Continuation {
 }
 
 /// A request method. RFC 4975 defines SEND and REPORT, RFC 4976 AUTH, RFC 7701
-/// NICKNAME; any other upper-case token is kept as `Other`.
+/// NICKNAME; any other method name is kept as `Other` (an endpoint answers
+/// it 501, RFC 4975 §7.2; a relay forwards it, RFC 4976 §6.4.2).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Method {
     Send,
@@ -51,11 +52,22 @@ pub enum Method {
     Other(String),
 }
 
+/// Longest method name [`Method::parse`] takes.
+pub const MAX_METHOD_LEN: usize = 64;
+
 impl Method {
-    /// Parses `1*UPALPHA`. Lower case is tolerated on input (and normalised);
-    /// this library only ever sends upper case.
+    /// Parses a received method name, liberally: 1 to [`MAX_METHOD_LEN`]
+    /// `token` characters (RFC 4975 §9), so that names outside the
+    /// grammar's `1*UPALPHA` that deployed stacks send (sipsimple's
+    /// `FILE_OFFSET`, digits) are read and answered 501 rather than
+    /// ending the connection. Letters are read in any case and kept in
+    /// upper case; the known methods are matched without regard to case.
+    /// What this library sends is checked by [`Method::is_grammatical`].
     pub fn parse(text: &str) -> Option<Method> {
-        if text.is_empty() || text.len() > 32 || !text.bytes().all(|b| b.is_ascii_alphabetic()) {
+        if text.is_empty()
+            || text.len() > MAX_METHOD_LEN
+            || !text.bytes().all(super::headers::is_token_char)
+        {
             return None;
         }
         // The known methods without a String (a SEND per chunk).
@@ -70,6 +82,13 @@ impl Method {
             }
         }
         Some(Method::Other(text.to_ascii_uppercase()))
+    }
+
+    /// Whether the name is the grammar's `method = 1*UPALPHA` (RFC 4975
+    /// §9), read in any case: the methods this library lets an application
+    /// send.
+    pub fn is_grammatical(&self) -> bool {
+        self.as_str().bytes().all(|b| b.is_ascii_alphabetic())
     }
 
     pub fn as_str(&self) -> &str {
@@ -677,6 +696,14 @@ mod tests {
         assert_eq!(Method::parse("FOO"), Some(Method::Other("FOO".into())));
         assert_eq!(Method::parse("SE ND"), None);
         assert_eq!(Method::parse(""), None);
-        assert_eq!(Method::parse("SEND1"), None);
+        assert_eq!(Method::parse("SE\tND"), None);
+        assert_eq!(Method::parse("SE:ND"), None);
+        assert_eq!(Method::parse(&"A".repeat(MAX_METHOD_LEN + 1)), None);
+        // Outside 1*UPALPHA but tokens: read (and answered 501), never sent.
+        let file_offset = Method::parse("FILE_OFFSET").unwrap();
+        assert_eq!(file_offset, Method::Other("FILE_OFFSET".into()));
+        assert!(!file_offset.is_grammatical());
+        assert_eq!(Method::parse("SEND1"), Some(Method::Other("SEND1".into())));
+        assert!(Method::parse("nickname").unwrap().is_grammatical());
     }
 }

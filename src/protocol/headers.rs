@@ -578,11 +578,12 @@ impl Header {
             "from-path" => Header::FromPath(path("From-Path")?),
             "use-path" => Header::UsePath(path("Use-Path")?),
             "message-id" => {
-                // ident = ALPHANUM 3*31ident-char
-                if !is_ident(value) {
+                // Read as deployed stacks write it (UUIDs, `@`, `_`), not
+                // only as `ident` (RFC 4975 §9): see `is_received_id`.
+                if !is_received_id(value) {
                     return Err(header_error(
                         "Message-ID",
-                        format!("not an ident: {value:?}"),
+                        format!("not 1-{MAX_RECEIVED_ID} visible characters: {value:?}"),
                     ));
                 }
                 Header::MessageId(value.into())
@@ -710,8 +711,30 @@ fn split_outside_quotes(text: &str, sep: u8) -> Vec<&str> {
     parts
 }
 
+/// `token` of RFC 4975 §9: %x21 / %x23-27 / %x2A-2B / %x2D-2E / %x30-39 /
+/// %x41-5A / %x5E-7E.
+pub(crate) fn is_token_char(b: u8) -> bool {
+    matches!(b, 0x21 | 0x23..=0x27 | 0x2A | 0x2B | 0x2D | 0x2E | 0x30..=0x39 | 0x41..=0x5A | 0x5E..=0x7E)
+}
+
+/// Longest transaction id or Message-ID [`is_received_id`] takes.
+pub const MAX_RECEIVED_ID: usize = 255;
+
+/// Whether a transaction id or Message-ID received from a peer is taken:
+/// 1 to [`MAX_RECEIVED_ID`] visible characters (%x21-7E), no white space.
+///
+/// Wider than the grammar's `ident` ([`is_ident`], what this library
+/// writes), as RFC 4975 §7's robustness rule asks: deployed stacks send
+/// 36-character UUIDs, ids of 1 to 3 characters, and underscores. A
+/// transaction id only has to frame its chunk, which the exact end-line
+/// `-------<id><flag>` still does for any of these.
+pub fn is_received_id(text: &str) -> bool {
+    (1..=MAX_RECEIVED_ID).contains(&text.len()) && text.bytes().all(|b| (0x21..=0x7e).contains(&b))
+}
+
 /// `ident = ALPHANUM 3*31ident-char`, `ident-char = ALPHANUM / "." / "-" / "+" / "%" / "="`
-/// (RFC 4975 §9): transaction ids and message ids.
+/// (RFC 4975 §9): the transaction ids and message ids this library writes.
+/// Received ids are checked with [`is_received_id`].
 pub fn is_ident(text: &str) -> bool {
     let b = text.as_bytes();
     (4..=32).contains(&b.len())
@@ -950,6 +973,32 @@ mod tests {
         assert!(!is_ident(".abc"));
         assert!(!is_ident(&"a".repeat(33)));
         assert!(!is_ident("ab cd"));
+        // Received ids: what peers send, within what still frames a chunk.
+        for id in [
+            "a",
+            "ab",
+            "0c5a1c6e-3f1b-4b8e-9a5f-2d6c7e8f9a0b",
+            "file_offset_1",
+            "id@host.example",
+            &"x".repeat(MAX_RECEIVED_ID),
+        ] {
+            assert!(is_received_id(id), "{id}");
+        }
+        for id in [
+            "",
+            "ab cd",
+            "ab\tcd",
+            "\u{e9}t\u{e9}",
+            &"x".repeat(MAX_RECEIVED_ID + 1),
+        ] {
+            assert!(!is_received_id(id), "{id:?}");
+        }
+        let uuid = "0C5A1C6E-3F1B-4B8E-9A5F-2D6C7E8F9A0B";
+        assert_eq!(
+            Header::parse("Message-ID", uuid).unwrap(),
+            Header::MessageId(uuid.into())
+        );
+        assert!(Header::parse("Message-ID", "two words").is_err());
     }
 
     #[test]

@@ -127,8 +127,15 @@ pub fn content_type_accepted(accept_types: &[String], content_type: &str) -> boo
         .trim()
         .to_ascii_lowercase();
     let (major, _) = ct.split_once('/').unwrap_or((&ct, ""));
+    // By type/subtype alone, on both sides: `text/plain; charset=UTF-8`
+    // is a `text/plain`, whatever parameters either names (RFC 4975 §8.6).
     accept_types.iter().any(|t| {
-        let t = t.trim().to_ascii_lowercase();
+        let t = t
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         t == "*" || t == ct || t.strip_suffix("/*").is_some_and(|m| m == major)
     })
 }
@@ -785,9 +792,9 @@ impl Session {
     /// completes with [`SessionEvent::MessageComplete`] once the total is
     /// reached. Call it before the resumed chunks arrive.
     pub fn expect_resume(&self, message_id: &str, already: u64) -> Result<(), SessionError> {
-        if !crate::protocol::headers::is_ident(message_id) {
+        if !crate::protocol::headers::is_received_id(message_id) {
             return Err(SessionError::InvalidArgument(format!(
-                "message id {message_id:?} is not 4-32 ident characters"
+                "message id {message_id:?} is not 1-255 visible characters"
             )));
         }
         if already == 0 {
@@ -816,9 +823,9 @@ impl Session {
                 "{code} is not an error code"
             )));
         }
-        if !crate::protocol::headers::is_ident(message_id) {
+        if !crate::protocol::headers::is_received_id(message_id) {
             return Err(SessionError::InvalidArgument(format!(
-                "message id {message_id:?} is not 4-32 ident characters"
+                "message id {message_id:?} is not 1-255 visible characters"
             )));
         }
         if self.is_closed() {

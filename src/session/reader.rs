@@ -49,6 +49,24 @@ struct Reader {
     /// What [`IncomingRequests`] decided for the current chunk (kept for
     /// its room: no allocation per chunk).
     actions: Vec<Action>,
+    /// The request whose chunk is being read in segments, when one is.
+    segmented: Option<Segmented>,
+    /// Most payload of one chunk read in one piece: a longer chunk is read
+    /// in segments of about this size, so a peer's chunk of any length is
+    /// received in bounded memory.
+    segment_size: usize,
+}
+
+/// A request whose chunk is longer than the segment size, read in
+/// segments (virtual chunks with their own Byte-Range). It gets one
+/// response, as any request: the first error a segment meets (then its
+/// further segments are dropped unread), or after its last segment.
+struct Segmented {
+    transaction_id: String,
+    /// The response was sent (an error): the rest of the chunk is dropped.
+    answered: bool,
+    /// The segment being handled is not the last: a 200 is held back.
+    hold_success: bool,
 }
 
 /// Consecutive pieces of one incoming message, delivered as one event.
@@ -87,10 +105,12 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
         ready: Vec::new(),
         spare_pieces: Vec::new(),
         actions: Vec::new(),
+        segmented: None,
+        segment_size: segment_size(&inner),
     };
     let mut liveness = Liveness::new(inner.config.liveness_timeout);
     let reason = loop {
-        let read = match r.read_buffered_chunk() {
+        let read = match r.read_buffered_piece(rd.segment_size) {
             Ok(Some(c)) => Ok(c),
             Err(e) => Err(e),
             Ok(None) => {
@@ -101,7 +121,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
                 let liveness_deadline = liveness.deadline(&inner, !rd.requests.incoming.is_empty());
                 tokio::select! {
                     biased;
-                    c = r.read_chunk(None) => c,
+                    c = r.read_chunk(Some(rd.segment_size)) => c,
                     _ = sleep_until(deadline) => {
                         for e in inner.expire(Instant::now()) {
                             Box::pin(rd.emit(e)).await;
@@ -128,13 +148,21 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
             // the writer and its events the ones for the application, both
             // handed on before the reader waits for more input.
             Ok(chunk) => {
+                let more = chunk.segment > 0 && r.in_chunk();
                 // What is left of it is room for the next chunk parsed.
-                if let Some(chunk) = rd.handle(chunk) {
+                if let Some(chunk) = rd.handle_piece(chunk, more) {
                     r.recycle(chunk);
                 }
             }
             Err(TransportError::Parse(e)) if !e.fatal => {
-                if e.can_answer() {
+                // A request the parser framed but could not accept: the
+                // RFC's answer and the session goes on (RFC 4975 §7.2);
+                // the transport logged why. A request already answered in
+                // an earlier segment gets nothing more.
+                let answered = rd.segmented.take().is_some_and(|s| {
+                    s.answered && e.transaction_id.as_deref() == Some(s.transaction_id.as_str())
+                });
+                if e.can_answer() && !answered {
                     if let Some(head) = &e.head {
                         rd.respond(head, 400, Some(&e.detail));
                     }
@@ -174,6 +202,17 @@ pub(crate) async fn run(inner: Arc<Inner>, mut r: TransportReader, writer: JoinH
     }
 }
 
+/// The session's segment size: the configured largest assembled chunk,
+/// at most the parser's default bound (64 MiB).
+fn segment_size(inner: &Inner) -> usize {
+    let max = inner
+        .info
+        .limits
+        .max_assembled_chunk
+        .min(crate::protocol::Limits::default().max_assembled_chunk);
+    usize::try_from(max).unwrap_or(usize::MAX)
+}
+
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
@@ -205,8 +244,26 @@ impl Application for Announced<'_> {
 
 impl Reader {
     /// Queues the response to `request` when one is due (RFC 4975 §7.2),
-    /// encoded: consecutive responses share one buffer.
+    /// encoded: consecutive responses share one buffer. A request without
+    /// a From-Path is answered to the previous hop this session knows (the
+    /// first hop of its own To-Path: whoever is at the other end of the
+    /// connection).
     fn respond(&mut self, request: &Chunk, code: u16, comment: Option<&str>) {
+        if let Some(s) = &mut self.segmented {
+            if s.transaction_id == request.transaction_id {
+                if code == 200 && s.hold_success {
+                    return; // its 200 comes after its last segment
+                }
+                s.answered = true;
+            }
+        }
+        if request.from_path().is_none() {
+            if let Some(hop) = self.inner.info.to_path.first() {
+                let mut request = request.clone();
+                request.add_header(Header::FromPath(vec![hop.clone()].into()));
+                return self.respond(&request, code, comment);
+            }
+        }
         if self.wire_log {
             if let Some(resp) = self.inner.info.make_response(request, code, comment) {
                 self.output.push(Urgent::Chunk(resp));
@@ -396,6 +453,48 @@ impl Reader {
             len,
             pieces,
         });
+    }
+
+    /// Handles a whole chunk, or a segment of a long one (`more`: further
+    /// segments of it follow). A long request's segments go through the
+    /// same steps as whole chunks, each with its own Byte-Range, but the
+    /// request gets one response: the first error, after which its further
+    /// segments are dropped, or the 200 after its last segment (RFC 4975
+    /// §7.2: a request has one response; §7.1.1 sets no chunk size).
+    fn handle_piece(&mut self, chunk: Chunk, more: bool) -> Option<Chunk> {
+        if chunk.segment == 0 {
+            self.segmented = None;
+            return self.handle(chunk);
+        }
+        let same = self
+            .segmented
+            .as_ref()
+            .is_some_and(|s| s.transaction_id == chunk.transaction_id);
+        if !same {
+            self.segmented = Some(Segmented {
+                transaction_id: chunk.transaction_id.clone(),
+                answered: false,
+                hold_success: false,
+            });
+        }
+        let segmented = self.segmented.as_mut().expect("set above");
+        if segmented.answered {
+            if !more {
+                self.segmented = None;
+            }
+            return Some(chunk);
+        }
+        segmented.hold_success = more;
+        // Only a SEND's payload means anything: anything else is handled
+        // (answered, reported) once, with its first segment.
+        let once = chunk.method() != Some(&Method::Send);
+        let chunk = self.handle(chunk);
+        match &mut self.segmented {
+            Some(_) if !more => self.segmented = None,
+            Some(s) if once => s.answered = true,
+            _ => {}
+        }
+        chunk
     }
 
     /// Handles one chunk (RFC 4975 §7.2): the response to a request sent,

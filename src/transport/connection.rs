@@ -110,10 +110,11 @@ impl TransportError {
 pub enum PathMatching {
     /// RFC 4975 §6.1 URI comparison of the To-Path against the local URI and
     /// the last From-Path URI against the remote endpoint's URI.
-    #[default]
     Uri,
-    /// Session ids only: for middleboxes that rewrite addresses (the
-    /// session-matching practice behind RFC 6714's CEMA).
+    /// Session ids only (the default): ALGs and SBCs rewrite the host and
+    /// port of a path, never its random session id (RFC 6714 §4.1; what
+    /// sipsimple and RCS clients do).
+    #[default]
     SessionId,
 }
 
@@ -620,6 +621,23 @@ impl TransportReader {
     /// brought before it waits).
     pub fn read_buffered_chunk(&mut self) -> Result<Option<Chunk>, TransportError> {
         self.take_chunk(None)
+    }
+
+    /// The next chunk already received, whole when it is shorter than
+    /// `size` payload octets, else the next segment of it (a "virtual
+    /// chunk", see [`crate::protocol::ChunkReader::read_chunk`]) once at
+    /// least `size` octets of it arrived; `None` when that would mean
+    /// waiting for the socket. A chunk of any length is read this way in
+    /// memory bounded by `size` and one socket read. Whether a segment was
+    /// the last of its chunk is [`TransportReader::in_chunk`]'s to say.
+    pub fn read_buffered_piece(&mut self, size: usize) -> Result<Option<Chunk>, TransportError> {
+        self.take_chunk(Some(size))
+    }
+
+    /// Whether the last chunk read was a segment of a chunk whose rest is
+    /// still to come (false after a whole chunk or a chunk's last segment).
+    pub fn in_chunk(&self) -> bool {
+        !self.chunks.is_idle()
     }
 
     /// Reads the next chunk (the seed's `read_chunk(size)`): a whole chunk,
