@@ -1,0 +1,521 @@
+//! What deployed MSRP stacks put on the wire, played byte for byte over a
+//! real loopback socket against an accepting libmsrp session: each shape
+//! gets the answer RFC 4975 §7.2 and §10 give it, and the session survives
+//! it (a plain message sent after it is answered 200 and delivered).
+//!
+//! The shapes are facts learned from the sources and trackers of other
+//! stacks (named beside each one), written here in this project's own
+//! words: python-msrplib and sipsimple (Blink), msrp-node-lib, msrp-java,
+//! crocodile-msrp, FreeSWITCH, Doubango. `{TO}` stands for the session's
+//! URI, `{FROM}` for the peer's, `{TO_ALG}` for the session's URI with the
+//! host and port an ALG would write.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use msrp::connect::{AcceptorDirect, EndpointConfig};
+use msrp::protocol::{Chunk, ChunkReader, Limits, Uri};
+use msrp::session::{OutgoingMessage, Session, SessionConfig, SessionEvent};
+use msrp::transport::PathMatching;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc::Receiver;
+
+const T: Duration = Duration::from_secs(10);
+
+/// The raw peer's own URI (it never listens: it is the active side).
+const PEER_URI: &str = "msrp://127.0.0.1:9/p33rS3ss10n;tcp";
+
+/// A raw peer bound to an accepting session.
+struct Bound {
+    stream: TcpStream,
+    reader: ChunkReader,
+    buf: BytesMut,
+    session: Session,
+    events: Receiver<SessionEvent>,
+    /// The session's URI as text.
+    to: String,
+    probes: usize,
+    /// Messages delivered whole, by Message-ID, not yet asked for.
+    delivered: HashMap<String, Vec<u8>>,
+    /// Messages being delivered in pieces.
+    streamed: HashMap<String, Vec<u8>>,
+}
+
+/// What the peer's requests carry, with the session's and the peer's URIs
+/// filled in.
+fn fill(template: &str, to: &str) -> Vec<u8> {
+    let alg = Uri::parse(to).unwrap();
+    let alg = format!(
+        "msrp://192.0.2.77:{}/{};tcp",
+        alg.port.unwrap_or(1) + 1,
+        alg.session_id.as_deref().unwrap_or_default()
+    );
+    template
+        .replace("{TO_ALG}", &alg)
+        .replace("{TO}", to)
+        .replace("{FROM}", PEER_URI)
+        .into_bytes()
+}
+
+/// Binds a raw peer to a fresh accepting session. `binding` is the peer's
+/// first request (its binding SEND, RFC 4975 §5.4), answered before the
+/// session starts.
+async fn bind(config: EndpointConfig, session: SessionConfig, binding: &str) -> Bound {
+    let mut acceptor = AcceptorDirect::new(config);
+    let path = acceptor.prepare(None).await.unwrap();
+    let to = path[0].to_string();
+    let peer = vec![Uri::parse(PEER_URI).unwrap()];
+    let accept = tokio::spawn(async move { acceptor.complete(&peer, None, Some(T)).await });
+    let addr = format!("127.0.0.1:{}", path[0].port.unwrap());
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(&fill(binding, &to)).await.unwrap();
+    let transport = accept.await.unwrap().expect("bound");
+    let (session, events) = Session::new(transport, session);
+    let mut b = Bound {
+        stream,
+        reader: ChunkReader::new(Limits::default()),
+        buf: BytesMut::new(),
+        session,
+        events,
+        to,
+        probes: 0,
+        delivered: HashMap::new(),
+        streamed: HashMap::new(),
+    };
+    let tid = start_tid(binding);
+    let answer = b.response(&tid).await;
+    assert_eq!(answer.code(), Some(200), "binding {binding:?}");
+    b
+}
+
+/// The transaction id of a template's first start line.
+fn start_tid(template: &str) -> String {
+    template.split(' ').nth(1).unwrap().to_string()
+}
+
+impl Bound {
+    async fn send(&mut self, template: &str) {
+        let bytes = fill(template, &self.to);
+        self.stream.write_all(&bytes).await.unwrap();
+    }
+
+    /// The next chunk from the session (a response or a request).
+    async fn next_chunk(&mut self) -> Chunk {
+        tokio::time::timeout(T, async {
+            loop {
+                if let Some(c) = self.reader.read_chunk(&mut self.buf, None).unwrap() {
+                    return c;
+                }
+                self.buf.reserve(64 * 1024);
+                let n = self.stream.read_buf(&mut self.buf).await.unwrap();
+                assert!(n > 0, "the session closed the connection");
+            }
+        })
+        .await
+        .expect("nothing from the session")
+    }
+
+    /// The responses up to and including the one to `tid` (requests from
+    /// the session in between are left out).
+    async fn responses_until(&mut self, tid: &str) -> Vec<Chunk> {
+        let mut out = Vec::new();
+        loop {
+            let c = self.next_chunk().await;
+            if c.is_request() {
+                continue;
+            }
+            let last = c.transaction_id == tid;
+            out.push(c);
+            if last {
+                return out;
+            }
+        }
+    }
+
+    async fn response(&mut self, tid: &str) -> Chunk {
+        self.responses_until(tid).await.pop().unwrap()
+    }
+
+    /// A plain SEND from the peer after whatever came before: it must be
+    /// answered 200 and delivered. Returns the responses that came before
+    /// its own.
+    async fn probe(&mut self) -> Vec<Chunk> {
+        self.probes += 1;
+        let tid = format!("pr0be{:04}", self.probes);
+        let mid = format!("pr0bemsg{:04}", self.probes);
+        let body = format!("still here {}", self.probes);
+        self.send(&format!(
+            "MSRP {tid} SEND\r\nTo-Path: {{TO}}\r\nFrom-Path: {{FROM}}\r\nMessage-ID: {mid}\r\nByte-Range: 1-{n}/{n}\r\nContent-Type: text/plain\r\n\r\n{body}\r\n-------{tid}$\r\n",
+            n = body.len()
+        ))
+        .await;
+        let mut before = self.responses_until(&tid).await;
+        let own = before.pop().unwrap();
+        assert_eq!(own.code(), Some(200), "probe {tid}: {own:?}");
+        let got = self.message(&mid).await;
+        assert_eq!(got, body.as_bytes(), "probe {tid}");
+        before
+    }
+
+    /// The body of the incoming message `mid`, whole (the messages that
+    /// arrive before it are kept for their own turn; the session must not
+    /// close).
+    async fn message(&mut self, mid: &str) -> Vec<u8> {
+        tokio::time::timeout(T, async {
+            loop {
+                if let Some(body) = self.delivered.remove(mid) {
+                    return body;
+                }
+                match self.events.recv().await.expect("session events ended") {
+                    SessionEvent::Message(m) => {
+                        self.delivered.insert(m.message_id, m.body.to_vec());
+                    }
+                    SessionEvent::MessageData {
+                        message_id,
+                        offset,
+                        data,
+                        ..
+                    } => {
+                        let so_far = self.streamed.entry(message_id).or_default();
+                        assert_eq!(offset as usize, so_far.len(), "in order");
+                        so_far.extend_from_slice(&data.to_vec());
+                    }
+                    SessionEvent::MessageComplete { message_id, .. } => {
+                        let body = self.streamed.remove(&message_id).unwrap_or_default();
+                        self.delivered.insert(message_id, body);
+                    }
+                    SessionEvent::Closed { reason, .. } => panic!("session closed: {reason}"),
+                    _ => {}
+                }
+            }
+        })
+        .await
+        .expect("message not delivered")
+    }
+
+    /// Sends `template` (one request, `tid` its transaction id) and checks
+    /// its answer: `Some(code)`, or `None` for no answer at all (a REPORT,
+    /// RFC 4975 §7.1.2). Then the session must still work.
+    async fn expect(&mut self, template: &str, code: Option<u16>) {
+        let tid = start_tid(template);
+        self.send(template).await;
+        let before = self.probe().await;
+        let answers: Vec<_> = before
+            .iter()
+            .filter(|c| c.transaction_id == tid)
+            .map(|c| c.code())
+            .collect();
+        match code {
+            Some(code) => {
+                assert_eq!(answers, vec![Some(code)], "{template:?}: {before:?}");
+                let r = before.iter().find(|c| c.transaction_id == tid).unwrap();
+                // The response goes back to the peer, from the session.
+                assert_eq!(r.to_path().unwrap().to_string(), PEER_URI, "{r:?}");
+                assert_eq!(r.from_path().unwrap().to_string(), self.to, "{r:?}");
+            }
+            None => assert!(answers.is_empty(), "{template:?}: {before:?}"),
+        }
+    }
+}
+
+/// The binding SEND most stacks open with: bodiless, no Message-ID.
+const BINDING: &str =
+    "MSRP b1nd1ng0 SEND\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\n-------b1nd1ng0$\r\n";
+
+async fn default_bound() -> Bound {
+    bind(EndpointConfig::default(), SessionConfig::default(), BINDING).await
+}
+
+/// msrp-node-lib, RCS clients: transaction ids and Message-IDs are
+/// 36-character UUIDs (outside RFC 4975's 4-32 character `ident`).
+#[tokio::test]
+async fn uuid_transaction_ids_and_message_ids() {
+    let mut b = default_bound().await;
+    let tid = "3f2b8c1e-9d4a-4e6f-b7a2-5c8d9e0f1a2b";
+    let mid = "A1B2C3D4-E5F6-4789-9ABC-DEF012345678";
+    b.send(&format!(
+        "MSRP {tid} SEND\r\nTo-Path: {{TO}}\r\nFrom-Path: {{FROM}}\r\nMessage-ID: {mid}\r\nByte-Range: 1-5/5\r\nContent-Type: text/plain\r\n\r\nhello\r\n-------{tid}$\r\n"
+    ))
+    .await;
+    assert_eq!(b.response(tid).await.code(), Some(200));
+    assert_eq!(b.message(mid).await, b"hello");
+    b.probe().await;
+}
+
+/// Ids of one to three characters, with underscores and other punctuation.
+#[tokio::test]
+async fn short_and_punctuated_ids() {
+    let mut b = default_bound().await;
+    for (tid, mid) in [
+        ("q", "m"),
+        ("x7", "id_with_underscores"),
+        ("a.b", "mid@host.example"),
+    ] {
+        b.send(&format!(
+            "MSRP {tid} SEND\r\nTo-Path: {{TO}}\r\nFrom-Path: {{FROM}}\r\nMessage-ID: {mid}\r\nByte-Range: 1-2/2\r\nContent-Type: text/plain\r\n\r\nhi\r\n-------{tid}$\r\n"
+        ))
+        .await;
+        assert_eq!(b.response(tid).await.code(), Some(200), "{tid}");
+        assert_eq!(b.message(mid).await, b"hi", "{mid}");
+    }
+    b.probe().await;
+}
+
+/// A binding SEND with a UUID transaction id (the first request of
+/// msrp-node-lib and of RCS clients).
+#[tokio::test]
+async fn uuid_binding() {
+    let binding = "MSRP 6d0f6a7c-0c59-4b0e-8f55-3b0d7c1e2a94 SEND\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nMessage-ID: 0b5a7f3e-21c4-4d7a-9e1b-6f2c8d4a0e3b\r\nByte-Range: 1-0/0\r\n-------6d0f6a7c-0c59-4b0e-8f55-3b0d7c1e2a94$\r\n";
+    let mut b = bind(EndpointConfig::default(), SessionConfig::default(), binding).await;
+    b.probe().await;
+}
+
+/// sipsimple (Blink) asks where to resume a file with its own method
+/// `FILE_OFFSET` (an underscore: outside `1*UPALPHA`): answered 501, the
+/// session goes on (RFC 4975 §7.2, §10.9).
+#[tokio::test]
+async fn file_offset_gets_501() {
+    let mut b = default_bound().await;
+    b.expect(
+        "MSRP f1l30ff5 FILE_OFFSET\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nMessage-ID: f1l3tr4nsf3r\r\n-------f1l30ff5$\r\n",
+        Some(501),
+    )
+    .await;
+    // Other unknown methods and method names with digits: the same.
+    b.expect(
+        "MSRP unkn0wn1 PING\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\n-------unkn0wn1$\r\n",
+        Some(501),
+    )
+    .await;
+    b.expect(
+        "MSRP unkn0wn2 SEND2\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nContent-Type: text/plain\r\n\r\nbody of an unknown method\r\n-------unkn0wn2$\r\n",
+        Some(501),
+    )
+    .await;
+    // A method name that is not a token: 400.
+    b.expect(
+        "MSRP n0tt0k3n SE:ND\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\n-------n0tt0k3n$\r\n",
+        Some(400),
+    )
+    .await;
+}
+
+/// A request without From-Path used to get no answer at all (the sender
+/// waited for its timeout): now 400, to the session's peer.
+#[tokio::test]
+async fn missing_from_path_gets_400() {
+    let mut b = default_bound().await;
+    b.expect(
+        "MSRP n0fr0m01 SEND\r\nTo-Path: {TO}\r\nMessage-ID: n0fr0m\r\nByte-Range: 1-3/3\r\nContent-Type: text/plain\r\n\r\nabc\r\n-------n0fr0m01$\r\n",
+        Some(400),
+    )
+    .await;
+    b.expect(
+        "MSRP n0t0p4th SEND\r\nFrom-Path: {FROM}\r\nMessage-ID: n0t0\r\nByte-Range: 1-3/3\r\nContent-Type: text/plain\r\n\r\nabc\r\n-------n0t0p4th$\r\n",
+        Some(400),
+    )
+    .await;
+}
+
+/// python-msrplib takes chunks of up to 4 MiB and sends large ones; RFC 4975
+/// sets no chunk size. A 4 MiB single chunk is streamed to its message.
+#[tokio::test]
+async fn four_mib_single_chunk() {
+    let mut b = default_bound().await;
+    let n = 4 << 20;
+    let body: Vec<u8> = (0..n)
+        .map(|i| b"0123456789abcdef"[(i * 7 + i / 4096) % 16])
+        .collect();
+    let mut wire = fill(
+        &format!("MSRP b1gchunk SEND\r\nTo-Path: {{TO}}\r\nFrom-Path: {{FROM}}\r\nMessage-ID: b1gm3ss4g3\r\nByte-Range: 1-{n}/{n}\r\nContent-Type: application/octet-stream\r\n\r\n"),
+        &b.to,
+    );
+    wire.extend_from_slice(&body);
+    wire.extend_from_slice(b"\r\n-------b1gchunk$\r\n");
+    b.stream.write_all(&wire).await.unwrap();
+    let answers = b.responses_until("b1gchunk").await;
+    assert_eq!(
+        answers.len(),
+        1,
+        "one response for one request: {answers:?}"
+    );
+    assert_eq!(answers[0].code(), Some(200));
+    assert!(b.message("b1gm3ss4g3").await == body, "body differs");
+    b.probe().await;
+}
+
+/// A NAT or ALG rewrote the host and port of the session's URI in the
+/// peer's To-Path; the random session id is intact. Matched by session id
+/// by default (RFC 6714 §4.1); 481 with the strict RFC 4975 §6.1
+/// comparison, which stays available.
+#[tokio::test]
+async fn alg_rewritten_to_path() {
+    let rewritten = "MSRP 4lgr3wr1 SEND\r\nTo-Path: {TO_ALG}\r\nFrom-Path: {FROM}\r\nMessage-ID: 4lgm3ss4g3\r\nByte-Range: 1-2/2\r\nContent-Type: text/plain\r\n\r\nok\r\n-------4lgr3wr1$\r\n";
+    let mut b = default_bound().await;
+    b.expect(rewritten, Some(200)).await;
+    assert_eq!(b.message("4lgm3ss4g3").await, b"ok");
+    // The binding itself, rewritten: bound by default.
+    let binding = BINDING.replace("{TO}", "{TO_ALG}");
+    let mut b = bind(
+        EndpointConfig::default(),
+        SessionConfig::default(),
+        &binding,
+    )
+    .await;
+    b.probe().await;
+    // Strict: 481 to the rewritten request, and the session goes on.
+    let strict = EndpointConfig {
+        matching: PathMatching::Uri,
+        ..Default::default()
+    };
+    let mut b = bind(strict, SessionConfig::default(), BINDING).await;
+    b.expect(rewritten, Some(481)).await;
+}
+
+/// msrp-node-lib writes a binary buffer's length in Byte-Range but sends
+/// the buffer converted to a string, so the payload runs past the range
+/// (each octet that is not UTF-8 becomes three). The end-line frames the
+/// chunk: a whole message is taken as framed; any other chunk gets 400.
+#[tokio::test]
+async fn payload_longer_than_its_byte_range() {
+    let mut b = default_bound().await;
+    // 4 octets declared, 12 sent (four U+FFFD).
+    let body = "\u{fffd}\u{fffd}\u{fffd}\u{fffd}";
+    b.expect(
+        &format!("MSRP n0d3l1b1 SEND\r\nTo-Path: {{TO}}\r\nFrom-Path: {{FROM}}\r\nMessage-ID: n0d3m3ss4g3\r\nByte-Range: 1-4/4\r\nContent-Type: application/octet-stream\r\n\r\n{body}\r\n-------n0d3l1b1$\r\n"),
+        Some(200),
+    )
+    .await;
+    assert_eq!(b.message("n0d3m3ss4g3").await, body.as_bytes());
+    // The first chunk of a longer message: 400 for that chunk.
+    b.expect(
+        &format!("MSRP n0d3l1b2 SEND\r\nTo-Path: {{TO}}\r\nFrom-Path: {{FROM}}\r\nMessage-ID: n0d3m3ss4g32\r\nByte-Range: 1-4/8\r\nContent-Type: application/octet-stream\r\n\r\n{body}\r\n-------n0d3l1b2+\r\n"),
+        Some(400),
+    )
+    .await;
+}
+
+/// msrp-java opens with an empty SEND and keeps the connection alive with
+/// more of them (bodiless, `Byte-Range: 1-0/0`): each answered 200.
+#[tokio::test]
+async fn empty_sends() {
+    let binding = "MSRP 3mpty001 SEND\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nMessage-ID: 3mptym3ss4g3\r\nByte-Range: 1-0/0\r\n-------3mpty001$\r\n";
+    let mut b = bind(EndpointConfig::default(), SessionConfig::default(), binding).await;
+    b.expect(
+        "MSRP 3mpty002 SEND\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nMessage-ID: 3mptym3ss4g4\r\nByte-Range: 1-0/0\r\n-------3mpty002$\r\n",
+        Some(200),
+    )
+    .await;
+}
+
+/// Header shapes outside the letter of RFC 4975 §9 that peers write: no
+/// space or a tab after the colon, trailing blanks, lower case, MIME headers
+/// (Content-ID, Content-Description, Content-Disposition, unknown ones)
+/// before Content-Type, and parameters on Content-Type matched by
+/// type/subtype against accept-types.
+#[tokio::test]
+async fn header_shapes() {
+    let config = SessionConfig {
+        accept_types: vec!["text/plain".into(), "message/cpim".into()],
+        ..Default::default()
+    };
+    let mut b = bind(EndpointConfig::default(), config, BINDING).await;
+    b.expect(
+        "MSRP h34d3r01 SEND\r\nto-path:{TO}\r\nfrom-path:\t{FROM}  \r\nmessage-id:  h34d3rm3ss4g3 \r\nbyte-range: 1-5/5\r\nsuccess-report: no\r\nfailure-report: yes\r\nContent-ID: <part1@example.com>\r\nContent-Description: greeting\r\nContent-Disposition: inline\r\nContent-Language: en\r\ncontent-type: text/plain; charset=UTF-8\r\n\r\nhello\r\n-------h34d3r01$\r\n",
+        Some(200),
+    )
+    .await;
+    assert_eq!(b.message("h34d3rm3ss4g3").await, b"hello");
+    b.expect(
+        "MSRP h34d3r02 SEND\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nMessage-ID: h34d3rm3ss4g4\r\nByte-Range: 1-5/5\r\nContent-Type: TEXT/PLAIN;charset=\"utf-8\"\r\n\r\nhello\r\n-------h34d3r02$\r\n",
+        Some(200),
+    )
+    .await;
+    // A type not accepted: 415 (RFC 4975 §7.3.1).
+    b.expect(
+        "MSRP h34d3r03 SEND\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nMessage-ID: h34d3rm3ss4g5\r\nByte-Range: 1-5/5\r\nContent-Type: image/png\r\n\r\nhello\r\n-------h34d3r03$\r\n",
+        Some(415),
+    )
+    .await;
+    // A header the grammar cannot read: 400 for that request.
+    b.expect(
+        "MSRP h34d3r04 SEND\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nMessage-ID: h34d3rm3ss4g6\r\nByte-Range: one-five/5\r\nContent-Type: text/plain\r\n\r\nhello\r\n-------h34d3r04$\r\n",
+        Some(400),
+    )
+    .await;
+}
+
+/// An unsolicited success REPORT (crocodile-msrp expects and sends them;
+/// `Status: 000 200 OK`) and a REPORT for an unknown message: no answer
+/// (RFC 4975 §7.1.2), the session goes on.
+#[tokio::test]
+async fn reports_are_never_answered() {
+    let mut b = default_bound().await;
+    b.expect(
+        "MSRP r3p0rt01 REPORT\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nMessage-ID: n0s3ntm3ss4g3\r\nByte-Range: 1-10/10\r\nStatus: 000 200 OK\r\n-------r3p0rt01$\r\n",
+        None,
+    )
+    .await;
+    b.expect(
+        "MSRP r3p0rt02 REPORT\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nMessage-ID: n0s3ntm3ss4g3\r\nByte-Range: 1-10/10\r\nStatus: 000 200\r\n-------r3p0rt02$\r\n",
+        None,
+    )
+    .await;
+}
+
+/// Responses to this session's requests in the shapes peers write them:
+/// no reason phrase, lower-case and unknown headers, extra blanks.
+#[tokio::test]
+async fn responses_in_peer_shapes() {
+    let mut b = default_bound().await;
+    for (i, shape) in [
+        "MSRP {tid} 200\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\n-------{tid}$\r\n",
+        "MSRP {tid} 200 OK\r\nto-path: {TO}\r\nfrom-path: {FROM}\r\nX-Relay: none\r\n-------{tid}$\r\n",
+        "MSRP {tid}  200  ok \r\nTo-Path:{TO}\r\nFrom-Path:\t{FROM}\r\n-------{tid}$\r\n",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = b
+            .session
+            .send_message(OutgoingMessage::new("text/plain", format!("to the peer {i}")))
+            .unwrap();
+        let request = b.next_chunk().await;
+        assert!(request.is_request(), "{request:?}");
+        assert_eq!(request.message_id(), Some(id.as_str()));
+        let answer = shape.replace("{tid}", &request.transaction_id);
+        b.send(&answer).await;
+        let code = tokio::time::timeout(T, async {
+            loop {
+                match b.events.recv().await.expect("events") {
+                    SessionEvent::Sent { message_id, code, .. } if message_id == id => return code,
+                    SessionEvent::Closed { reason, .. } => panic!("closed: {reason}"),
+                    _ => {}
+                }
+            }
+        })
+        .await
+        .expect("no Sent event");
+        assert_eq!(code, 200, "{shape:?}");
+    }
+    b.probe().await;
+}
+
+/// A message over the session's limit gets 413 (RFC 4975 §10.5), whatever
+/// its chunk sizes; the session goes on.
+#[tokio::test]
+async fn message_over_the_limit_gets_413() {
+    let config = SessionConfig {
+        max_incoming_size: Some(1000),
+        ..Default::default()
+    };
+    let mut b = bind(EndpointConfig::default(), config, BINDING).await;
+    let body = "z".repeat(1001);
+    b.expect(
+        &format!("MSRP t00b1g01 SEND\r\nTo-Path: {{TO}}\r\nFrom-Path: {{FROM}}\r\nMessage-ID: t00b1gm3ss4g3\r\nByte-Range: 1-1001/1001\r\nContent-Type: text/plain\r\n\r\n{body}\r\n-------t00b1g01$\r\n"),
+        Some(413),
+    )
+    .await;
+}
