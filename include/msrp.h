@@ -19,6 +19,23 @@
  * - An argument documented as "consumed" is consumed even when the call fails.
  * - A timeout of 0 means the library's default.
  *
+ * What is read and what is written
+ * --------------------------------
+ * What the library writes follows RFC 4975's grammar. What it reads is
+ * what deployed MSRP stacks send (RFC 4975 section 7's robustness rule):
+ * transaction ids and Message-IDs of 1 to 255 visible characters (UUIDs),
+ * any token as a method (an unknown one is answered 501), headers in any
+ * case and spacing, MIME headers anywhere before the body, Content-Type
+ * parameters (accept-types match by type/subtype), responses without a
+ * reason phrase, chunks of any length (streamed), and a whole message
+ * whose payload runs past its Byte-Range (taken as its end-line frames
+ * it). A request that can be framed but not accepted gets its answer
+ * (400, 413, 415, 481, 501, 506) and the session goes on; only input that
+ * cannot be framed any more closes the connection, with the reason
+ * logged. Incoming requests are matched to their session by session id
+ * (msrp_endpoint_config_set_session_id_matching chooses the strict URI
+ * comparison instead).
+ *
  * Threading
  * ---------
  * - The library runs one multi-thread async runtime for the whole process
@@ -53,8 +70,10 @@
  *   msrp_server_prepare fails with MSRP_RESULT_LIMIT.
  * - Connections binding at once per server: 256 (each may hold a 1 MiB
  *   first chunk); more wait in the listen backlog.
- * - Chunk size: msrp_endpoint_config_set_max_chunk_size (default 1 MiB,
- *   assembled per connection; this library sends 8 KiB chunks).
+ * - Chunk size: msrp_endpoint_config_set_max_chunk_size (default 1 MiB
+ *   assembled per connection in one piece; a session streams a longer
+ *   chunk to its message in pieces of that size; this library sends 8 KiB
+ *   chunks).
  * - Message size: msrp_session_config_t.max_incoming_size (default none:
  *   messages above max_message_size, 16 MiB, are streamed to
  *   on_message_data, not held); a larger message is answered 413.
@@ -103,16 +122,6 @@
  * `size_hint` value for `msrp_transport_read_chunk`: whole chunks only.
  */
 #define MSRP_READ_WHOLE_CHUNK -1
-
-/**
- * Longest method name [`Method::parse`] takes.
- */
-#define MAX_METHOD_LEN 64
-
-/**
- * Longest transaction id or Message-ID [`is_received_id`] takes.
- */
-#define MAX_RECEIVED_ID 255
 
 /**
  * One MSRP chunk: a request (possibly one piece of a larger message) or a
@@ -1164,9 +1173,10 @@ msrp_result_t msrp_chunk_set_continuation(struct msrp_chunk_t *chunk, char flag)
  * Makes a config with the defaults: no certificate, no trust anchors, the
  * default logger (stderr at the level named by the environment variable
  * `MSRP_LOG`: error, warn, info, debug, trace; default warn), a 30 second
- * bind timeout, RFC 4975 URI matching, at most 1,000 sessions per server,
- * chunks of at most 1 MiB, a 4 MiB socket receive buffer. Writes it to
- * `*out`.
+ * bind timeout, session-id matching of incoming requests
+ * (`msrp_endpoint_config_set_session_id_matching`), at most 1,000 sessions
+ * per server, chunks assembled in pieces of at most 1 MiB (longer ones
+ * streamed), a 4 MiB socket receive buffer. Writes it to `*out`.
  */
 msrp_result_t msrp_endpoint_config_new(struct msrp_endpoint_config_t **out_cfg);
 

@@ -44,9 +44,10 @@ pub(crate) fn config_or_default(cfg: *const msrp_endpoint_config_t) -> Result<En
 /// Makes a config with the defaults: no certificate, no trust anchors, the
 /// default logger (stderr at the level named by the environment variable
 /// `MSRP_LOG`: error, warn, info, debug, trace; default warn), a 30 second
-/// bind timeout, RFC 4975 URI matching, at most 1,000 sessions per server,
-/// chunks of at most 1 MiB, a 4 MiB socket receive buffer. Writes it to
-/// `*out`.
+/// bind timeout, session-id matching of incoming requests
+/// (`msrp_endpoint_config_set_session_id_matching`), at most 1,000 sessions
+/// per server, chunks assembled in pieces of at most 1 MiB (longer ones
+/// streamed), a 4 MiB socket receive buffer. Writes it to `*out`.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_endpoint_config_new(
     out_cfg: *mut *mut msrp_endpoint_config_t,
