@@ -10,7 +10,7 @@
 //! URI, `{FROM}` for the peer's, `{TO_ALG}` for the session's URI with the
 //! host and port an ALG would write.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -41,6 +41,8 @@ struct Bound {
     delivered: HashMap<String, Vec<u8>>,
     /// Messages being delivered in pieces.
     streamed: HashMap<String, Vec<u8>>,
+    /// Other events that came while a message was awaited.
+    others: VecDeque<SessionEvent>,
 }
 
 /// What the peer's requests carry, with the session's and the peer's URIs
@@ -83,6 +85,7 @@ async fn bind(config: EndpointConfig, session: SessionConfig, binding: &str) -> 
         probes: 0,
         delivered: HashMap::new(),
         streamed: HashMap::new(),
+        others: VecDeque::new(),
     };
     let tid = start_tid(binding);
     let answer = b.response(&tid).await;
@@ -187,7 +190,7 @@ impl Bound {
                         self.delivered.insert(message_id, body);
                     }
                     SessionEvent::Closed { reason, .. } => panic!("session closed: {reason}"),
-                    _ => {}
+                    other => self.others.push_back(other),
                 }
             }
         })
@@ -518,4 +521,205 @@ async fn message_over_the_limit_gets_413() {
         Some(413),
     )
     .await;
+}
+
+/// A message sent by the session, answered by the peer with `response`
+/// (`{tid}` the session's transaction id); returns the session's Message-ID
+/// and the transaction id.
+async fn sent_and_answered(b: &mut Bound, response: &str) -> (String, String) {
+    let id = b
+        .session
+        .send_message(OutgoingMessage::new("text/plain", "hello"))
+        .unwrap();
+    let request = loop {
+        let c = b.next_chunk().await;
+        if c.is_request() && c.message_id() == Some(id.as_str()) {
+            break c;
+        }
+    };
+    let tid = request.transaction_id.clone();
+    b.send(&response.replace("{tid}", &tid)).await;
+    (id, tid)
+}
+
+/// The next `Sent` or `Report` event of message `id`.
+async fn outcome(b: &mut Bound, id: &str) -> SessionEvent {
+    tokio::time::timeout(T, async {
+        loop {
+            let next = match b.others.pop_front() {
+                Some(e) => e,
+                None => b.events.recv().await.expect("events"),
+            };
+            match next {
+                e @ (SessionEvent::Sent { .. } | SessionEvent::Report { .. }) => {
+                    let mine = match &e {
+                        SessionEvent::Sent { message_id, .. }
+                        | SessionEvent::Report { message_id, .. } => message_id == id,
+                        _ => false,
+                    };
+                    if mine {
+                        return e;
+                    }
+                }
+                SessionEvent::Closed { reason, .. } => panic!("closed: {reason}"),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("no outcome")
+}
+
+/// Failure REPORTs after a 200 (sipsimple's `413 Unwanted Message`; an RCS
+/// network's `000 413 413` with `+` in the transaction id; SipLib's `000
+/// 503`, a code MSRP does not define): never answered, passed to the
+/// application with their code; a REPORT reusing the SEND's transaction id
+/// (FreeSWITCH, rcsjta) is a REPORT, not a stray response.
+#[tokio::test]
+async fn failure_reports_after_a_200() {
+    let mut b = default_bound().await;
+    for (status, code) in [
+        ("000 413 Unwanted Message", 413),
+        ("000 413 413", 413),
+        ("000 503 Service Unavailable -- No Listeners", 503),
+    ] {
+        let (id, _) = sent_and_answered(
+            &mut b,
+            "MSRP {tid} 200 OK\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\n-------{tid}$\r\n",
+        )
+        .await;
+        assert!(matches!(
+            outcome(&mut b, &id).await,
+            SessionEvent::Sent { code: 200, .. }
+        ));
+        b.expect(
+            &format!("MSRP n07x00q1z0+1938 REPORT\r\nTo-Path: {{TO}}\r\nFrom-Path: {{FROM}}\r\nStatus: {status}\r\nMessage-ID: {id}\r\nByte-Range: 1-5/5\r\n-------n07x00q1z0+1938$\r\n"),
+            None,
+        )
+        .await;
+        let SessionEvent::Report { code: got, .. } = outcome(&mut b, &id).await else {
+            panic!("a Sent event twice")
+        };
+        assert_eq!(got, code, "{status}");
+    }
+    // FreeSWITCH: the REPORT carries the SEND's transaction id.
+    let (id, tid) = sent_and_answered(
+        &mut b,
+        "MSRP {tid} 200 OK\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\n-------{tid}$\r\n",
+    )
+    .await;
+    assert!(matches!(
+        outcome(&mut b, &id).await,
+        SessionEvent::Sent { code: 200, .. }
+    ));
+    b.expect(
+        &format!("MSRP {tid} REPORT\r\nTo-Path: {{TO}}\r\nFrom-Path: {{FROM}}\r\nMessage-ID: {id}\r\nStatus: 000 200 OK\r\nByte-Range: 1-5/5\r\n-------{tid}$\r\n"),
+        None,
+    )
+    .await;
+    assert!(matches!(
+        outcome(&mut b, &id).await,
+        SessionEvent::Report { code: 200, .. }
+    ));
+}
+
+/// Responses with headers a response need not carry (Doubango copies the
+/// request's Byte-Range; Kamailio adds a Message-ID), and a 200 to a
+/// REPORT this session sent (Doubango, rcsjta and SipLib answer REPORTs):
+/// the first completes its transaction, the second is ignored.
+#[tokio::test]
+async fn responses_with_extra_headers_and_to_reports() {
+    let config = SessionConfig::default();
+    let mut b = bind(EndpointConfig::default(), config, BINDING).await;
+    let (id, _) = sent_and_answered(
+        &mut b,
+        "MSRP {tid} 200 OK\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nMessage-ID: x\r\nByte-Range: 1-5/5\r\n-------{tid}$\r\n",
+    )
+    .await;
+    assert!(matches!(
+        outcome(&mut b, &id).await,
+        SessionEvent::Sent { code: 200, .. }
+    ));
+    // A message asking for a success REPORT: the session sends one, which
+    // the peer answers.
+    b.send("MSRP r3qr3p01 SEND\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nMessage-ID: 3927600000.h7g6f5d4\r\nSuccess-Report: yes\r\nFailure-Report: yes\r\nContent-Disposition: inline\r\nByte-Range: 1-5/5\r\nContent-Type: text/plain\r\n\r\nHello\r\n-------r3qr3p01$\r\n").await;
+    let report = loop {
+        let c = b.next_chunk().await;
+        if c.method().is_some() {
+            break c;
+        }
+    };
+    assert_eq!(report.method().map(|m| m.as_str()), Some("REPORT"));
+    assert_eq!(report.message_id(), Some("3927600000.h7g6f5d4"));
+    assert_eq!(report.byte_range().to_string(), "1-5/5");
+    b.send(&format!(
+        "MSRP {} 200 Report received\r\nTo-Path: {{TO}}\r\nFrom-Path: {{FROM}}\r\n-------{}$\r\n",
+        report.transaction_id, report.transaction_id
+    ))
+    .await;
+    assert_eq!(b.message("3927600000.h7g6f5d4").await, b"Hello");
+    b.probe().await;
+}
+
+/// Shapes of message chunks: msrp-java's `N-*/T` ranges on a message cut in
+/// two, python-msrplib's `1-*/N` whole message, node-lib's abort chunk with
+/// no range and no body, SipLib's retransmitted SEND (same transaction id,
+/// delivered once), Doubango's decimal ids, OpenSIPS's dotted transaction
+/// id, a zero-octet body, NICKNAME (RFC 7701) at an endpoint, a keep-alive
+/// with an extension header, and both reports off (no response at all).
+#[tokio::test]
+async fn message_chunk_shapes() {
+    let mut b = default_bound().await;
+    let a = "A".repeat(3000);
+    let bb = "B".repeat(2000);
+    b.expect(&format!("MSRP Cc5Vv6Xx SEND\r\nTo-Path: {{TO}}\r\nFrom-Path: {{FROM}}\r\nMessage-ID: 1122334455667788990aabbccddeeff\r\nByte-Range: 1-*/5000\r\nContent-Type: application/octet-stream\r\n\r\n{a}\r\n-------Cc5Vv6Xx+\r\n"), Some(200)).await;
+    b.expect(&format!("MSRP Dd7Ff8Gg SEND\r\nTo-Path: {{TO}}\r\nFrom-Path: {{FROM}}\r\nMessage-ID: 1122334455667788990aabbccddeeff\r\nByte-Range: 3001-*/5000\r\nContent-Type: application/octet-stream\r\n\r\n{bb}\r\n-------Dd7Ff8Gg$\r\n"), Some(200)).await;
+    assert_eq!(
+        b.message("1122334455667788990aabbccddeeff").await,
+        format!("{a}{bb}").as_bytes()
+    );
+    let x = "x".repeat(2100);
+    b.expect(&format!("MSRP 5a6b7c8d9e0f1a2b SEND\r\nTo-Path: {{TO}}\r\nFrom-Path: {{FROM}}\r\nByte-Range: 1-*/2100\r\nMessage-ID: 0f1e2d3c4b5a6978\r\nContent-Type: text/plain\r\n\r\n{x}\r\n-------5a6b7c8d9e0f1a2b$\r\n"), Some(200)).await;
+    assert_eq!(b.message("0f1e2d3c4b5a6978").await, x.as_bytes());
+    // Abort: the first 2048 octets of 5000, then `#` with nothing else.
+    let part = "p".repeat(2048);
+    b.expect(&format!("MSRP c4x3z2a0 SEND\r\nTo-Path: {{TO}}\r\nFrom-Path: {{FROM}}\r\nMessage-ID: 3927600004.u7y6t5r4\r\nByte-Range: 1-2048/5000\r\nContent-Type: text/plain\r\n\r\n{part}\r\n-------c4x3z2a0+\r\n"), Some(200)).await;
+    b.expect("MSRP c4x3z2a1 SEND\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nMessage-ID: 3927600004.u7y6t5r4\r\nSuccess-Report: yes\r\nFailure-Report: yes\r\n-------c4x3z2a1#\r\n", Some(200)).await;
+    // The same SEND twice: both answered 200, the message delivered once.
+    let dup = "MSRP qwe4rty5ui SEND\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nMessage-ID: mnb8vcx7za\r\nByte-Range: 1-5/5\r\nContent-Type: text/plain\r\n\r\nHello\r\n-------qwe4rty5ui$\r\n";
+    b.expect(dup, Some(200)).await;
+    assert_eq!(b.message("mnb8vcx7za").await, b"Hello");
+    b.expect(dup, Some(200)).await;
+    b.probe().await;
+    assert!(!b.delivered.contains_key("mnb8vcx7za"), "delivered twice");
+    b.expect("MSRP 1718000000123 SEND\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nMessage-ID: 1718000000456\r\n-------1718000000123$\r\n", Some(200)).await;
+    b.expect("MSRP 3a.1.7f2c.9e107d9d37 SEND\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nMessage-ID: e4d909c290d0fb1ca068ffaddf22cbd0\r\nByte-Range: 1-5/5\r\nContent-Type: text/plain\r\n\r\nHello\r\n-------3a.1.7f2c.9e107d9d37$\r\n", Some(200)).await;
+    assert_eq!(
+        b.message("e4d909c290d0fb1ca068ffaddf22cbd0").await,
+        b"Hello"
+    );
+    b.expect("MSRP e3m4p5t6 SEND\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nMessage-ID: 77ee88ff99aa\r\nByte-Range: 1-0/0\r\nContent-Type: text/plain\r\n\r\n\r\n-------e3m4p5t6$\r\n", Some(200)).await;
+    b.expect("MSRP Ff3Yy4Uu NICKNAME\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nUse-Nickname: \"Alice\"\r\n-------Ff3Yy4Uu$\r\n", Some(501)).await;
+    b.expect("MSRP 3e4d5c6b7a8f9e0d SEND\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nByte-Range: 1-0/0\r\nMessage-ID: 7c6b5a4f3e2d1c0b\r\nKeep-Alive: yes\r\n-------3e4d5c6b7a8f9e0d$\r\n", Some(200)).await;
+    b.expect("MSRP 3d4e5f6a7b8c9d0e SEND\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nByte-Range: 1-6/6\r\nMessage-ID: 0e9d8c7b6a5f4e3d\r\nFailure-Report: no\r\nSuccess-Report: no\r\nContent-Type: text/plain\r\n\r\ntyping\r\n-------3d4e5f6a7b8c9d0e$\r\n", None).await;
+    assert_eq!(b.message("0e9d8c7b6a5f4e3d").await, b"typing");
+}
+
+/// Requests for another session (481, RFC 4975 §7.3.1; none with
+/// `Failure-Report: no`), a REPORT whose Byte-Range cannot be read
+/// (msrp-node-lib's `1--1/*`) and a REPORT whose Status line has a blank
+/// before its colon and a one-digit namespace: never answered, the
+/// session goes on.
+#[tokio::test]
+async fn wrong_session_and_unreadable_reports() {
+    let mut b = default_bound().await;
+    let other = "MSRP u1n2k3n4 SEND\r\nTo-Path: msrp://127.0.0.1:2855/n0such5e55;tcp\r\nFrom-Path: {FROM}\r\nMessage-ID: 11aa22bb33cc\r\nByte-Range: 1-5/5\r\nContent-Type: text/plain\r\n\r\nHello\r\n-------u1n2k3n4$\r\n";
+    b.expect(other, Some(481)).await;
+    b.expect(
+        &other.replace("Message-ID", "Failure-Report: no\r\nMessage-ID"),
+        None,
+    )
+    .await;
+    b.expect("MSRP z0x9c8v7 REPORT\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nMessage-ID: Lm00000001\r\nStatus: 000 200 OK\r\nByte-Range: 1--1/*\r\n-------z0x9c8v7$\r\n", None).await;
+    b.expect("MSRP lm0001tid REPORT\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nStatus : 0 200 OK\r\nMessage-id: Lm00000008\r\nByte-Range: 1-5/5\r\n-------lm0001tid$\r\n", None).await;
 }
