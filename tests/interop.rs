@@ -36,6 +36,8 @@ struct Bound {
     events: Receiver<SessionEvent>,
     /// The session's URI as text.
     to: String,
+    /// The peer's full path as text.
+    from: String,
     probes: usize,
     /// Messages delivered whole, by Message-ID, not yet asked for.
     delivered: HashMap<String, Vec<u8>>,
@@ -43,11 +45,15 @@ struct Bound {
     streamed: HashMap<String, Vec<u8>>,
     /// Other events that came while a message was awaited.
     others: VecDeque<SessionEvent>,
+    /// Responses read while a request was awaited.
+    early: VecDeque<Chunk>,
+    /// Requests read while a response was awaited.
+    requests: VecDeque<Chunk>,
 }
 
 /// What the peer's requests carry, with the session's and the peer's URIs
 /// filled in.
-fn fill(template: &str, to: &str) -> Vec<u8> {
+fn fill(template: &str, to: &str, from: &str) -> Vec<u8> {
     let alg = Uri::parse(to).unwrap();
     let alg = format!(
         "msrp://192.0.2.77:{}/{};tcp",
@@ -57,7 +63,7 @@ fn fill(template: &str, to: &str) -> Vec<u8> {
     template
         .replace("{TO_ALG}", &alg)
         .replace("{TO}", to)
-        .replace("{FROM}", PEER_URI)
+        .replace("{FROM}", from)
         .into_bytes()
 }
 
@@ -65,14 +71,25 @@ fn fill(template: &str, to: &str) -> Vec<u8> {
 /// first request (its binding SEND, RFC 4975 §5.4), answered before the
 /// session starts.
 async fn bind(config: EndpointConfig, session: SessionConfig, binding: &str) -> Bound {
+    bind_from(config, session, binding, PEER_URI).await
+}
+
+/// [`bind`] with the peer's full path (`from`, space-separated URIs: the
+/// hop on the connection first).
+async fn bind_from(
+    config: EndpointConfig,
+    session: SessionConfig,
+    binding: &str,
+    from: &str,
+) -> Bound {
     let mut acceptor = AcceptorDirect::new(config);
     let path = acceptor.prepare(None).await.unwrap();
     let to = path[0].to_string();
-    let peer = vec![Uri::parse(PEER_URI).unwrap()];
+    let peer = Uri::parse_path(from).unwrap();
     let accept = tokio::spawn(async move { acceptor.complete(&peer, None, Some(T)).await });
     let addr = format!("127.0.0.1:{}", path[0].port.unwrap());
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.write_all(&fill(binding, &to)).await.unwrap();
+    stream.write_all(&fill(binding, &to, from)).await.unwrap();
     let transport = accept.await.unwrap().expect("bound");
     let (session, events) = Session::new(transport, session);
     let mut b = Bound {
@@ -82,10 +99,13 @@ async fn bind(config: EndpointConfig, session: SessionConfig, binding: &str) -> 
         session,
         events,
         to,
+        from: from.to_string(),
         probes: 0,
         delivered: HashMap::new(),
         streamed: HashMap::new(),
         others: VecDeque::new(),
+        early: VecDeque::new(),
+        requests: VecDeque::new(),
     };
     let tid = start_tid(binding);
     let answer = b.response(&tid).await;
@@ -100,7 +120,7 @@ fn start_tid(template: &str) -> String {
 
 impl Bound {
     async fn send(&mut self, template: &str) {
-        let bytes = fill(template, &self.to);
+        let bytes = fill(template, &self.to, &self.from);
         self.stream.write_all(&bytes).await.unwrap();
     }
 
@@ -120,13 +140,32 @@ impl Bound {
         .expect("nothing from the session")
     }
 
-    /// The responses up to and including the one to `tid` (requests from
-    /// the session in between are left out).
-    async fn responses_until(&mut self, tid: &str) -> Vec<Chunk> {
-        let mut out = Vec::new();
+    /// The next request from the session (responses are kept for
+    /// [`Bound::responses_until`]).
+    async fn next_request(&mut self) -> Chunk {
+        if let Some(c) = self.requests.pop_front() {
+            return c;
+        }
         loop {
             let c = self.next_chunk().await;
             if c.is_request() {
+                return c;
+            }
+            self.early.push_back(c);
+        }
+    }
+
+    /// The responses up to and including the one to `tid` (requests from
+    /// the session in between are kept for [`Bound::next_request`]).
+    async fn responses_until(&mut self, tid: &str) -> Vec<Chunk> {
+        let mut out = Vec::new();
+        loop {
+            let c = match self.early.pop_front() {
+                Some(c) => c,
+                None => self.next_chunk().await,
+            };
+            if c.is_request() {
+                self.requests.push_back(c);
                 continue;
             }
             let last = c.transaction_id == tid;
@@ -214,8 +253,10 @@ impl Bound {
             Some(code) => {
                 assert_eq!(answers, vec![Some(code)], "{template:?}: {before:?}");
                 let r = before.iter().find(|c| c.transaction_id == tid).unwrap();
-                // The response goes back to the peer, from the session.
-                assert_eq!(r.to_path().unwrap().to_string(), PEER_URI, "{r:?}");
+                // The response goes back to the previous hop, from the
+                // session (RFC 4975 §7.2).
+                let hop = self.from.split(' ').next().unwrap();
+                assert_eq!(r.to_path().unwrap().to_string(), hop, "{r:?}");
                 assert_eq!(r.from_path().unwrap().to_string(), self.to, "{r:?}");
             }
             None => assert!(answers.is_empty(), "{template:?}: {before:?}"),
@@ -334,6 +375,7 @@ async fn four_mib_single_chunk() {
     let mut wire = fill(
         &format!("MSRP b1gchunk SEND\r\nTo-Path: {{TO}}\r\nFrom-Path: {{FROM}}\r\nMessage-ID: b1gm3ss4g3\r\nByte-Range: 1-{n}/{n}\r\nContent-Type: application/octet-stream\r\n\r\n"),
         &b.to,
+        PEER_URI,
     );
     wire.extend_from_slice(&body);
     wire.extend_from_slice(b"\r\n-------b1gchunk$\r\n");
@@ -722,4 +764,37 @@ async fn wrong_session_and_unreadable_reports() {
     .await;
     b.expect("MSRP z0x9c8v7 REPORT\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nMessage-ID: Lm00000001\r\nStatus: 000 200 OK\r\nByte-Range: 1--1/*\r\n-------z0x9c8v7$\r\n", None).await;
     b.expect("MSRP lm0001tid REPORT\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nStatus : 0 200 OK\r\nMessage-id: Lm00000008\r\nByte-Range: 1-5/5\r\n-------lm0001tid$\r\n", None).await;
+}
+
+/// A browser behind a WebSocket gateway or relay (crocodile-msrp): the
+/// peer's path ends in a `ws` URI with an `.invalid` host (RFC 7977 §5.2),
+/// and its empty SEND asks for a success REPORT, which it waits 120 s for.
+/// The accepting session binds, answers the previous hop, and REPORTs along
+/// the whole path.
+#[tokio::test]
+async fn browser_behind_a_gateway() {
+    let from = "msrp://127.0.0.1:9/gw4yS3ss;tcp msrps://k3j4h5g6.invalid:2855/a1b2c3d4e5;ws";
+    let empty = "MSRP p0o9i8u7 SEND\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nMessage-ID: 3927600005.i9o8p7l6\r\nSuccess-Report: yes\r\nFailure-Report: yes\r\nByte-Range: 1-0/0\r\n-------p0o9i8u7$\r\n";
+    // As the binding: answered 200, then the REPORT it asks for.
+    let config = SessionConfig::default();
+    let mut b = bind_from(EndpointConfig::default(), config, empty, from).await;
+    let report = b.next_request().await;
+    assert_eq!(report.method().map(|m| m.as_str()), Some("REPORT"));
+    assert_eq!(report.message_id(), Some("3927600005.i9o8p7l6"));
+    assert_eq!(report.byte_range().to_string(), "1-0/0");
+    assert_eq!(report.to_path().unwrap().to_string(), from);
+    // Again within the session: the same.
+    b.expect(&empty.replace("p0o9i8u7", "p0o9i8u8"), Some(200))
+        .await;
+    let report = b.next_request().await;
+    assert_eq!(report.byte_range().to_string(), "1-0/0");
+    // A message: answered to the previous hop, REPORTed along the path.
+    b.send("MSRP b5r0ws3r SEND\r\nTo-Path: {TO}\r\nFrom-Path: {FROM}\r\nMessage-ID: br0ws3rm3ss4g3\r\nSuccess-Report: yes\r\nByte-Range: 1-2/2\r\nContent-Type: text/plain\r\n\r\nhi\r\n-------b5r0ws3r$\r\n").await;
+    let report = b.next_request().await;
+    assert_eq!(report.method().map(|m| m.as_str()), Some("REPORT"));
+    assert_eq!(report.message_id(), Some("br0ws3rm3ss4g3"));
+    assert_eq!(report.to_path().unwrap().to_string(), from);
+    assert_eq!(b.response("b5r0ws3r").await.code(), Some(200));
+    assert_eq!(b.message("br0ws3rm3ss4g3").await, b"hi");
+    b.probe().await;
 }

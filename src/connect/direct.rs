@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use super::server::Server;
-use super::{bind_outgoing, check_remote_path, open_stream, ConnectError, EndpointConfig};
+use super::{bind_outgoing, check_connect_path, open_stream, ConnectError, EndpointConfig};
 use crate::protocol::{ids, Host, Uri};
 use crate::transport::tls::Fingerprint;
 use crate::transport::{Transport, TransportInfo};
@@ -61,7 +61,7 @@ impl ConnectorDirect {
         timeout: Option<Duration>,
     ) -> Result<Transport, ConnectError> {
         let local = self.local_uri.clone().ok_or(ConnectError::NotPrepared)?;
-        check_remote_path(remote_path)?;
+        check_connect_path(remote_path)?;
         let timeout = timeout.unwrap_or(self.config.bind_timeout);
         let config = self.config.clone();
         let verify = config.peer_verification(fingerprint);

@@ -211,30 +211,41 @@ impl EndpointConfig {
     }
 }
 
-/// Checks a full path from SDP: at least one URI, every hop with a port and
-/// the tcp transport (RFC 7977's ws is parsed but not served).
+/// Checks a full path from SDP: at least one URI, and a session id on the
+/// last. Nothing is connected to here, so any transport and host is taken:
+/// a browser behind a WebSocket gateway or relay has a `ws` URI with an
+/// `.invalid` host and maybe no port at the end of its path (RFC 7977 §5.2,
+/// crocodile-msrp), and a passive or relayed endpoint only sends to it
+/// through the connection it has. [`check_connect_path`] adds what an
+/// endpoint that connects to the first hop needs.
 pub fn check_remote_path(path: &[Uri]) -> Result<(), ConnectError> {
     if path.is_empty() {
         return Err(ConnectError::InvalidPath("empty path".into()));
-    }
-    for u in path {
-        if !u.transport.eq_ignore_ascii_case("tcp") {
-            return Err(ConnectError::InvalidPath(format!(
-                "{u}: transport {} is not supported",
-                u.transport
-            )));
-        }
-    }
-    if path[0].port.is_none() {
-        return Err(ConnectError::InvalidPath(format!(
-            "{}: no port (MSRP has no default port)",
-            path[0]
-        )));
     }
     if path.last().is_some_and(|u| u.session_id.is_none()) {
         return Err(ConnectError::InvalidPath(format!(
             "{}: no session id",
             path[path.len() - 1]
+        )));
+    }
+    Ok(())
+}
+
+/// [`check_remote_path`] for a path whose first hop this endpoint connects
+/// to: that hop has a port and the tcp transport (RFC 7977's ws is parsed
+/// but not served).
+pub fn check_connect_path(path: &[Uri]) -> Result<(), ConnectError> {
+    check_remote_path(path)?;
+    let first = &path[0];
+    if !first.transport.eq_ignore_ascii_case("tcp") {
+        return Err(ConnectError::InvalidPath(format!(
+            "{first}: transport {} is not supported",
+            first.transport
+        )));
+    }
+    if first.port.is_none() {
+        return Err(ConnectError::InvalidPath(format!(
+            "{first}: no port (MSRP has no default port)"
         )));
     }
     Ok(())

@@ -21,7 +21,9 @@ use crate::log::{Level, SharedLogger};
 use crate::msrp_log;
 use crate::protocol::{ids, Chunk, ChunkReader, Host, Limits, Method, Uri};
 use crate::transport::tls::{self, Fingerprint};
-use crate::transport::{make_response_to, MsrpError, Stream, Transport, TransportInfo};
+use crate::transport::{
+    make_response_to, success_report, MsrpError, Stream, Transport, TransportInfo,
+};
 
 /// Connections that arrived for a session before `complete` was called, at most.
 const MAX_EARLY_ARRIVALS: usize = 4;
@@ -423,6 +425,13 @@ async fn accept_binding(
     let mut t = Transport::new(a.stream, info, a.leftover, a.parser, pending);
     if bodiless {
         t.write_response(&a.chunk, 200, None).await?;
+        if a.chunk.success_report() == crate::protocol::SuccessReport::Yes {
+            // An empty SEND that asks for a success REPORT (crocodile-msrp
+            // binds so and waits for it; RFC 4975 §7.1.3).
+            let info = t.info().clone();
+            let report = success_report(&a.chunk, &info.local_uri, &info.to_path, 0);
+            t.write_chunk(&report).await?;
+        }
     }
     Ok(t)
 }

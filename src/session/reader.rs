@@ -26,8 +26,10 @@ use super::writer::{Command, Urgent};
 use super::{CloseReason, Inner, Liveness, Octets, SessionEvent};
 use crate::log::Level;
 use crate::msrp_log;
-use crate::protocol::{ByteRange, Chunk, Header, Method};
-use crate::transport::{response_due, ResponseEncoder, TransportError, TransportReader};
+use crate::protocol::{Chunk, Header, Method};
+use crate::transport::{
+    response_due, success_report, ResponseEncoder, TransportError, TransportReader,
+};
 
 struct Reader {
     inner: Arc<Inner>,
@@ -564,23 +566,7 @@ impl Reader {
     /// To-Path is the whole From-Path of the request (§7.1.3 via §7.2).
     fn send_report(&mut self, chunk: &Chunk, bytes: u64) {
         let info = &self.inner.info;
-        let mut report = Chunk::request(crate::protocol::ids::transaction_id(), Method::Report);
-        report.add_header(Header::ToPath(
-            chunk
-                .from_path()
-                .cloned()
-                .unwrap_or_else(|| info.to_path.as_slice().into()),
-        ));
-        report.add_header(Header::FromPath(vec![info.local_uri.clone()].into()));
-        report.add_header(Header::MessageId(
-            chunk.message_id().unwrap_or_default().into(),
-        ));
-        report.add_header(Header::ByteRange(ByteRange {
-            start: 1,
-            end: Some(bytes),
-            total: Some(bytes),
-        }));
-        report.set_status(200, Some("OK".to_string()));
+        let report = success_report(chunk, &info.local_uri, &info.to_path, bytes);
         self.output.push(Urgent::Chunk(report));
     }
 }

@@ -147,8 +147,13 @@ impl IncomingRequests {
         };
         let mut known = self.incoming.contains_key(message_id);
         if !chunk.has_body() && chunk.byte_range().total == Some(0) && !known {
-            // A bodiless SEND (binding or keepalive): just answered.
+            // A bodiless SEND (binding or keepalive): answered, and
+            // reported when it asks for it (crocodile-msrp's empty SEND
+            // does and waits for the REPORT; RFC 4975 §7.1.3).
             respond(actions, 200, None);
+            if chunk.success_report() == crate::protocol::SuccessReport::Yes {
+                actions.push(Action::SuccessReport { bytes: 0 });
+            }
             return;
         }
         if let Some(code) = application.take_refusal(message_id) {

@@ -11,6 +11,6 @@ pub use connection::{
     make_response_to, ChunkParams, MsrpError, PathMatching, Transport, TransportError,
     TransportInfo, TransportReader, TransportWriter,
 };
-pub use response::{response_due, ResponseEncoder};
+pub use response::{response_due, success_report, ResponseEncoder};
 pub use stream::Stream;
 pub use tls::{Fingerprint, PeerVerification, TlsError, TlsIdentity};

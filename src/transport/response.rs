@@ -9,7 +9,7 @@
 
 use std::io::Write;
 
-use crate::protocol::{reason_phrase, Chunk, FailureReport, Method, Uri};
+use crate::protocol::{reason_phrase, ByteRange, Chunk, FailureReport, Header, Method, Uri};
 
 /// Whether `request` gets a response with this code (RFC 4975 §7.2): never
 /// a response or a REPORT (§7.1.2); with `Failure-Report: no` nothing, with
@@ -101,10 +101,35 @@ impl ResponseEncoder {
     }
 }
 
+/// A success REPORT for the whole of `request`'s message of `bytes` octets
+/// (RFC 4975 §7.1.3 via §7.1.4: To-Path is the request's whole From-Path,
+/// or `fallback` when it has none; From-Path this endpoint's URI `local`;
+/// the message's Message-ID; `Byte-Range: 1-<bytes>/<bytes>`;
+/// `Status: 000 200 OK`).
+pub fn success_report(request: &Chunk, local: &Uri, fallback: &[Uri], bytes: u64) -> Chunk {
+    let mut report = Chunk::request(crate::protocol::ids::transaction_id(), Method::Report);
+    report.add_header(Header::ToPath(
+        request
+            .from_path()
+            .cloned()
+            .unwrap_or_else(|| fallback.into()),
+    ));
+    report.add_header(Header::FromPath(vec![local.clone()].into()));
+    report.add_header(Header::MessageId(
+        request.message_id().unwrap_or_default().into(),
+    ));
+    report.add_header(Header::ByteRange(ByteRange {
+        start: 1,
+        end: Some(bytes),
+        total: Some(bytes),
+    }));
+    report.set_status(200, Some("OK".to_string()));
+    report
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::Header;
     use crate::transport::make_response_to;
 
     fn uri(s: &str) -> Uri {
