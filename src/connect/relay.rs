@@ -294,6 +294,11 @@ fn default_local_uri(config: &EndpointConfig, local_uri: Option<Uri>) -> Uri {
     if uri.session_id.is_none() {
         uri.session_id = Some(ids::session_id());
     }
+    // Nothing listens on the local URI (the relay carries the session), but
+    // a path never advertises port 0: RFC 4145 §4's discard port instead.
+    if uri.port == Some(0) {
+        uri.port = Some(super::DISCARD_PORT);
+    }
     uri
 }
 
