@@ -42,9 +42,9 @@ impl ConnectorDirect {
         }
     }
 
-    /// Returns the full local path for SDP. Without one, the local URI is
-    /// on 127.0.0.1 with a random session id (msrps when this endpoint has
-    /// a certificate); a missing session id is generated.
+    /// Returns the full local path for SDP. Without `local_uri`, the local
+    /// URI is on 127.0.0.1 with a random session id (msrps when this
+    /// endpoint has a certificate); a missing session id is generated.
     ///
     /// Its port: with the default [`SourcePort::Unbound`](super::SourcePort)
     /// it is only advertised, never the socket's source port: the local

@@ -530,6 +530,17 @@ mod tests {
     }
 
     #[test]
+    fn the_local_uri_never_advertises_port_0() {
+        let config = EndpointConfig::default();
+        let port =
+            |u: Option<&str>| default_local_uri(&config, u.map(|u| Uri::parse(u).unwrap())).port;
+        assert_eq!(port(None), Some(RECOMMENDED_PORT));
+        assert_eq!(port(Some("msrp://127.0.0.1:0/zero;tcp")), Some(9));
+        assert_eq!(port(Some("msrp://127.0.0.1:4000/given;tcp")), Some(4000));
+        assert_eq!(port(Some("msrp://example.com/none;tcp")), None);
+    }
+
+    #[test]
     fn warning_comes_at_the_lead_but_not_before_half_way() {
         let mut ep = RelayEndpoint::new(
             EndpointConfig::default(),
