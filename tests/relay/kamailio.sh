@@ -25,7 +25,7 @@
 # so a test killed before its cleanup leaves no relay behind.
 # Options win over the environment. Without a run dir, `start` makes a
 # temporary one (and prints it); `stop` and `status` need it.
-# Ports left unset (or 0) are picked free on 127.0.0.1.
+# TCP and TLS ports left unset (or 0) are picked free on 127.0.0.1.
 #
 # `start` prints KEY=VALUE lines on stdout once every port accepts
 # connections (and writes the same lines to RUNDIR/relay.env):
