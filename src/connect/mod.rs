@@ -16,11 +16,9 @@ pub mod source_port;
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use rustls::RootCertStore;
 use tokio::net::TcpStream;
 
 use crate::log::{default_logger, Level, SharedLogger};
@@ -148,8 +146,10 @@ pub struct EndpointConfig {
     /// as a client certificate when connecting).
     pub identity: Option<TlsIdentity>,
     /// Trust anchors for the peer's certificate (besides, or instead of, the
-    /// fingerprint from SDP).
-    pub trust_anchors: Option<Arc<RootCertStore>>,
+    /// fingerprint from SDP). A self-signed anchor may be the peer's (or
+    /// relay's) own certificate, `CA:TRUE` as `openssl req -x509` makes it;
+    /// see [`tls::TrustAnchors`] for the rule.
+    pub trust_anchors: Option<tls::TrustAnchors>,
     /// Parser limits. By default a connection assembles at most
     /// [`DEFAULT_MAX_CHUNK`] of one chunk in one piece (a session streams
     /// longer ones in segments) and a chunk of undeclared length is not

@@ -113,6 +113,20 @@ pub extern "C" fn msrp_endpoint_config_set_identity_pem(
 /// Sets the trust anchors (CA certificates, PEM file with one or more
 /// CERTIFICATE sections) that a peer's or relay's certificate may chain to,
 /// besides or instead of the fingerprint from SDP.
+///
+/// A self-signed certificate may be given as an anchor and presented by the
+/// peer or relay as its own certificate, as OpenSSL users expect: such a
+/// certificate (e.g. made by `openssl req -x509`, which sets basic constraints
+/// CA:TRUE) is accepted when the presented certificate is byte for byte one of
+/// the anchors and self-signed, the current time is within its validity
+/// period, its extended key usage (if any) allows server (or client)
+/// authentication, and, for a server, it is valid for the host connected to
+/// (an IP address SAN for an IP literal, a DNS SAN for a name). Any other
+/// certificate with CA:TRUE presented as the peer's own is refused.
+///
+/// Fails with `MSRP_RESULT_IO` (unreadable file) or `MSRP_RESULT_TLS`
+/// (malformed, or no usable certificate), leaving the config unchanged. The
+/// file is read during the call; `ca_file` is not kept.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_endpoint_config_set_trust_anchors_file(
     cfg: *mut msrp_endpoint_config_t,
