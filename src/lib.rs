@@ -1,11 +1,13 @@
 //! libmsrp: an MSRP (RFC 4975) endpoint stack with a C ABI.
 //!
-//! Layers, bottom to top: [`protocol`] (bytes only), [`transport`] (one
+//! Layers, bottom to top: [`protocol`] (bytes only; [`content`] beside it
+//! for what MSRP bodies carry: CPIM, IMDN, isComposing), [`transport`] (one
 //! connection, TCP or TLS), [`connect`] (establishing and binding
 //! connections), [`session`] (messages, files, reports), and [`ffi`] (the C
 //! surface).
 
 pub mod connect;
+pub mod content;
 pub mod ffi;
 pub mod log;
 pub mod protocol;

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use msrp::content::fuzz_checks::{check_cpim, check_imdn};
 use msrp::protocol::fuzz_checks::{check_parse_chunk, check_parse_digest, check_parse_uri};
 use msrp::session::fuzz_checks::check_session;
 
@@ -52,12 +53,24 @@ fn session_regressions() {
 }
 
 #[test]
+fn content_cpim_regressions() {
+    replay("content_cpim", check_cpim);
+}
+
+#[test]
+fn content_imdn_regressions() {
+    replay("content_imdn", check_imdn);
+}
+
+#[test]
 fn seed_corpus_passes_the_checks() {
     // The committed seed corpus must satisfy the properties too.
     for (target, check) in [
         ("parse_chunk", check_parse_chunk as fn(&[u8])),
         ("parse_uri", check_parse_uri),
         ("parse_digest", check_parse_digest),
+        ("content_cpim", check_cpim),
+        ("content_imdn", check_imdn),
         ("session", |data| {
             check_session(data);
         }),
