@@ -260,6 +260,18 @@ pub struct msrp_session_config_t {
     /// keepalive (on every connection: 30 s idle, 3 probes 10 s apart) finds
     /// one that vanished from an idle session.
     pub liveness_timeout_ms: u32,
+    /// IMDN (RFC 5438): answer every incoming `message/cpim` message that
+    /// asks for `positive-delivery` with a `delivered` notification as soon
+    /// as it has arrived whole (`on_message` still gets the message; the
+    /// notification's own outcome arrives at `on_message_sent` under a
+    /// Message-ID the application never saw).
+    pub imdn_auto_delivery: bool,
+    /// IMDN: incoming notifications (`message/cpim` wrapping
+    /// `message/imdn+xml`) come here instead of `on_message`, matched to the
+    /// sent message (the session remembers the `imdn.Message-ID`s of the
+    /// last 4096 CPIM messages given to `msrp_session_send_message`). NULL:
+    /// they arrive at `on_message` like any message.
+    pub on_imdn: super::imdn::msrp_on_imdn_cb,
 }
 
 /// The callbacks, copied out of the config.
@@ -274,6 +286,7 @@ struct Callbacks {
     on_aborted: msrp_on_aborted_cb,
     on_closed: msrp_on_closed_cb,
     on_relay_expiring: msrp_on_relay_expiring_cb,
+    on_imdn: super::imdn::msrp_on_imdn_cb,
 }
 
 /// A `send_chunk` response callback waiting for its response.
@@ -383,6 +396,10 @@ fn session_config(c: &msrp_session_config_t) -> Result<SessionConfig> {
         ms => Some(std::time::Duration::from_millis(u64::from(ms))),
     };
     s.chunk_events = c.on_chunk.is_some();
+    s.imdn = crate::session::ImdnConfig {
+        auto_delivery: c.imdn_auto_delivery,
+        notification_events: c.on_imdn.is_some(),
+    };
     Ok(s)
 }
 
@@ -415,6 +432,7 @@ pub extern "C" fn msrp_session_new(
             on_aborted: c.on_aborted,
             on_closed: c.on_closed,
             on_relay_expiring: c.on_relay_expiring,
+            on_imdn: c.on_imdn,
         };
         let rt = handle()?;
         let (session, events) = {
@@ -625,6 +643,23 @@ fn deliver(s: &Shared, event: SessionEvent) {
                     outgoing,
                     bytes,
                     total.unwrap_or(MSRP_SIZE_UNKNOWN),
+                );
+            }
+        }
+        SessionEvent::Notification {
+            message_id,
+            notification_message_id,
+            from,
+            notification,
+        } => {
+            if let Some(f) = cb.on_imdn {
+                super::imdn::deliver_notification(
+                    f,
+                    ud,
+                    message_id.as_deref(),
+                    &notification_message_id,
+                    from.as_deref(),
+                    &notification,
                 );
             }
         }

@@ -13,6 +13,7 @@
 
 #[doc(hidden)]
 pub mod fuzz_checks;
+mod imdn;
 mod incoming;
 pub mod limits;
 mod octets;
@@ -33,6 +34,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::time::Instant;
 
+pub use imdn::ImdnConfig;
 pub use incoming::RangeSet;
 pub use limits::{DEFAULT_MAX_BUFFERED_INCOMING, DEFAULT_MAX_QUEUED_OUTGOING};
 pub use octets::Octets;
@@ -96,6 +98,9 @@ pub struct SessionConfig {
     /// (set on every connection) finds a vanished peer of an idle session.
     /// `None`: never.
     pub liveness_timeout: Option<Duration>,
+    /// IMDN help for CPIM chat (RFC 5438): automatic delivery
+    /// notifications and [`SessionEvent::Notification`]; off by default.
+    pub imdn: ImdnConfig,
 }
 
 impl Default for SessionConfig {
@@ -113,6 +118,7 @@ impl Default for SessionConfig {
             max_buffered_incoming: DEFAULT_MAX_BUFFERED_INCOMING,
             max_queued_outgoing: DEFAULT_MAX_QUEUED_OUTGOING,
             liveness_timeout: Some(DEFAULT_LIVENESS_TIMEOUT),
+            imdn: ImdnConfig::default(),
         }
     }
 }
@@ -306,6 +312,20 @@ pub enum SessionEvent {
     /// connector's `expiry_warning_at` and `expires_at`): re-AUTH and renegotiate (a new
     /// prepare, a new offer/answer; RFC 4976 §9.4) before `expires_at`.
     RelayExpiring { expires_at: std::time::Instant },
+    /// An IMDN (RFC 5438) arrived, with [`ImdnConfig::notification_events`]:
+    /// a `message/cpim` message wrapping `message/imdn+xml`, reported
+    /// instead of a [`SessionEvent::Message`].
+    Notification {
+        /// The MSRP Message-ID of the CPIM message this session sent with
+        /// the `imdn.Message-ID` the notification names; `None` when none
+        /// is known (sent before, by another session, or forgotten).
+        message_id: Option<String>,
+        /// The MSRP Message-ID of the notification message itself.
+        notification_message_id: String,
+        /// The address of the CPIM From of the notification.
+        from: Option<String>,
+        notification: crate::content::Imdn,
+    },
     /// The session ended. No event follows.
     Closed {
         reason: CloseReason,
@@ -526,6 +546,8 @@ pub(crate) struct Inner {
     /// Incoming messages the application refused ([`Session::refuse_incoming`]),
     /// not yet taken by the reader: id → code.
     refusals: Mutex<HashMap<String, u16>>,
+    /// `imdn.Message-ID`s of sent CPIM messages (see [`ImdnConfig`]).
+    imdn_sent: imdn::SentIds,
 }
 
 /// A running session. Cloning gives another handle to the same session.
@@ -567,6 +589,7 @@ impl Session {
             resumes: Mutex::new(HashMap::new()),
             queued_outgoing: Arc::new(AtomicU64::new(0)),
             refusals: Mutex::new(HashMap::new()),
+            imdn_sent: imdn::SentIds::default(),
         });
         let (read_half, write_half) = transport.into_split();
         let writer_task = tokio::spawn(writer::run(inner.clone(), write_half, cmd_rx));
@@ -706,8 +729,17 @@ impl Session {
             return Err(SessionError::LimitExceeded(text));
         }
         msg.body = limits::charged_bytes(msg.body, charge);
+        let tracked = self
+            .inner
+            .config
+            .imdn
+            .notification_events
+            .then(|| msg.clone());
         let source = outgoing::Source::message(msg)?;
         let id = source.message_id.to_string();
+        if let Some(msg) = tracked {
+            imdn::note_sent(&self.inner, &msg, &id);
+        }
         self.queue_watched(source, watch)?;
         Ok(id)
     }

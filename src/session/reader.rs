@@ -554,7 +554,10 @@ impl Reader {
                     }
                 }
                 Action::Data(piece) => self.add_data(piece),
-                Action::Event(e) => self.queue_event(e),
+                Action::Event(e) => {
+                    let e = super::imdn::on_event(&self.inner, e);
+                    self.queue_event(e)
+                }
                 Action::Warn(text) => {
                     msrp_log!(self.inner.info.logger, Level::Warn, "{text}")
                 }
