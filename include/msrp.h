@@ -165,6 +165,30 @@ typedef struct msrp_chunk_t msrp_chunk_t;
 typedef struct msrp_connector_t msrp_connector_t;
 
 /**
+ * Builds a `message/cpim` payload: message headers in the order added, then
+ * the inner Content-Type, other inner headers, Content-Length and the body.
+ *
+ * Made by `msrp_cpim_builder_new` (or `msrp_imdn_notification_new`),
+ * freed by `msrp_cpim_builder_free`.
+ *
+ * Thread-safety: not while being changed (use it from one thread at a time).
+ */
+typedef struct msrp_cpim_builder_t msrp_cpim_builder_t;
+
+/**
+ * A parsed `message/cpim` payload: its message headers (From, To,
+ * DateTime, NS, `imdn.Message-ID`, ...), its inner MIME headers and body.
+ *
+ * Made by `msrp_cpim_parse` (which copies the payload), freed by
+ * `msrp_cpim_free`. Strings it gives out are copies (free each with
+ * `msrp_string_free`); the body pointer of `msrp_cpim_body` is borrowed
+ * from the handle.
+ *
+ * Thread-safety: immutable; it can be read from several threads at once.
+ */
+typedef struct msrp_cpim_t msrp_cpim_t;
+
+/**
  * Settings for `msrp_connector_*_new`, `msrp_acceptor_*_new` and
  * `msrp_server_new`, which copy them: one config can make many handles and
  * be freed right after.
@@ -175,6 +199,24 @@ typedef struct msrp_connector_t msrp_connector_t;
  * making handles from it on several threads at once is safe.
  */
 typedef struct msrp_endpoint_config_t msrp_endpoint_config_t;
+
+/**
+ * A parsed `message/imdn+xml` document.
+ *
+ * Made by `msrp_imdn_parse`, freed by `msrp_imdn_free`.
+ *
+ * Thread-safety: immutable; it can be read from several threads at once.
+ */
+typedef struct msrp_imdn_t msrp_imdn_t;
+
+/**
+ * A parsed isComposing document.
+ *
+ * Made by `msrp_iscomposing_parse`, freed by `msrp_iscomposing_free`.
+ *
+ * Thread-safety: immutable; it can be read from several threads at once.
+ */
+typedef struct msrp_iscomposing_t msrp_iscomposing_t;
 
 /**
  * The relay to use and how to authenticate to it: domain, username,
@@ -367,6 +409,21 @@ typedef void (*msrp_complete_cb)(void *user_data,
                                  struct msrp_transport_t *transport);
 
 /**
+ * The kind of a notification.
+ */
+typedef uint32_t msrp_imdn_kind_t;
+
+/**
+ * A notification's status (RFC 5438 §7.1).
+ */
+typedef uint32_t msrp_imdn_status_t;
+
+/**
+ * Flags of `imdn.Disposition-Notification` (RFC 5438 §6.3), or-ed.
+ */
+typedef uint32_t msrp_imdn_request_t;
+
+/**
  * Every incoming request chunk (the seed's `on_incoming_cb`), a reference
  * the callee may keep with `msrp_chunk_clone`.
  */
@@ -532,6 +589,46 @@ typedef void (*msrp_on_closed_cb)(void *user_data,
 typedef void (*msrp_on_relay_expiring_cb)(void *user_data, uint64_t expires_in_ms);
 
 /**
+ * A notification received by a session (`on_imdn`), borrowed for the
+ * callback.
+ */
+typedef struct msrp_imdn_event_t {
+    /**
+     * The MSRP Message-ID of the CPIM message this session sent with the
+     * `imdn.Message-ID` named (as `msrp_session_send_message` returned
+     * it), or NULL when no such message is known to the session.
+     */
+    const char *message_id;
+    /**
+     * The `imdn.Message-ID` the notification is about.
+     */
+    const char *imdn_message_id;
+    /**
+     * The MSRP Message-ID of the notification message itself.
+     */
+    const char *notification_message_id;
+    /**
+     * The address of the notification's CPIM From, or NULL.
+     */
+    const char *from_uri;
+    msrp_imdn_kind_t kind;
+    msrp_imdn_status_t status;
+    /**
+     * The status element's name ("delivered", or an unknown one as received).
+     */
+    const char *status_name;
+    /**
+     * The original message's DateTime as the notification gives it ("" when absent).
+     */
+    const char *datetime;
+} msrp_imdn_event_t;
+
+/**
+ * A notification arrived (see `msrp_session_config_t.on_imdn`).
+ */
+typedef void (*msrp_on_imdn_cb)(void *user_data, const struct msrp_imdn_event_t *event);
+
+/**
  * How a session is set up and where its events go.
  *
  * Zero-initialise it, set `size = sizeof(msrp_session_config_t)`, then set
@@ -622,6 +719,22 @@ typedef struct msrp_session_config_t {
      * one that vanished from an idle session.
      */
     uint32_t liveness_timeout_ms;
+    /**
+     * IMDN (RFC 5438): answer every incoming `message/cpim` message that
+     * asks for `positive-delivery` with a `delivered` notification as soon
+     * as it has arrived whole (`on_message` still gets the message; the
+     * notification's own outcome arrives at `on_message_sent` under a
+     * Message-ID the application never saw).
+     */
+    bool imdn_auto_delivery;
+    /**
+     * IMDN: incoming notifications (`message/cpim` wrapping
+     * `message/imdn+xml`) come here instead of `on_message`, matched to the
+     * sent message (the session remembers the `imdn.Message-ID`s of the
+     * last 4096 CPIM messages given to `msrp_session_send_message`). NULL:
+     * they arrive at `on_message` like any message.
+     */
+    msrp_on_imdn_cb on_imdn;
 } msrp_session_config_t;
 
 /**
@@ -907,6 +1020,48 @@ typedef uint32_t msrp_uri_field_t;
  * `Failure-Report: partial`.
  */
 #define MSRP_FAILURE_REPORT_PARTIAL 2
+
+/**
+ * `<delivery-notification>`.
+ */
+#define MSRP_IMDN_KIND_DELIVERY 1
+
+/**
+ * `<display-notification>`.
+ */
+#define MSRP_IMDN_KIND_DISPLAY 2
+
+/**
+ * `<processing-notification>`.
+ */
+#define MSRP_IMDN_KIND_PROCESSING 3
+
+/**
+ * A value this library does not know (see `msrp_imdn_status_name`).
+ */
+#define MSRP_IMDN_STATUS_OTHER 0
+
+#define MSRP_IMDN_STATUS_DELIVERED 1
+
+#define MSRP_IMDN_STATUS_FAILED 2
+
+#define MSRP_IMDN_STATUS_DISPLAYED 3
+
+#define MSRP_IMDN_STATUS_PROCESSED 4
+
+#define MSRP_IMDN_STATUS_STORED 5
+
+#define MSRP_IMDN_STATUS_FORBIDDEN 6
+
+#define MSRP_IMDN_STATUS_ERROR 7
+
+#define MSRP_IMDN_REQUEST_POSITIVE_DELIVERY 1
+
+#define MSRP_IMDN_REQUEST_NEGATIVE_DELIVERY 2
+
+#define MSRP_IMDN_REQUEST_DISPLAY 4
+
+#define MSRP_IMDN_REQUEST_PROCESSING 8
 
 #define MSRP_LOG_LEVEL_FATAL 0
 
@@ -1511,12 +1666,461 @@ msrp_result_t msrp_connector_cleanup(struct msrp_connector_t *connector);
 void msrp_connector_free(struct msrp_connector_t *connector);
 
 /**
+ * Parses `len` bytes at `data` as a `message/cpim` payload (a whole
+ * message, or the start of one: the body is then what is there) and writes
+ * a new handle to `*out` (free with `msrp_cpim_free`). The payload is
+ * copied. `MSRP_RESULT_PARSE` when it is not CPIM (a header line without a
+ * colon, not UTF-8, or no blank line after the headers).
+ *
+ * Threads: any thread, several at once (no shared state).
+ */
+msrp_result_t msrp_cpim_parse(const uint8_t *data, size_t len, struct msrp_cpim_t **out_cpim);
+
+/**
+ * Frees a parsed CPIM message. NULL is a no-op.
+ *
+ * Threads: not while another thread still uses the handle.
+ */
+void msrp_cpim_free(struct msrp_cpim_t *cpim);
+
+/**
+ * Writes the value of the first message header called `name` (any case,
+ * with its prefix as written: "From", "DateTime", "imdn.Message-ID") to
+ * `*out` (free with `msrp_string_free`); `MSRP_RESULT_NOT_FOUND` when there
+ * is none. The value is as received (RFC 3862 §2.3 escapes not decoded).
+ *
+ * Threads: any thread, several at once (the handle is immutable).
+ */
+msrp_result_t msrp_cpim_header(const struct msrp_cpim_t *cpim, const char *name, char **out_text);
+
+/**
+ * Writes the value of the first message header `name` in the namespace
+ * `ns_uri` (e.g. "urn:ietf:params:imdn" and "Message-ID"), whatever
+ * prefix the message declared for it with NS, to `*out` (free with
+ * `msrp_string_free`); `MSRP_RESULT_NOT_FOUND` when there is none. For the
+ * IMDN namespace an undeclared `imdn.` prefix counts too.
+ *
+ * Threads: any thread, several at once (the handle is immutable).
+ */
+msrp_result_t msrp_cpim_header_ns(const struct msrp_cpim_t *cpim,
+                                  const char *ns_uri,
+                                  const char *name,
+                                  char **out_text);
+
+/**
+ * The number of message headers (0 for NULL).
+ *
+ * Threads: any thread, several at once (the handle is immutable).
+ */
+size_t msrp_cpim_header_count(const struct msrp_cpim_t *cpim);
+
+/**
+ * Writes the name (as written, with its prefix) and value of message header
+ * number `index` (0-based, in order) to `*name` and `*value` (each to free
+ * with `msrp_string_free`; either may be NULL when not wanted).
+ * `MSRP_RESULT_NOT_FOUND` when `index` is out of range.
+ *
+ * Threads: any thread, several at once (the handle is immutable).
+ */
+msrp_result_t msrp_cpim_header_at(const struct msrp_cpim_t *cpim,
+                                  size_t index,
+                                  char **name,
+                                  char **value);
+
+/**
+ * Writes the address of the From header (inside `<>`, e.g.
+ * "sip:alice@example.org") to `*out` (free with `msrp_string_free`);
+ * `MSRP_RESULT_NOT_FOUND` without From (Doubango sends none).
+ *
+ * Threads: any thread, several at once (the handle is immutable).
+ */
+msrp_result_t msrp_cpim_from_uri(const struct msrp_cpim_t *cpim, char **out_text);
+
+/**
+ * Writes the address of the first To header to `*out` (free with
+ * `msrp_string_free`); `MSRP_RESULT_NOT_FOUND` without To.
+ *
+ * Threads: any thread, several at once (the handle is immutable).
+ */
+msrp_result_t msrp_cpim_to_uri(const struct msrp_cpim_t *cpim, char **out_text);
+
+/**
+ * Writes the `imdn.Message-ID` (RFC 5438 §6.3) to `*out` (free with
+ * `msrp_string_free`); `MSRP_RESULT_NOT_FOUND` without one.
+ *
+ * Threads: any thread, several at once (the handle is immutable).
+ */
+msrp_result_t msrp_cpim_imdn_message_id(const struct msrp_cpim_t *cpim, char **out_text);
+
+/**
+ * Writes the inner Content-Type as written (with parameters, e.g.
+ * `text/plain; charset="utf8"`) to `*out` (free with `msrp_string_free`);
+ * `MSRP_RESULT_NOT_FOUND` when the inner part has none.
+ *
+ * Threads: any thread, several at once (the handle is immutable).
+ */
+msrp_result_t msrp_cpim_content_type(const struct msrp_cpim_t *cpim, char **out_text);
+
+/**
+ * Writes the value of the first inner MIME header `name` (any case, e.g.
+ * "Content-Disposition") to `*out` (free with `msrp_string_free`);
+ * `MSRP_RESULT_NOT_FOUND` when there is none.
+ *
+ * Threads: any thread, several at once (the handle is immutable).
+ */
+msrp_result_t msrp_cpim_content_header(const struct msrp_cpim_t *cpim,
+                                       const char *name,
+                                       char **out_text);
+
+/**
+ * Writes the inner body to `*data` and `*len`: borrowed from the handle
+ * (valid until `msrp_cpim_free`), not NUL-terminated, `*data` NULL when
+ * `*len` is 0. An inner Content-Length shorter than what follows the
+ * headers limits it. `*offset` (may be NULL) gets where the body starts in
+ * the payload given to `msrp_cpim_parse`, for callers that keep their own
+ * buffer.
+ *
+ * Threads: any thread, several at once (the handle is immutable).
+ */
+msrp_result_t msrp_cpim_body(const struct msrp_cpim_t *cpim,
+                             const uint8_t **data,
+                             size_t *len,
+                             size_t *offset);
+
+/**
+ * Makes an empty builder and writes it to `*out` (free with
+ * `msrp_cpim_builder_free`).
+ *
+ * Threads: any thread, several at once (no shared state).
+ */
+msrp_result_t msrp_cpim_builder_new(struct msrp_cpim_builder_t **out_builder);
+
+/**
+ * Frees a builder. NULL is a no-op.
+ *
+ * Threads: not while another thread still uses the handle.
+ */
+void msrp_cpim_builder_free(struct msrp_cpim_builder_t *builder);
+
+/**
+ * Adds the message header `name: value` (`name` checked against RFC 3862
+ * §3.1, optionally with a prefix: "imdn.Message-ID"; control characters in
+ * `value` are escaped as §2.3 says). `MSRP_RESULT_INVALID_ARGUMENT` for a
+ * bad name.
+ *
+ * Threads: one call at a time on the same builder; different builders on any threads.
+ */
+msrp_result_t msrp_cpim_builder_add_header(struct msrp_cpim_builder_t *builder,
+                                           const char *name,
+                                           const char *value);
+
+/**
+ * Adds an address header `header` ("From", "To" or "cc") written as
+ * `display_name <uri>` (`display_name` may be NULL; it is quoted when not
+ * plain words). `MSRP_RESULT_INVALID_ARGUMENT` for a URI with spaces or
+ * angle brackets.
+ *
+ * Threads: one call at a time on the same builder; different builders on any threads.
+ */
+msrp_result_t msrp_cpim_builder_add_address(struct msrp_cpim_builder_t *builder,
+                                            const char *header,
+                                            const char *display_name,
+                                            const char *uri);
+
+/**
+ * Adds `NS: prefix <uri>` (`prefix` "" or NULL: the default namespace),
+ * e.g. "imdn" and "urn:ietf:params:imdn".
+ *
+ * Threads: one call at a time on the same builder; different builders on any threads.
+ */
+msrp_result_t msrp_cpim_builder_add_namespace(struct msrp_cpim_builder_t *builder,
+                                              const char *prefix,
+                                              const char *uri);
+
+/**
+ * Adds `DateTime:` with the current time in UTC (RFC 3339).
+ *
+ * Threads: one call at a time on the same builder; different builders on any threads.
+ */
+msrp_result_t msrp_cpim_builder_add_datetime_now(struct msrp_cpim_builder_t *builder);
+
+/**
+ * Sets the inner Content-Type (e.g. `text/plain;charset=UTF-8`).
+ *
+ * Threads: one call at a time on the same builder; different builders on any threads.
+ */
+msrp_result_t msrp_cpim_builder_set_content_type(struct msrp_cpim_builder_t *builder,
+                                                 const char *content_type);
+
+/**
+ * Adds an inner MIME header (e.g. "Content-Disposition: notification");
+ * Content-Type and Content-Length are set by the builder and refused here.
+ *
+ * Threads: one call at a time on the same builder; different builders on any threads.
+ */
+msrp_result_t msrp_cpim_builder_add_content_header(struct msrp_cpim_builder_t *builder,
+                                                   const char *name,
+                                                   const char *value);
+
+/**
+ * Sets the inner body (`len` bytes at `data`, copied; NULL with 0: empty).
+ *
+ * Threads: one call at a time on the same builder; different builders on any threads.
+ */
+msrp_result_t msrp_cpim_builder_set_body(struct msrp_cpim_builder_t *builder,
+                                         const uint8_t *data,
+                                         size_t len);
+
+/**
+ * Encodes the payload into `buf` (`len` bytes), as `msrp_chunk_encode`
+ * does: `*needed` (may be NULL) always gets the size;
+ * `MSRP_RESULT_BUFFER_TOO_SMALL` when `len` is smaller (`buf` may be NULL
+ * with `len` 0 to ask). The same builder encodes to the same bytes every
+ * time. Not NUL-terminated.
+ *
+ * Threads: any thread, several at once (the handle is immutable).
+ */
+msrp_result_t msrp_cpim_builder_encode(const struct msrp_cpim_builder_t *builder,
+                                       uint8_t *buf,
+                                       size_t len,
+                                       size_t *needed);
+
+/**
  * Frees a string returned by libmsrp (through a `char **` out-parameter).
  *
  * NULL is a no-op. Each string is freed once, with this function only (not
  * `free()`). Callable from any thread, including inside callbacks.
  */
 void msrp_string_free(char *s);
+
+/**
+ * Parses `len` bytes at `data` as a `message/imdn+xml` document (the body
+ * of a CPIM notification, e.g. from `msrp_cpim_body`) and writes a new
+ * handle to `*out` (free with `msrp_imdn_free`). `MSRP_RESULT_PARSE` when
+ * it is not well-formed XML, not `<imdn>` in the IMDN namespace, or lacks
+ * `<message-id>` or a notification with a status.
+ *
+ * Threads: any thread, several at once (no shared state).
+ */
+msrp_result_t msrp_imdn_parse(const uint8_t *data, size_t len, struct msrp_imdn_t **out_imdn);
+
+/**
+ * Frees a parsed IMDN. NULL is a no-op.
+ *
+ * Threads: not while another thread still uses the handle.
+ */
+void msrp_imdn_free(struct msrp_imdn_t *imdn);
+
+/**
+ * Writes the `<message-id>` (the `imdn.Message-ID` of the message the
+ * notification is about) to `*out` (free with `msrp_string_free`).
+ *
+ * Threads: any thread, several at once (the handle is immutable).
+ */
+msrp_result_t msrp_imdn_message_id(const struct msrp_imdn_t *imdn, char **out_text);
+
+/**
+ * Writes the `<datetime>` (the original message's DateTime, as written) to
+ * `*out` (free with `msrp_string_free`); `MSRP_RESULT_NOT_FOUND` when the
+ * document had none.
+ *
+ * Threads: any thread, several at once (the handle is immutable).
+ */
+msrp_result_t msrp_imdn_datetime(const struct msrp_imdn_t *imdn, char **out_text);
+
+/**
+ * Writes the `<recipient-uri>` to `*out` (free with `msrp_string_free`);
+ * `MSRP_RESULT_NOT_FOUND` when absent.
+ *
+ * Threads: any thread, several at once (the handle is immutable).
+ */
+msrp_result_t msrp_imdn_recipient_uri(const struct msrp_imdn_t *imdn, char **out_text);
+
+/**
+ * Writes the `<original-recipient-uri>` to `*out` (free with
+ * `msrp_string_free`); `MSRP_RESULT_NOT_FOUND` when absent.
+ *
+ * Threads: any thread, several at once (the handle is immutable).
+ */
+msrp_result_t msrp_imdn_original_recipient_uri(const struct msrp_imdn_t *imdn, char **out_text);
+
+/**
+ * The notification's kind (`MSRP_IMDN_KIND_*`); 0 for NULL.
+ *
+ * Threads: any thread, several at once (the handle is immutable).
+ */
+msrp_imdn_kind_t msrp_imdn_kind(const struct msrp_imdn_t *imdn);
+
+/**
+ * The notification's status (`MSRP_IMDN_STATUS_*`;
+ * `MSRP_IMDN_STATUS_OTHER` for one this library does not know, and for
+ * NULL).
+ *
+ * Threads: any thread, several at once (the handle is immutable).
+ */
+msrp_imdn_status_t msrp_imdn_status(const struct msrp_imdn_t *imdn);
+
+/**
+ * Writes the status element's name ("delivered", "displayed", or an
+ * unknown one as received) to `*out` (free with `msrp_string_free`).
+ *
+ * Threads: any thread, several at once (the handle is immutable).
+ */
+msrp_result_t msrp_imdn_status_name(const struct msrp_imdn_t *imdn, char **out_text);
+
+/**
+ * Encodes a `message/imdn+xml` document into `buf` (`len` bytes; `*needed`
+ * as in `msrp_chunk_encode`): `message_id` and `datetime` of the original
+ * message (`datetime` NULL: now), `recipient_uri` (may be NULL; used for
+ * both recipient elements), `kind` and `status`, which must belong
+ * together (delivered/failed for delivery, displayed for display,
+ * processed/stored for processing; forbidden and error for all).
+ *
+ * Threads: any thread, several at once (no shared state).
+ */
+msrp_result_t msrp_imdn_encode(const char *message_id,
+                               const char *datetime,
+                               const char *recipient_uri,
+                               msrp_imdn_kind_t kind,
+                               msrp_imdn_status_t status,
+                               uint8_t *buf,
+                               size_t len,
+                               size_t *needed);
+
+/**
+ * Writes to `*flags` which notifications the CPIM message asks for in
+ * `imdn.Disposition-Notification` (`MSRP_IMDN_REQUEST_*` or-ed; 0 for none).
+ *
+ * Threads: any thread, several at once (the handle is immutable).
+ */
+msrp_result_t msrp_imdn_requested(const struct msrp_cpim_t *cpim, msrp_imdn_request_t *flags);
+
+/**
+ * Adds the headers that ask for notifications to a CPIM builder: `NS: imdn
+ * <urn:ietf:params:imdn>`, `imdn.Message-ID: message_id` (NULL: a new random
+ * one) and `imdn.Disposition-Notification` with the `flags`
+ * (`MSRP_IMDN_REQUEST_*`, at least one). The sender must also add DateTime
+ * (RFC 5438 §6.3; `msrp_cpim_builder_add_datetime_now`). When `out_id` is
+ * not NULL the `imdn.Message-ID` is written to it (free with
+ * `msrp_string_free`).
+ *
+ * Threads: one call at a time on the same builder; different builders on any threads.
+ */
+msrp_result_t msrp_imdn_request_add(struct msrp_cpim_builder_t *builder,
+                                    const char *message_id,
+                                    msrp_imdn_request_t flags,
+                                    char **out_id);
+
+/**
+ * Makes a CPIM builder holding the notification of `kind` with `status`
+ * about a received CPIM message (`len` bytes at `original`, its whole
+ * body), as RFC 5438 §7.2.1 says: From its To (`local_uri` when it has
+ * none), To its From (`remote_uri` when none), a new `imdn.Message-ID`,
+ * DateTime now, inner `message/imdn+xml` with `Content-Disposition:
+ * notification`. Writes it to `*out` (encode with
+ * `msrp_cpim_builder_encode`, send as `message/cpim`, free with
+ * `msrp_cpim_builder_free`). `MSRP_RESULT_INVALID_ARGUMENT` when the
+ * message has no `imdn.Message-ID`, is a notification itself, or `status`
+ * does not belong to `kind`; `MSRP_RESULT_PARSE` when it is not CPIM.
+ *
+ * Threads: any thread, several at once (no shared state).
+ */
+msrp_result_t msrp_imdn_notification_new(const uint8_t *original,
+                                         size_t len,
+                                         msrp_imdn_kind_t kind,
+                                         msrp_imdn_status_t status,
+                                         const char *local_uri,
+                                         const char *remote_uri,
+                                         struct msrp_cpim_builder_t **out_builder);
+
+/**
+ * Sends the notification of `kind` with `status` about a received CPIM
+ * message (`len` bytes at `original`: the body given to `on_message`) over
+ * the session, built as `msrp_imdn_notification_new` does with the
+ * session's own and the peer's MSRP URIs as fallback addresses: e.g.
+ * `MSRP_IMDN_KIND_DISPLAY` with `MSRP_IMDN_STATUS_DISPLAYED` once the user
+ * saw the message. When `out_message_id` is not NULL the notification's
+ * MSRP Message-ID is written to it (free with `msrp_string_free`); its
+ * outcome arrives at `on_message_sent`. Errors as
+ * `msrp_imdn_notification_new`, and `MSRP_RESULT_CLOSED`. Non-blocking;
+ * callable from any thread and inside callbacks.
+ *
+ * Threads: any thread, several at once, also inside callbacks.
+ */
+msrp_result_t msrp_session_send_imdn(const struct msrp_session_t *session,
+                                     const uint8_t *original,
+                                     size_t len,
+                                     msrp_imdn_kind_t kind,
+                                     msrp_imdn_status_t status,
+                                     char **out_message_id);
+
+/**
+ * Parses `len` bytes at `data` as an isComposing document and writes a new
+ * handle to `*out` (free with `msrp_iscomposing_free`).
+ * `MSRP_RESULT_PARSE` when it is not well-formed XML or not
+ * `<isComposing>` with a `<state>` in the RFC 3994 namespace.
+ *
+ * Threads: any thread, several at once (no shared state).
+ */
+msrp_result_t msrp_iscomposing_parse(const uint8_t *data,
+                                     size_t len,
+                                     struct msrp_iscomposing_t **out_doc);
+
+/**
+ * Frees a parsed isComposing document. NULL is a no-op.
+ *
+ * Threads: not while another thread still uses the handle.
+ */
+void msrp_iscomposing_free(struct msrp_iscomposing_t *doc);
+
+/**
+ * Whether the state is `active` (any other state counts as idle, RFC
+ * 3994 §3.5). False for NULL.
+ *
+ * Threads: any thread, several at once (the handle is immutable).
+ */
+bool msrp_iscomposing_is_active(const struct msrp_iscomposing_t *doc);
+
+/**
+ * Writes `<contenttype>` (e.g. "text/plain" or "audio") to `*out` (free
+ * with `msrp_string_free`); `MSRP_RESULT_NOT_FOUND` when absent.
+ *
+ * Threads: any thread, several at once (the handle is immutable).
+ */
+msrp_result_t msrp_iscomposing_contenttype(const struct msrp_iscomposing_t *doc, char **out_text);
+
+/**
+ * Writes `<lastactive>` (RFC 3339, as written) to `*out` (free with
+ * `msrp_string_free`); `MSRP_RESULT_NOT_FOUND` when absent.
+ *
+ * Threads: any thread, several at once (the handle is immutable).
+ */
+msrp_result_t msrp_iscomposing_lastactive(const struct msrp_iscomposing_t *doc, char **out_text);
+
+/**
+ * `<refresh>` in seconds; 0 when absent (the receiver then assumes idle
+ * after 120 s, RFC 3994 §3.3) and for NULL.
+ *
+ * Threads: any thread, several at once (the handle is immutable).
+ */
+uint32_t msrp_iscomposing_refresh(const struct msrp_iscomposing_t *doc);
+
+/**
+ * Encodes an isComposing document into `buf` (`len` bytes; `*needed` as in
+ * `msrp_chunk_encode`): `active` or idle, and optionally `contenttype`
+ * (NULL: none), `refresh` seconds (0: none) and `lastactive` (RFC 3339;
+ * NULL: none). Send it as `application/im-iscomposing+xml`, with
+ * Success-Report no (RFC 3994 has no delivery confirmation).
+ *
+ * Threads: any thread, several at once (no shared state).
+ */
+msrp_result_t msrp_iscomposing_encode(bool active,
+                                      const char *contenttype,
+                                      uint32_t refresh,
+                                      const char *lastactive,
+                                      uint8_t *buf,
+                                      size_t len,
+                                      size_t *needed);
 
 /**
  * Makes relay settings and writes them to `*out`.

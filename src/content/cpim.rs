@@ -57,7 +57,7 @@ impl fmt::Display for CpimError {
 impl std::error::Error for CpimError {}
 
 /// Most header lines accepted in one block (message or MIME headers).
-pub const MAX_HEADERS: usize = 256;
+pub(crate) const MAX_HEADERS: usize = 256;
 
 /// One CPIM message header (RFC 3862 §3): `prefix.Name:;params value`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,11 +11,11 @@ use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 
 /// Deepest element nesting accepted.
-pub const MAX_DEPTH: usize = 16;
+pub(crate) const MAX_DEPTH: usize = 16;
 /// Most elements accepted in one document.
-pub const MAX_ELEMENTS: usize = 512;
+pub(crate) const MAX_ELEMENTS: usize = 512;
 /// Largest document accepted, in octets.
-pub const MAX_DOCUMENT: usize = 64 * 1024;
+pub(crate) const MAX_DOCUMENT: usize = 64 * 1024;
 
 /// Why a document could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]

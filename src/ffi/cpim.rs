@@ -103,7 +103,9 @@ fn found(value: Option<&str>, what: &str, out_text: *mut *mut c_char) -> Result<
 /// message, or the start of one: the body is then what is there) and writes
 /// a new handle to `*out` (free with `msrp_cpim_free`). The payload is
 /// copied. `MSRP_RESULT_PARSE` when it is not CPIM (a header line without a
-/// colon, not UTF-8, or no blank line after the headers). Thread-safe.
+/// colon, not UTF-8, or no blank line after the headers).
+///
+/// Threads: any thread, several at once (no shared state).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_cpim_parse(
     data: *const u8,
@@ -120,6 +122,8 @@ pub extern "C" fn msrp_cpim_parse(
 }
 
 /// Frees a parsed CPIM message. NULL is a no-op.
+///
+/// Threads: not while another thread still uses the handle.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_cpim_free(cpim: *mut msrp_cpim_t) {
     ffi_boundary! {
@@ -132,6 +136,8 @@ pub extern "C" fn msrp_cpim_free(cpim: *mut msrp_cpim_t) {
 /// with its prefix as written: "From", "DateTime", "imdn.Message-ID") to
 /// `*out` (free with `msrp_string_free`); `MSRP_RESULT_NOT_FOUND` when there
 /// is none. The value is as received (RFC 3862 §2.3 escapes not decoded).
+///
+/// Threads: any thread, several at once (the handle is immutable).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_cpim_header(
     cpim: *const msrp_cpim_t,
@@ -150,6 +156,8 @@ pub extern "C" fn msrp_cpim_header(
 /// prefix the message declared for it with NS, to `*out` (free with
 /// `msrp_string_free`); `MSRP_RESULT_NOT_FOUND` when there is none. For the
 /// IMDN namespace an undeclared `imdn.` prefix counts too.
+///
+/// Threads: any thread, several at once (the handle is immutable).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_cpim_header_ns(
     cpim: *const msrp_cpim_t,
@@ -166,6 +174,8 @@ pub extern "C" fn msrp_cpim_header_ns(
 }
 
 /// The number of message headers (0 for NULL).
+///
+/// Threads: any thread, several at once (the handle is immutable).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_cpim_header_count(cpim: *const msrp_cpim_t) -> usize {
     ffi_boundary! { try_ref(cpim).map_or(0, |c| c.parsed().headers().len()) }
@@ -175,6 +185,8 @@ pub extern "C" fn msrp_cpim_header_count(cpim: *const msrp_cpim_t) -> usize {
 /// number `index` (0-based, in order) to `*name` and `*value` (each to free
 /// with `msrp_string_free`; either may be NULL when not wanted).
 /// `MSRP_RESULT_NOT_FOUND` when `index` is out of range.
+///
+/// Threads: any thread, several at once (the handle is immutable).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_cpim_header_at(
     cpim: *const msrp_cpim_t,
@@ -210,6 +222,8 @@ pub extern "C" fn msrp_cpim_header_at(
 /// Writes the address of the From header (inside `<>`, e.g.
 /// "sip:alice@example.org") to `*out` (free with `msrp_string_free`);
 /// `MSRP_RESULT_NOT_FOUND` without From (Doubango sends none).
+///
+/// Threads: any thread, several at once (the handle is immutable).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_cpim_from_uri(
     cpim: *const msrp_cpim_t,
@@ -223,6 +237,8 @@ pub extern "C" fn msrp_cpim_from_uri(
 
 /// Writes the address of the first To header to `*out` (free with
 /// `msrp_string_free`); `MSRP_RESULT_NOT_FOUND` without To.
+///
+/// Threads: any thread, several at once (the handle is immutable).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_cpim_to_uri(
     cpim: *const msrp_cpim_t,
@@ -236,6 +252,8 @@ pub extern "C" fn msrp_cpim_to_uri(
 
 /// Writes the `imdn.Message-ID` (RFC 5438 §6.3) to `*out` (free with
 /// `msrp_string_free`); `MSRP_RESULT_NOT_FOUND` without one.
+///
+/// Threads: any thread, several at once (the handle is immutable).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_cpim_imdn_message_id(
     cpim: *const msrp_cpim_t,
@@ -250,6 +268,8 @@ pub extern "C" fn msrp_cpim_imdn_message_id(
 /// Writes the inner Content-Type as written (with parameters, e.g.
 /// `text/plain; charset="utf8"`) to `*out` (free with `msrp_string_free`);
 /// `MSRP_RESULT_NOT_FOUND` when the inner part has none.
+///
+/// Threads: any thread, several at once (the handle is immutable).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_cpim_content_type(
     cpim: *const msrp_cpim_t,
@@ -264,6 +284,8 @@ pub extern "C" fn msrp_cpim_content_type(
 /// Writes the value of the first inner MIME header `name` (any case, e.g.
 /// "Content-Disposition") to `*out` (free with `msrp_string_free`);
 /// `MSRP_RESULT_NOT_FOUND` when there is none.
+///
+/// Threads: any thread, several at once (the handle is immutable).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_cpim_content_header(
     cpim: *const msrp_cpim_t,
@@ -283,6 +305,8 @@ pub extern "C" fn msrp_cpim_content_header(
 /// headers limits it. `*offset` (may be NULL) gets where the body starts in
 /// the payload given to `msrp_cpim_parse`, for callers that keep their own
 /// buffer.
+///
+/// Threads: any thread, several at once (the handle is immutable).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_cpim_body(
     cpim: *const msrp_cpim_t,
@@ -305,7 +329,9 @@ pub extern "C" fn msrp_cpim_body(
 }
 
 /// Makes an empty builder and writes it to `*out` (free with
-/// `msrp_cpim_builder_free`). Thread-safe.
+/// `msrp_cpim_builder_free`).
+///
+/// Threads: any thread, several at once (no shared state).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_cpim_builder_new(
     out_builder: *mut *mut msrp_cpim_builder_t,
@@ -318,6 +344,8 @@ pub extern "C" fn msrp_cpim_builder_new(
 }
 
 /// Frees a builder. NULL is a no-op.
+///
+/// Threads: not while another thread still uses the handle.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_cpim_builder_free(builder: *mut msrp_cpim_builder_t) {
     ffi_boundary! {
@@ -340,6 +368,8 @@ fn change(
 /// §3.1, optionally with a prefix: "imdn.Message-ID"; control characters in
 /// `value` are escaped as §2.3 says). `MSRP_RESULT_INVALID_ARGUMENT` for a
 /// bad name.
+///
+/// Threads: one call at a time on the same builder; different builders on any threads.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_cpim_builder_add_header(
     builder: *mut msrp_cpim_builder_t,
@@ -357,6 +387,8 @@ pub extern "C" fn msrp_cpim_builder_add_header(
 /// `display_name <uri>` (`display_name` may be NULL; it is quoted when not
 /// plain words). `MSRP_RESULT_INVALID_ARGUMENT` for a URI with spaces or
 /// angle brackets.
+///
+/// Threads: one call at a time on the same builder; different builders on any threads.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_cpim_builder_add_address(
     builder: *mut msrp_cpim_builder_t,
@@ -385,6 +417,8 @@ pub extern "C" fn msrp_cpim_builder_add_address(
 
 /// Adds `NS: prefix <uri>` (`prefix` "" or NULL: the default namespace),
 /// e.g. "imdn" and "urn:ietf:params:imdn".
+///
+/// Threads: one call at a time on the same builder; different builders on any threads.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_cpim_builder_add_namespace(
     builder: *mut msrp_cpim_builder_t,
@@ -399,6 +433,8 @@ pub extern "C" fn msrp_cpim_builder_add_namespace(
 }
 
 /// Adds `DateTime:` with the current time in UTC (RFC 3339).
+///
+/// Threads: one call at a time on the same builder; different builders on any threads.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_cpim_builder_add_datetime_now(
     builder: *mut msrp_cpim_builder_t,
@@ -409,6 +445,8 @@ pub extern "C" fn msrp_cpim_builder_add_datetime_now(
 }
 
 /// Sets the inner Content-Type (e.g. `text/plain;charset=UTF-8`).
+///
+/// Threads: one call at a time on the same builder; different builders on any threads.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_cpim_builder_set_content_type(
     builder: *mut msrp_cpim_builder_t,
@@ -422,6 +460,8 @@ pub extern "C" fn msrp_cpim_builder_set_content_type(
 
 /// Adds an inner MIME header (e.g. "Content-Disposition: notification");
 /// Content-Type and Content-Length are set by the builder and refused here.
+///
+/// Threads: one call at a time on the same builder; different builders on any threads.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_cpim_builder_add_content_header(
     builder: *mut msrp_cpim_builder_t,
@@ -436,6 +476,8 @@ pub extern "C" fn msrp_cpim_builder_add_content_header(
 }
 
 /// Sets the inner body (`len` bytes at `data`, copied; NULL with 0: empty).
+///
+/// Threads: one call at a time on the same builder; different builders on any threads.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_cpim_builder_set_body(
     builder: *mut msrp_cpim_builder_t,
@@ -453,6 +495,8 @@ pub extern "C" fn msrp_cpim_builder_set_body(
 /// `MSRP_RESULT_BUFFER_TOO_SMALL` when `len` is smaller (`buf` may be NULL
 /// with `len` 0 to ask). The same builder encodes to the same bytes every
 /// time. Not NUL-terminated.
+///
+/// Threads: any thread, several at once (the handle is immutable).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_cpim_builder_encode(
     builder: *const msrp_cpim_builder_t,

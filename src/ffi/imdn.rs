@@ -126,7 +126,9 @@ fn found(value: Option<&str>, what: &str, out_text: *mut *mut c_char) -> Result<
 /// of a CPIM notification, e.g. from `msrp_cpim_body`) and writes a new
 /// handle to `*out` (free with `msrp_imdn_free`). `MSRP_RESULT_PARSE` when
 /// it is not well-formed XML, not `<imdn>` in the IMDN namespace, or lacks
-/// `<message-id>` or a notification with a status. Thread-safe.
+/// `<message-id>` or a notification with a status.
+///
+/// Threads: any thread, several at once (no shared state).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_imdn_parse(
     data: *const u8,
@@ -143,6 +145,8 @@ pub extern "C" fn msrp_imdn_parse(
 }
 
 /// Frees a parsed IMDN. NULL is a no-op.
+///
+/// Threads: not while another thread still uses the handle.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_imdn_free(imdn: *mut msrp_imdn_t) {
     ffi_boundary! {
@@ -153,6 +157,8 @@ pub extern "C" fn msrp_imdn_free(imdn: *mut msrp_imdn_t) {
 
 /// Writes the `<message-id>` (the `imdn.Message-ID` of the message the
 /// notification is about) to `*out` (free with `msrp_string_free`).
+///
+/// Threads: any thread, several at once (the handle is immutable).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_imdn_message_id(
     imdn: *const msrp_imdn_t,
@@ -166,6 +172,8 @@ pub extern "C" fn msrp_imdn_message_id(
 /// Writes the `<datetime>` (the original message's DateTime, as written) to
 /// `*out` (free with `msrp_string_free`); `MSRP_RESULT_NOT_FOUND` when the
 /// document had none.
+///
+/// Threads: any thread, several at once (the handle is immutable).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_imdn_datetime(
     imdn: *const msrp_imdn_t,
@@ -179,6 +187,8 @@ pub extern "C" fn msrp_imdn_datetime(
 
 /// Writes the `<recipient-uri>` to `*out` (free with `msrp_string_free`);
 /// `MSRP_RESULT_NOT_FOUND` when absent.
+///
+/// Threads: any thread, several at once (the handle is immutable).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_imdn_recipient_uri(
     imdn: *const msrp_imdn_t,
@@ -191,6 +201,8 @@ pub extern "C" fn msrp_imdn_recipient_uri(
 
 /// Writes the `<original-recipient-uri>` to `*out` (free with
 /// `msrp_string_free`); `MSRP_RESULT_NOT_FOUND` when absent.
+///
+/// Threads: any thread, several at once (the handle is immutable).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_imdn_original_recipient_uri(
     imdn: *const msrp_imdn_t,
@@ -202,6 +214,8 @@ pub extern "C" fn msrp_imdn_original_recipient_uri(
 }
 
 /// The notification's kind (`MSRP_IMDN_KIND_*`); 0 for NULL.
+///
+/// Threads: any thread, several at once (the handle is immutable).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_imdn_kind(imdn: *const msrp_imdn_t) -> msrp_imdn_kind_t {
     ffi_boundary! { try_ref(imdn).map_or(0, |n| kind_code(n.kind)) }
@@ -210,6 +224,8 @@ pub extern "C" fn msrp_imdn_kind(imdn: *const msrp_imdn_t) -> msrp_imdn_kind_t {
 /// The notification's status (`MSRP_IMDN_STATUS_*`;
 /// `MSRP_IMDN_STATUS_OTHER` for one this library does not know, and for
 /// NULL).
+///
+/// Threads: any thread, several at once (the handle is immutable).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_imdn_status(imdn: *const msrp_imdn_t) -> msrp_imdn_status_t {
     ffi_boundary! { try_ref(imdn).map_or(MSRP_IMDN_STATUS_OTHER, |n| status_code(&n.status)) }
@@ -217,6 +233,8 @@ pub extern "C" fn msrp_imdn_status(imdn: *const msrp_imdn_t) -> msrp_imdn_status
 
 /// Writes the status element's name ("delivered", "displayed", or an
 /// unknown one as received) to `*out` (free with `msrp_string_free`).
+///
+/// Threads: any thread, several at once (the handle is immutable).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_imdn_status_name(
     imdn: *const msrp_imdn_t,
@@ -233,6 +251,8 @@ pub extern "C" fn msrp_imdn_status_name(
 /// both recipient elements), `kind` and `status`, which must belong
 /// together (delivered/failed for delivery, displayed for display,
 /// processed/stored for processing; forbidden and error for all).
+///
+/// Threads: any thread, several at once (no shared state).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_imdn_encode(
     message_id: *const c_char,
@@ -268,6 +288,8 @@ pub extern "C" fn msrp_imdn_encode(
 
 /// Writes to `*flags` which notifications the CPIM message asks for in
 /// `imdn.Disposition-Notification` (`MSRP_IMDN_REQUEST_*` or-ed; 0 for none).
+///
+/// Threads: any thread, several at once (the handle is immutable).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_imdn_requested(
     cpim: *const msrp_cpim_t,
@@ -305,6 +327,8 @@ fn request_flags(r: DispositionRequest) -> msrp_imdn_request_t {
 /// (RFC 5438 §6.3; `msrp_cpim_builder_add_datetime_now`). When `out_id` is
 /// not NULL the `imdn.Message-ID` is written to it (free with
 /// `msrp_string_free`).
+///
+/// Threads: one call at a time on the same builder; different builders on any threads.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_imdn_request_add(
     builder: *mut msrp_cpim_builder_t,
@@ -358,6 +382,8 @@ pub extern "C" fn msrp_imdn_request_add(
 /// `msrp_cpim_builder_free`). `MSRP_RESULT_INVALID_ARGUMENT` when the
 /// message has no `imdn.Message-ID`, is a notification itself, or `status`
 /// does not belong to `kind`; `MSRP_RESULT_PARSE` when it is not CPIM.
+///
+/// Threads: any thread, several at once (no shared state).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_imdn_notification_new(
     original: *const u8,
@@ -405,6 +431,8 @@ pub extern "C" fn msrp_imdn_notification_new(
 /// outcome arrives at `on_message_sent`. Errors as
 /// `msrp_imdn_notification_new`, and `MSRP_RESULT_CLOSED`. Non-blocking;
 /// callable from any thread and inside callbacks.
+///
+/// Threads: any thread, several at once, also inside callbacks.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_session_send_imdn(
     session: *const msrp_session_t,

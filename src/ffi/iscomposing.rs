@@ -39,7 +39,9 @@ fn found(value: Option<&str>, what: &str, out_text: *mut *mut c_char) -> Result<
 /// Parses `len` bytes at `data` as an isComposing document and writes a new
 /// handle to `*out` (free with `msrp_iscomposing_free`).
 /// `MSRP_RESULT_PARSE` when it is not well-formed XML or not
-/// `<isComposing>` with a `<state>` in the RFC 3994 namespace. Thread-safe.
+/// `<isComposing>` with a `<state>` in the RFC 3994 namespace.
+///
+/// Threads: any thread, several at once (no shared state).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_iscomposing_parse(
     data: *const u8,
@@ -56,6 +58,8 @@ pub extern "C" fn msrp_iscomposing_parse(
 }
 
 /// Frees a parsed isComposing document. NULL is a no-op.
+///
+/// Threads: not while another thread still uses the handle.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_iscomposing_free(doc: *mut msrp_iscomposing_t) {
     ffi_boundary! {
@@ -66,6 +70,8 @@ pub extern "C" fn msrp_iscomposing_free(doc: *mut msrp_iscomposing_t) {
 
 /// Whether the state is `active` (any other state counts as idle, RFC
 /// 3994 §3.5). False for NULL.
+///
+/// Threads: any thread, several at once (the handle is immutable).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_iscomposing_is_active(doc: *const msrp_iscomposing_t) -> bool {
     ffi_boundary! { try_ref(doc).is_ok_and(|d| d.state == ComposingState::Active) }
@@ -73,6 +79,8 @@ pub extern "C" fn msrp_iscomposing_is_active(doc: *const msrp_iscomposing_t) -> 
 
 /// Writes `<contenttype>` (e.g. "text/plain" or "audio") to `*out` (free
 /// with `msrp_string_free`); `MSRP_RESULT_NOT_FOUND` when absent.
+///
+/// Threads: any thread, several at once (the handle is immutable).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_iscomposing_contenttype(
     doc: *const msrp_iscomposing_t,
@@ -85,6 +93,8 @@ pub extern "C" fn msrp_iscomposing_contenttype(
 
 /// Writes `<lastactive>` (RFC 3339, as written) to `*out` (free with
 /// `msrp_string_free`); `MSRP_RESULT_NOT_FOUND` when absent.
+///
+/// Threads: any thread, several at once (the handle is immutable).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_iscomposing_lastactive(
     doc: *const msrp_iscomposing_t,
@@ -97,6 +107,8 @@ pub extern "C" fn msrp_iscomposing_lastactive(
 
 /// `<refresh>` in seconds; 0 when absent (the receiver then assumes idle
 /// after 120 s, RFC 3994 §3.3) and for NULL.
+///
+/// Threads: any thread, several at once (the handle is immutable).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_iscomposing_refresh(doc: *const msrp_iscomposing_t) -> u32 {
     ffi_boundary! { try_ref(doc).map_or(0, |d| d.refresh.unwrap_or(0)) }
@@ -107,6 +119,8 @@ pub extern "C" fn msrp_iscomposing_refresh(doc: *const msrp_iscomposing_t) -> u3
 /// (NULL: none), `refresh` seconds (0: none) and `lastactive` (RFC 3339;
 /// NULL: none). Send it as `application/im-iscomposing+xml`, with
 /// Success-Report no (RFC 3994 has no delivery confirmation).
+///
+/// Threads: any thread, several at once (no shared state).
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_iscomposing_encode(
     active: bool,

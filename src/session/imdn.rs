@@ -31,7 +31,7 @@ pub struct ImdnConfig {
 
 /// Most `imdn.Message-ID`s of sent messages remembered for matching; the
 /// oldest are forgotten first.
-pub const MAX_TRACKED: usize = 4096;
+pub(crate) const MAX_TRACKED: usize = 4096;
 
 /// The `imdn.Message-ID` → MSRP Message-ID map of sent CPIM messages.
 #[derive(Debug, Default)]
