@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "msrp.h"
+#include "peer_cpim.h"
 #include "sha256.h"
 
 #define EXIT_FAILED 1
@@ -74,6 +75,8 @@ struct options {
     double timeout; /* seconds, 0: none */
     int progress;   /* -1 auto, 0 off, 1 on */
     int verbose;
+    const char *cpim_from, *cpim_to; /* --cpim FROM TO */
+    bool imdn;                       /* --imdn */
 };
 
 static void usage(FILE *f) {
@@ -97,6 +100,9 @@ static void usage(FILE *f) {
             "  --dns-server ADDR[:PORT] the DNS server for relay discovery (default: the system's)\n"
             "  --accept-types \"T ...\"   accepted MIME types (default \"*\")\n"
             "  --send-text TEXT         send a text/plain message (repeatable)\n"
+            "  --cpim FROM TO           wrap each --send-text in message/cpim From FROM To TO\n"
+            "  --imdn                   with --cpim, ask for delivery notifications and wait for them;\n"
+            "                           answer the peer's requests with delivery notifications\n"
             "  --send-file PATH [--content-type T]  send a file (repeatable)\n"
             "  --start N --message-id ID  resume the single --send-file at byte N\n"
             "  --chunk-size N           largest outgoing chunk payload (default 8192)\n"
@@ -211,6 +217,11 @@ static void parse_options(int argc, char **argv, struct options *o) {
             o->accept_types = VALUE();
         } else if (strcmp(a, "--send-text") == 0) {
             o->items[o->n_items++].text = VALUE();
+        } else if (strcmp(a, "--cpim") == 0) {
+            o->cpim_from = VALUE();
+            o->cpim_to = VALUE();
+        } else if (strcmp(a, "--imdn") == 0) {
+            o->imdn = true;
         } else if (strcmp(a, "--send-file") == 0) {
             o->items[o->n_items++].path = VALUE();
             o->n_files++;
@@ -340,6 +351,13 @@ static void line(const char *fmt, ...) {
     va_end(ap);
 }
 
+/* Wakes the main loop (for peer_cpim.c's callbacks). */
+static void peer_changed(void) {
+    pthread_mutex_lock(&P.lock);
+    pthread_cond_broadcast(&P.changed);
+    pthread_mutex_unlock(&P.lock);
+}
+
 static char *dup_or_die(const char *s) {
     char *d = strdup(s != NULL ? s : "");
     if (d == NULL) {
@@ -442,6 +460,7 @@ static void on_message(void *ud, const msrp_message_t *m) {
     }
     received(m->message_id, m->content_type, m->body_len, hex);
     pthread_mutex_unlock(&P.lock);
+    peer_cpim_on_message(m);
 }
 
 static struct incoming *incoming_for(const char *id, uint64_t first_offset) {
@@ -769,6 +788,7 @@ static char *read_remote_path(void) {
 static bool goals_met(void) {
     const struct options *o = P.opt;
     if (P.n_done < P.n_sends) return false;
+    if (!peer_cpim_goals_met()) return false;
     if (o->success_report)
         for (size_t i = 0; i < P.n_sends; i++)
             if (!P.sends[i].reported) return false;
@@ -809,7 +829,14 @@ static int queue_sends(msrp_session_t *session) {
         msrp_result_t r;
         /* Hold the lock so that SENT cannot arrive before the id is recorded. */
         pthread_mutex_lock(&P.lock);
-        if (it->text != NULL) {
+        if (it->text != NULL && o->cpim_from != NULL) {
+            uint8_t *body = NULL;
+            size_t len = 0;
+            r = MSRP_RESULT_INVALID_ARGUMENT;
+            if (peer_cpim_wrap(o->cpim_from, o->cpim_to, it->text, &body, &len) == 0)
+                r = msrp_session_send_message(session, "message/cpim", body, len, &mopt, &id);
+            free(body);
+        } else if (it->text != NULL) {
             r = msrp_session_send_message(session, "text/plain", (const uint8_t *)it->text, strlen(it->text),
                                           &mopt, &id);
         } else {
@@ -963,6 +990,10 @@ static int run(const struct options *o) {
     sc.on_aborted = on_aborted;
     sc.on_closed = on_closed;
     sc.on_relay_expiring = on_relay_expiring;
+    if (o->imdn) {
+        sc.imdn_auto_delivery = true;
+        sc.on_imdn = peer_cpim_on_imdn;
+    }
     if ((r = msrp_session_new(transport, &sc, &session)) != MSRP_RESULT_OK) {
         rc = fail_early("session", r);
         goto out;
@@ -1031,6 +1062,7 @@ int main(int argc, char **argv) {
     signal(SIGXFSZ, SIG_IGN);
     parse_options(argc, argv, &opt);
     P.opt = &opt;
+    peer_cpim_init(line, peer_changed, opt.imdn);
     if (opt.out_dir != NULL) {
         struct stat st;
         if (stat(opt.out_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -1060,5 +1092,6 @@ int main(int argc, char **argv) {
     free(P.failure);
     free(P.close_text);
     free(opt.items);
+    peer_cpim_cleanup();
     return rc;
 }

@@ -179,7 +179,7 @@ static void builder(void) {
     CHECK_RESULT(msrp_cpim_builder_add_header(b, "Bad Name", "x"), MSRP_RESULT_INVALID_ARGUMENT);
     CHECK_RESULT(msrp_cpim_builder_add_address(b, "To", NULL, "sip:a b"), MSRP_RESULT_INVALID_ARGUMENT);
     CHECK_RESULT(msrp_cpim_builder_add_content_header(b, "Content-Length", "1"), MSRP_RESULT_INVALID_ARGUMENT);
-    CHECK_RESULT(msrp_imdn_request_add(b, NULL, 0, NULL), MSRP_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(msrp_imdn_request_add(b, NULL, 16, NULL), MSRP_RESULT_INVALID_ARGUMENT);
     CHECK_RESULT(msrp_cpim_builder_add_header(b, NULL, "x"), MSRP_RESULT_NULL_POINTER);
 
     size_t needed = 0;
@@ -195,6 +195,21 @@ static void builder(void) {
     CHECK_STR(msrp_cpim_header(c, "imdn.Disposition-Notification", &s), s, "positive-delivery");
     CHECK_STR(msrp_cpim_content_header(c, "content-length", &s), s, "2");
     body_is(c, "Hi");
+    /* Flags 0: the namespace and the id, no request. */
+    msrp_cpim_builder_t *plain = NULL;
+    CHECK_OK(msrp_cpim_builder_new(&plain));
+    CHECK_OK(msrp_imdn_request_add(plain, "fixed-id", 0, NULL));
+    uint8_t pbuf[256];
+    size_t plen = 0;
+    CHECK_OK(msrp_cpim_builder_encode(plain, pbuf, sizeof pbuf, &plen));
+    msrp_cpim_t *pc = NULL;
+    CHECK_OK(msrp_cpim_parse(pbuf, plen, &pc));
+    CHECK_STR(msrp_cpim_header_ns(pc, "urn:ietf:params:imdn", "Message-ID", &s), s, "fixed-id");
+    msrp_imdn_request_t pflags = 99;
+    CHECK_OK(msrp_imdn_requested(pc, &pflags));
+    CHECK(pflags == 0);
+    msrp_cpim_free(pc);
+    msrp_cpim_builder_free(plain);
 
     /* The delivery notification about it, as the recipient builds it. */
     msrp_cpim_builder_t *nb = NULL;

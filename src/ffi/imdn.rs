@@ -323,7 +323,8 @@ fn request_flags(r: DispositionRequest) -> msrp_imdn_request_t {
 /// Adds the headers that ask for notifications to a CPIM builder: `NS: imdn
 /// <urn:ietf:params:imdn>`, `imdn.Message-ID: message_id` (NULL: a new random
 /// one) and `imdn.Disposition-Notification` with the `flags`
-/// (`MSRP_IMDN_REQUEST_*`, at least one). The sender must also add DateTime
+/// (`MSRP_IMDN_REQUEST_*`; 0: no Disposition-Notification, only the
+/// namespace and the id, which lets the peer match its notifications). The sender must also add DateTime
 /// (RFC 5438 §6.3; `msrp_cpim_builder_add_datetime_now`). When `out_id` is
 /// not NULL the `imdn.Message-ID` is written to it (free with
 /// `msrp_string_free`).
@@ -341,7 +342,7 @@ pub extern "C" fn msrp_imdn_request_add(
             Some(id) => id.to_string(),
             None => crate::protocol::ids::message_id(),
         };
-        if flags == 0 || flags & !15 != 0 {
+        if flags & !15 != 0 {
             return fail(MSRP_RESULT_INVALID_ARGUMENT, format!("bad request flags {flags:#x}"));
         }
         let r = DispositionRequest {
@@ -356,7 +357,13 @@ pub extern "C" fn msrp_imdn_request_add(
             .clone()
             .namespace("imdn", IMDN_NAMESPACE)
             .and_then(|b| b.header("imdn.Message-ID", &id))
-            .and_then(|b| b.header("imdn.Disposition-Notification", &r.to_string()));
+            .and_then(|b| {
+                if r.any() {
+                    b.header("imdn.Disposition-Notification", &r.to_string())
+                } else {
+                    Ok(b)
+                }
+            });
         match built {
             Ok(nb) => *b = nb,
             Err(e) => {
