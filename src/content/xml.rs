@@ -86,6 +86,11 @@ pub fn parse(data: &[u8]) -> Result<Element, XmlError> {
                     return Err(XmlError("document too large or too deep".into()));
                 }
                 let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                if !valid_ncname(&name) {
+                    // Not a namespace-well-formed name (`<a:b:c>`, `<a:?b>`):
+                    // quick-xml leaves names to the application to check.
+                    return Err(XmlError(format!("bad element name {name:?}")));
+                }
                 let el = Element {
                     namespace,
                     name,
@@ -146,6 +151,18 @@ pub fn parse(data: &[u8]) -> Result<Element, XmlError> {
         return Err(XmlError("document ends inside an element".into()));
     }
     root.ok_or_else(|| XmlError("no root element".into()))
+}
+
+/// Whether `name` is an XML NCName (a Name without `:`), with the ASCII
+/// rules of XML 1.0 §2.3 and any non-ASCII character allowed.
+fn valid_ncname(name: &str) -> bool {
+    let mut chars = name.chars();
+    let start = |c: char| c.is_ascii_alphabetic() || c == '_' || !c.is_ascii();
+    match chars.next() {
+        Some(c) if start(c) => {}
+        _ => return false,
+    }
+    chars.all(|c| start(c) || c.is_ascii_digit() || c == '-' || c == '.')
 }
 
 fn push_text(top: &mut Element, s: &str) -> Result<(), XmlError> {
@@ -219,6 +236,10 @@ mod tests {
             b"<!DOCTYPE a [<!ENTITY e 'x'>]><a>&e;</a>",
             b"text<a/>",
             b"<a>\xff</a>",
+            b"<a:b:c xmlns:a='urn:x'/>",
+            b"<a><?b/></a>",
+            b"<a:?b xmlns:a='urn:x'/>",
+            b"<1a/>",
         ] {
             assert!(parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
