@@ -1999,7 +1999,8 @@ msrp_result_t msrp_imdn_requested(const struct msrp_cpim_t *cpim, msrp_imdn_requ
  * Adds the headers that ask for notifications to a CPIM builder: `NS: imdn
  * <urn:ietf:params:imdn>`, `imdn.Message-ID: message_id` (NULL: a new random
  * one) and `imdn.Disposition-Notification` with the `flags`
- * (`MSRP_IMDN_REQUEST_*`, at least one). The sender must also add DateTime
+ * (`MSRP_IMDN_REQUEST_*`; 0: no Disposition-Notification, only the
+ * namespace and the id, which lets the peer match its notifications). The sender must also add DateTime
  * (RFC 5438 §6.3; `msrp_cpim_builder_add_datetime_now`). When `out_id` is
  * not NULL the `imdn.Message-ID` is written to it (free with
  * `msrp_string_free`).
@@ -2041,8 +2042,10 @@ msrp_result_t msrp_imdn_notification_new(const uint8_t *original,
  * `MSRP_IMDN_KIND_DISPLAY` with `MSRP_IMDN_STATUS_DISPLAYED` once the user
  * saw the message. When `out_message_id` is not NULL the notification's
  * MSRP Message-ID is written to it (free with `msrp_string_free`); its
- * outcome arrives at `on_message_sent`. Errors as
- * `msrp_imdn_notification_new`, and `MSRP_RESULT_CLOSED`. Non-blocking;
+ * outcome arrives at `on_message_sent`. `MSRP_RESULT_INVALID_ARGUMENT`
+ * when `original` is not CPIM, has no `imdn.Message-ID`, is a
+ * notification itself, or `status` does not belong to `kind`;
+ * `MSRP_RESULT_CLOSED` when the session ended. Non-blocking;
  * callable from any thread and inside callbacks.
  *
  * Threads: any thread, several at once, also inside callbacks.

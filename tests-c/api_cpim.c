@@ -51,7 +51,7 @@ static const char RCS[] =
     "\r\n"
     "hello";
 
-/* RFC 5438 section 7.2.1.1's delivery notification. */
+/* RFC 5438's delivery-notification example (section 7.2.1.1). */
 static const char RFC5438_DELIVERED[] =
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
     "<imdn xmlns=\"urn:ietf:params:xml:ns:imdn\">\n"
@@ -60,6 +60,7 @@ static const char RFC5438_DELIVERED[] =
     "   <recipient-uri>im:bob@example.com</recipient-uri>\n"
     "   <original-recipient-uri\n"
     "      >im:bob@example.com</original-recipient-uri>\n"
+    "   <subject>Project Tomorrow</subject>\n"
     "   <delivery-notification>\n"
     "      <status>\n"
     "         <delivered/>\n"

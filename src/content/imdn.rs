@@ -335,8 +335,8 @@ pub fn is_notification(message: &Cpim<'_>) -> bool {
 mod tests {
     use super::*;
 
-    /// The delivery notification of RFC 5438 §7.2.1.1 (its message id,
-    /// datetime and recipients), with the RFC's layout.
+    /// RFC 5438's delivery-notification example (§7.2.1.1): its message
+    /// id, datetime, recipients and subject.
     const DELIVERED: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <imdn xmlns="urn:ietf:params:xml:ns:imdn">
    <message-id>34jk324j</message-id>
@@ -344,6 +344,7 @@ mod tests {
    <recipient-uri>im:bob@example.com</recipient-uri>
    <original-recipient-uri
       >im:bob@example.com</original-recipient-uri>
+   <subject>Project Tomorrow</subject>
    <delivery-notification>
       <status>
          <delivered/>
@@ -362,6 +363,7 @@ mod tests {
             n.original_recipient_uri.as_deref(),
             Some("im:bob@example.com")
         );
+        assert_eq!(n.subject.as_deref(), Some("Project Tomorrow"));
         assert_eq!(
             (n.kind, n.status.clone()),
             (NotificationKind::Delivery, ImdnStatus::Delivered)
@@ -384,7 +386,8 @@ mod tests {
         );
     }
 
-    /// The request of RFC 5438 §7.1's example message, and the reply.
+    /// A message asking for notifications, shaped as RFC 5438's examples
+    /// (Alice to Bob, imdn.Message-ID 34jk324j), and the reply.
     #[test]
     fn request_and_notification_message() {
         let request = b"From: Alice <im:alice@example.com>\r\nTo: Bob <im:bob@example.com>\r\n\

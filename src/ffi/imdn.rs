@@ -435,8 +435,10 @@ pub extern "C" fn msrp_imdn_notification_new(
 /// `MSRP_IMDN_KIND_DISPLAY` with `MSRP_IMDN_STATUS_DISPLAYED` once the user
 /// saw the message. When `out_message_id` is not NULL the notification's
 /// MSRP Message-ID is written to it (free with `msrp_string_free`); its
-/// outcome arrives at `on_message_sent`. Errors as
-/// `msrp_imdn_notification_new`, and `MSRP_RESULT_CLOSED`. Non-blocking;
+/// outcome arrives at `on_message_sent`. `MSRP_RESULT_INVALID_ARGUMENT`
+/// when `original` is not CPIM, has no `imdn.Message-ID`, is a
+/// notification itself, or `status` does not belong to `kind`;
+/// `MSRP_RESULT_CLOSED` when the session ended. Non-blocking;
 /// callable from any thread and inside callbacks.
 ///
 /// Threads: any thread, several at once, also inside callbacks.
