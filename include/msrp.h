@@ -1666,15 +1666,28 @@ msrp_result_t msrp_connector_cleanup(struct msrp_connector_t *connector);
 void msrp_connector_free(struct msrp_connector_t *connector);
 
 /**
- * Parses `len` bytes at `data` as a `message/cpim` payload (a whole
- * message, or the start of one: the body is then what is there) and writes
- * a new handle to `*out` (free with `msrp_cpim_free`). The payload is
+ * Parses `len` bytes at `data` as a whole `message/cpim` payload and
+ * writes a new handle to `*out` (free with `msrp_cpim_free`). The payload is
  * copied. `MSRP_RESULT_PARSE` when it is not CPIM (a header line without a
  * colon, not UTF-8, or no blank line after the headers).
  *
  * Threads: any thread, several at once (no shared state).
  */
 msrp_result_t msrp_cpim_parse(const uint8_t *data, size_t len, struct msrp_cpim_t **out_cpim);
+
+/**
+ * Parses the start of a `message/cpim` payload, e.g. the first piece of a
+ * large message given to `on_message_data`: `MSRP_RESULT_OK` and a new
+ * handle in `*out` (free with `msrp_cpim_free`) once the message headers
+ * and the inner MIME headers are complete — the body is then what is
+ * there, and `msrp_cpim_body`'s offset says where in `data` it starts, so
+ * later pieces go straight to the application's store; `MSRP_RESULT_PARSE`
+ * with the last error "CPIM headers not terminated by a blank line" before
+ * (gather more and call again). The bytes are copied.
+ *
+ * Threads: any thread, several at once (no shared state).
+ */
+msrp_result_t msrp_cpim_parse_head(const uint8_t *data, size_t len, struct msrp_cpim_t **out_cpim);
 
 /**
  * Frees a parsed CPIM message. NULL is a no-op.

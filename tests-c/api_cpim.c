@@ -135,6 +135,17 @@ static void rfc3862_example(void) {
     CHECK_OK(msrp_cpim_body(c, &data, &len, &offset));
     CHECK(memcmp(RFC3862 + offset, data, len) == 0);
     msrp_cpim_free(c);
+
+    /* The head of the payload, as a first chunk: incomplete until the inner
+     * headers are there, then the body so far and its offset. */
+    size_t whole = strlen(RFC3862);
+    CHECK_RESULT(msrp_cpim_parse_head((const uint8_t *)RFC3862, offset - 1, &c), MSRP_RESULT_PARSE);
+    CHECK_OK(msrp_cpim_parse_head((const uint8_t *)RFC3862, offset + 6, &c));
+    size_t head_offset = 0;
+    CHECK_OK(msrp_cpim_body(c, &data, &len, &head_offset));
+    CHECK(head_offset == offset && len == 6 && memcmp(data, "<body>", 6) == 0);
+    CHECK(whole > offset + 6);
+    msrp_cpim_free(c);
 }
 
 static void real_shapes(void) {

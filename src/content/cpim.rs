@@ -7,7 +7,9 @@
 //!
 //! [`Cpim::parse`] borrows from the payload: header values and the inner
 //! body are slices of it (a value is copied only when a MIME header was
-//! folded over several lines), so a large payload is not copied. It is
+//! folded over several lines), so a large payload is not copied;
+//! [`Cpim::parse_head`] reads the headers from the first chunk of a large
+//! message and says where its body starts. It is
 //! liberal where real stacks differ from the RFC:
 //! - header names compared case-insensitively (`Content-type`, `cc`);
 //! - CRLF or bare LF line ends, mixed (Python's email generator writes the
@@ -273,6 +275,20 @@ impl<'a> Cpim<'a> {
             body,
             body_offset,
         })
+    }
+
+    /// Parses the start of a payload (the first chunk of a large message):
+    /// `Ok` once the message headers and the inner MIME headers are complete
+    /// (the body is then what is there, from [`Cpim::body_offset`]),
+    /// [`CpimError::Incomplete`] before. Unlike [`Cpim::parse`], an inner
+    /// part without MIME headers is taken as incomplete: with part of a
+    /// payload, a body cannot be told from headers still to come.
+    pub fn parse_head(data: &'a [u8]) -> Result<Cpim<'a>, CpimError> {
+        let m = Cpim::parse(data)?;
+        if m.content_headers.is_empty() {
+            return Err(CpimError::Incomplete);
+        }
+        Ok(m)
     }
 
     /// The message headers, in order.
@@ -846,6 +862,26 @@ Content-type: text/plain;charset=UTF-8\r\nContent-length: 5\r\n\r\nhello";
             Cpim::parse(b"From: \xff\r\n\r\n"),
             Err(CpimError::BadHeader(_))
         ));
+    }
+
+    #[test]
+    fn the_head_of_a_payload_is_enough() {
+        let full = RFC3862_EXAMPLE.as_bytes();
+        let off = Cpim::parse(full).unwrap().body_offset();
+        for cut in 0..=full.len() {
+            match Cpim::parse_head(&full[..cut]) {
+                Ok(m) => {
+                    assert!(cut >= off, "complete at {cut}, before the body at {off}");
+                    assert_eq!(m.body_offset(), off);
+                    assert_eq!(m.body(), &full[off..cut]);
+                    assert_eq!(m.from_uri(), Some("im:piglet@100akerwood.com"));
+                }
+                Err(e) => {
+                    assert_eq!(e, CpimError::Incomplete);
+                    assert!(cut < off, "incomplete at {cut}, after the headers ({off})");
+                }
+            }
+        }
     }
 
     #[test]

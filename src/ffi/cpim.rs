@@ -99,9 +99,8 @@ fn found(value: Option<&str>, what: &str, out_text: *mut *mut c_char) -> Result<
     }
 }
 
-/// Parses `len` bytes at `data` as a `message/cpim` payload (a whole
-/// message, or the start of one: the body is then what is there) and writes
-/// a new handle to `*out` (free with `msrp_cpim_free`). The payload is
+/// Parses `len` bytes at `data` as a whole `message/cpim` payload and
+/// writes a new handle to `*out` (free with `msrp_cpim_free`). The payload is
 /// copied. `MSRP_RESULT_PARSE` when it is not CPIM (a header line without a
 /// colon, not UTF-8, or no blank line after the headers).
 ///
@@ -116,6 +115,31 @@ pub extern "C" fn msrp_cpim_parse(
         let out_cpim = out(out_cpim, "out")?;
         let data = slice_arg(data, len, "data")?;
         Cpim::parse(data).map_err(cpim_error)?;
+        out_cpim.write(box_into_ptr(CpimHandle { data: data.to_vec() }));
+        Ok(())
+    }
+}
+
+/// Parses the start of a `message/cpim` payload, e.g. the first piece of a
+/// large message given to `on_message_data`: `MSRP_RESULT_OK` and a new
+/// handle in `*out` (free with `msrp_cpim_free`) once the message headers
+/// and the inner MIME headers are complete — the body is then what is
+/// there, and `msrp_cpim_body`'s offset says where in `data` it starts, so
+/// later pieces go straight to the application's store; `MSRP_RESULT_PARSE`
+/// with the last error "CPIM headers not terminated by a blank line" before
+/// (gather more and call again). The bytes are copied.
+///
+/// Threads: any thread, several at once (no shared state).
+#[unsafe(no_mangle)]
+pub extern "C" fn msrp_cpim_parse_head(
+    data: *const u8,
+    len: usize,
+    out_cpim: *mut *mut msrp_cpim_t,
+) -> msrp_result_t {
+    ffi_boundary! { result:
+        let out_cpim = out(out_cpim, "out")?;
+        let data = slice_arg(data, len, "data")?;
+        Cpim::parse_head(data).map_err(cpim_error)?;
         out_cpim.write(box_into_ptr(CpimHandle { data: data.to_vec() }));
         Ok(())
     }
