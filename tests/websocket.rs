@@ -405,6 +405,12 @@ async fn hostile_upgrades_are_answered_and_closed() {
     let big = format!("GET / HTTP/1.1\r\nX-Filler: {}\r\n", "a".repeat(20_000));
     let _ = tcp.write_all(big.as_bytes()).await;
     assert!(http_status(&mut tcp).await.contains(" 431 "));
+    // MSRP on a WebSocket-only port: 400 at once, before the time is up.
+    let mut tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    tcp.write_all(b"MSRP a1 SEND\r\nTo-Path: msrp://127.0.0.1:9/x;tcp\r\n")
+        .await
+        .unwrap();
+    assert!(http_status(&mut tcp).await.contains(" 400 "));
     // Slowloris: a request that never ends is answered 408 and closed
     // once the upgrade time is up.
     let mut tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();

@@ -518,6 +518,14 @@ pub async fn connect(
 /// [`MAX_UPGRADE_REQUEST`] octets, after the `already` octets read.
 async fn read_request_head(stream: &mut Stream, mut head: BytesMut) -> io::Result<BytesMut> {
     loop {
+        // Anything but a GET (an MSRP chunk on a WebSocket-only port) is
+        // refused once its first four octets are in, not when time is up.
+        if head.len() >= 4 && !head.starts_with(b"GET ") {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a WebSocket upgrade (no GET)",
+            ));
+        }
         if memchr::memmem::find(&head, b"\r\n\r\n").is_some() {
             return Ok(head);
         }
@@ -548,7 +556,7 @@ async fn refuse_http(stream: &mut Stream, status: u16, reason: &str) {
 /// Accepts the WebSocket server side over `stream`, whose first octets
 /// (`already`, maybe none) were read while telling it from MSRP. The
 /// upgrade request is bounded in size ([`MAX_UPGRADE_REQUEST`]; longer is
-/// answered 431) and time (`settings.upgrade_timeout`); one without
+/// answered 431), must be a GET (else 400 at once) and bounded in time (`settings.upgrade_timeout`); one without
 /// `Sec-WebSocket-Protocol: msrp` is answered 400 (RFC 7977 §4.1), one from
 /// an origin not allowed 403.
 // The handshake callback's error type is tungstenite's HTTP response.
@@ -563,8 +571,12 @@ pub async fn accept(
     let head = match tokio::time::timeout(timeout, read_request_head(&mut stream, already)).await {
         Ok(Ok(head)) => head,
         Ok(Err(e)) => {
-            if e.kind() == io::ErrorKind::InvalidData {
-                refuse_http(&mut stream, 431, "Request Header Fields Too Large").await;
+            match e.kind() {
+                io::ErrorKind::InvalidData => {
+                    refuse_http(&mut stream, 431, "Request Header Fields Too Large").await
+                }
+                io::ErrorKind::InvalidInput => refuse_http(&mut stream, 400, "Bad Request").await,
+                _ => {}
             }
             return Err(e.into());
         }
