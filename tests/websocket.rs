@@ -314,29 +314,43 @@ async fn session_file_and_chat_over_ws_and_wss() {
 }
 
 /// One port, both: a TCP connector and a WebSocket connector bind to two
-/// sessions of the same listener.
+/// sessions of the same listener; over TLS (msrps and wss) too, where the
+/// first octets are told apart after the handshake.
 #[tokio::test]
 async fn tcp_and_ws_on_one_port() {
-    let server = msrp::connect::Server::new(ws_config(WsListen::Both));
-    let tcp_local = server.prepare(None).await.unwrap();
-    let mut ws_uri = tcp_local[0].clone();
-    ws_uri.session_id = None;
-    ws_uri.transport = "ws".into();
-    let ws_local = server.prepare(Some(ws_uri)).await.unwrap();
-    assert_eq!(tcp_local[0].port, ws_local[0].port);
-    assert_eq!(ws_local[0].transport, "ws");
-    for local in [tcp_local, ws_local] {
-        let mut connector = ConnectorDirect::new(EndpointConfig::default());
-        let c_path = connector.prepare(None).unwrap();
-        let s = server.clone();
-        let l = local.clone();
-        let a = tokio::spawn(async move { s.complete(&l[0], &c_path, None, T).await.unwrap() });
-        let mut ct = connector.complete(&local, None, T).await.unwrap();
-        let mut at = a.await.unwrap();
-        let c = ct.make_chunk(text(local[0].transport.as_bytes()));
-        ct.write_chunk(&c).await.unwrap();
-        let got = at.read_chunk(None).await.unwrap();
-        assert_eq!(got.data, c.data);
+    for secure in [false, true] {
+        let cfg = if secure {
+            EndpointConfig {
+                identity: wss_config().identity,
+                ..ws_config(WsListen::Both)
+            }
+        } else {
+            ws_config(WsListen::Both)
+        };
+        let fp = cfg.identity.as_ref().map(|i| i.fingerprint());
+        let server = msrp::connect::Server::new(cfg);
+        let tcp_local = server.prepare(None).await.unwrap();
+        assert_eq!(tcp_local[0].secure, secure);
+        let mut ws_uri = tcp_local[0].clone();
+        ws_uri.session_id = None;
+        ws_uri.transport = "ws".into();
+        let ws_local = server.prepare(Some(ws_uri)).await.unwrap();
+        assert_eq!(tcp_local[0].port, ws_local[0].port);
+        assert_eq!(ws_local[0].transport, "ws");
+        for local in [tcp_local, ws_local] {
+            let mut connector = ConnectorDirect::new(EndpointConfig::default());
+            let c_path = connector.prepare(None).unwrap();
+            let s = server.clone();
+            let l = local.clone();
+            let a = tokio::spawn(async move { s.complete(&l[0], &c_path, None, T).await.unwrap() });
+            let mut ct = connector.complete(&local, fp, T).await.unwrap();
+            let mut at = a.await.unwrap();
+            assert_eq!(at.info().tls, secure);
+            let c = ct.make_chunk(text(local[0].transport.as_bytes()));
+            ct.write_chunk(&c).await.unwrap();
+            let got = at.read_chunk(None).await.unwrap();
+            assert_eq!(got.data, c.data);
+        }
     }
 }
 
