@@ -58,6 +58,7 @@ struct options {
     bool bind_source_port;           /* --bind-source-port */
     uint16_t port_low, port_high;    /* its range; 0-0: any free port */
     bool tls;
+    bool ws; /* --ws: MSRP over WebSocket (RFC 7977) */
     const char *cert, *key, *ca, *fingerprint;
     const char *relay, *user, *password, *dns_server;
     const char *accept_types;
@@ -90,6 +91,10 @@ static void usage(FILE *f) {
             "                           one), advertise it in PATH and connect from it, for peers that\n"
             "                           match the connection by the address and port in the SDP\n"
             "  --tls --cert F --key F   msrps with this certificate and key\n"
+            "  --ws                     MSRP over WebSocket (RFC 7977; with --tls: wss): accept\n"
+            "                           listens for WebSocket only; connect advertises a ;ws URI\n"
+            "                           on a random .invalid host; a peer or --relay URI with ;ws\n"
+            "                           is reached over WebSocket\n"
             "  --ca F                   trust anchors for the peer's (or msrps relay's) certificate\n"
             "  --fingerprint FP         the peer certificate's SHA-256 (SDP a=fingerprint);\n"
             "                           with an msrps --relay, the relay certificate's\n"
@@ -197,6 +202,8 @@ static void parse_options(int argc, char **argv, struct options *o) {
             }
         } else if (strcmp(a, "--tls") == 0) {
             o->tls = true;
+        } else if (strcmp(a, "--ws") == 0) {
+            o->ws = true;
         } else if (strcmp(a, "--cert") == 0) {
             o->cert = VALUE();
         } else if (strcmp(a, "--key") == 0) {
@@ -283,6 +290,8 @@ static void parse_options(int argc, char **argv, struct options *o) {
     if (o->bind_source_port && o->accept) usage_error("--bind-source-port is for the connect side");
     if (o->bind_source_port && o->relay != NULL)
         usage_error("--bind-source-port is for direct connections (a relay's peer never sees the source port)");
+    if (o->ws && o->relay != NULL && strstr(o->relay, ";ws") == NULL)
+        usage_error("--ws with --relay needs the relay's WebSocket URI, ending ;ws");
     if (o->progress < 0) o->progress = isatty(STDERR_FILENO) ? 1 : 0;
 }
 
@@ -869,6 +878,8 @@ static msrp_endpoint_config_t *make_config(const struct options *o, msrp_result_
     if (o->cert != NULL && (*r = msrp_endpoint_config_set_identity_files(cfg, o->cert, o->key)) != MSRP_RESULT_OK)
         goto fail;
     if (o->ca != NULL && (*r = msrp_endpoint_config_set_trust_anchors_file(cfg, o->ca)) != MSRP_RESULT_OK) goto fail;
+    if (o->ws && o->accept && (*r = msrp_endpoint_config_set_websocket(cfg, MSRP_WEBSOCKET_ONLY)) != MSRP_RESULT_OK)
+        goto fail;
     if (o->bind_source_port &&
         (*r = msrp_endpoint_config_set_bind_source_port(cfg, true, o->port_low, o->port_high)) != MSRP_RESULT_OK)
         goto fail;
@@ -953,6 +964,13 @@ static int run(const struct options *o) {
         goto out;
     }
     const char *local = o->local;
+    char ws_local[80];
+    if (local == NULL && o->ws && !o->accept && o->relay == NULL) {
+        /* A WebSocket client's URI (RFC 7977 §5.2): a random .invalid host. */
+        snprintf(ws_local, sizeof ws_local, "%s://%08lx%04x.invalid:0;ws", o->tls ? "msrps" : "msrp",
+                 (unsigned long)time(NULL) & 0xffffffffUL, (unsigned)getpid() & 0xffffu);
+        local = ws_local;
+    }
     if (local == NULL && o->tls && o->relay == NULL) local = "msrps://127.0.0.1:0;tcp";
     if ((r = msrp_connector_prepare(conn, local, &path)) != MSRP_RESULT_OK) {
         rc = fail_early("prepare", r);

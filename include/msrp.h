@@ -127,9 +127,35 @@
 #define MSRP_DISCARD_PORT 9
 
 /**
+ * `mode` for `msrp_endpoint_config_set_websocket`: listeners take MSRP
+ * over TCP (or TLS) only. The default.
+ */
+#define MSRP_WEBSOCKET_OFF 0
+
+/**
+ * `mode` for `msrp_endpoint_config_set_websocket`: listeners take MSRP
+ * over WebSocket only (RFC 7977; over TLS, that is WSS).
+ */
+#define MSRP_WEBSOCKET_ONLY 1
+
+/**
+ * `mode` for `msrp_endpoint_config_set_websocket`: listeners take both on
+ * one port, a connection whose first octets are `GET ` being a WebSocket
+ * upgrade.
+ */
+#define MSRP_WEBSOCKET_BOTH 2
+
+/**
  * `size_hint` value for `msrp_transport_read_chunk`: whole chunks only.
  */
 #define MSRP_READ_WHOLE_CHUNK -1
+
+/**
+ * Largest upgrade request a server reads (request line and headers). A
+ * browser's is under 1 KiB; the limit only bounds what a hostile client
+ * makes the server hold.
+ */
+#define MAX_UPGRADE_REQUEST (8 * 1024)
 
 /**
  * One MSRP chunk: a request (possibly one piece of a larger message) or a
@@ -1533,6 +1559,39 @@ msrp_result_t msrp_endpoint_config_fingerprint(const struct msrp_endpoint_config
                                                char **out_text);
 
 /**
+ * Chooses what the listeners of acceptors and servers made with this
+ * config take: `MSRP_WEBSOCKET_OFF` (the default), `MSRP_WEBSOCKET_ONLY`
+ * or `MSRP_WEBSOCKET_BOTH`. Any other `mode` is `MSRP_RESULT_INVALID_ARGUMENT`
+ * (the config is unchanged).
+ *
+ * With WebSocket on, a listener answers the HTTP upgrade (RFC 6455) only
+ * when it asks for the `msrp` subprotocol (`Sec-WebSocket-Protocol: msrp`,
+ * RFC 7977 §4.1; otherwise 400), reads at most 8 KiB of upgrade request
+ * (otherwise 431) within 10 seconds (otherwise 408), and then carries each
+ * MSRP chunk in one WebSocket message, text when the chunk is valid UTF-8,
+ * else binary. With `MSRP_WEBSOCKET_ONLY` the local URI of
+ * `msrp_acceptor_prepare` / `msrp_server_prepare` gets the `ws` transport
+ * (`msrp://host:port/id;ws`, `msrps` for WSS with a certificate); with
+ * `MSRP_WEBSOCKET_BOTH` a local URI with `;ws` names the WebSocket side
+ * and one with `;tcp` the TCP side of the same port.
+ *
+ * Connecting needs no setting: a connector whose peer's first hop has the
+ * `ws` transport connects over WebSocket (WSS for `msrps`, with the same
+ * certificate checks as TLS). Nothing else changes for the caller.
+ */
+msrp_result_t msrp_endpoint_config_set_websocket(struct msrp_endpoint_config_t *cfg, uint32_t mode);
+
+/**
+ * Adds an origin that WebSocket listeners accept (the browser's `Origin`
+ * header, such as `"https://chat.example.com"`, compared ASCII
+ * case-insensitively). Once one is added, an upgrade with any other
+ * origin, or none, is answered 403. `origin` NULL clears the list: any
+ * origin is accepted again (the default). The string is copied.
+ */
+msrp_result_t msrp_endpoint_config_add_websocket_origin(struct msrp_endpoint_config_t *cfg,
+                                                        const char *origin);
+
+/**
  * Makes an active-side connector (the seed's ConnectorDirect): `complete`
  * connects to the first hop of the peer's path (TLS for `msrps`) and binds
  * the session. `cfg` NULL uses the defaults; it is copied. Writes the
@@ -2152,6 +2211,10 @@ msrp_result_t msrp_iscomposing_encode(bool active,
  * `msrp_relay_settings_set_dns_server` picks the DNS server. When nothing
  * is found, prepare fails with `MSRP_RESULT_IO` and a text naming the
  * domain.
+ * A relay URI with the `ws` transport (`msrp://host:port;ws`,
+ * `msrps://host:port;ws` for WSS) is reached over WebSocket (RFC 7977 §8,
+ * as Kamailio's websocket module serves it); the local URI then defaults to
+ * a WebSocket client's, `msrp://<random>.invalid:2855/<id>;ws` (§5.2).
  * `username` and `password` are the relay's digest credentials. The relay's
  * certificate (TLS) is checked against the endpoint config's trust anchors
  * or the fingerprint set by `msrp_relay_settings_set_fingerprint`.

@@ -13,6 +13,8 @@
 #                           MSRP relay (msrp module) for relay tests, over TCP,
 #                           TLS and WebSocket
 #   openssl                 test certificates and fingerprints
+#   chromium                the browser test of MSRP over WebSocket
+#                           (tests-c/browser_ws.py, headless)
 #
 # Rust tools:
 #   cbindgen (pinned)       generates include/msrp.h; the version is pinned so
@@ -20,7 +22,7 @@
 set -euo pipefail
 
 CBINDGEN_VERSION=0.29.4
-APT_PACKAGES=(cmake pkg-config valgrind golang-go kamailio kamailio-tls-modules kamailio-websocket-modules openssl)
+APT_PACKAGES=(cmake pkg-config valgrind golang-go kamailio kamailio-tls-modules kamailio-websocket-modules openssl chromium)
 
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 

@@ -76,7 +76,10 @@ int main(void) {
     msrp_endpoint_config_free(cfg); /* handles keep their copy */
     CHECK_OK(msrp_connector_prepare(a, NULL, &a_path));
     CHECK_OK(msrp_connector_prepare(c, NULL, &c_path));
-    CHECK_RESULT(msrp_connector_complete(c, "msrp://127.0.0.1:1/x;ws", NULL, 1000, &t), MSRP_RESULT_INVALID_ARGUMENT);
+    /* A transport other than tcp and ws (RFC 7977), and a WebSocket client's
+       .invalid host (RFC 7977 §8), cannot be connected to. */
+    CHECK_RESULT(msrp_connector_complete(c, "msrp://127.0.0.1:1/x;sctp", NULL, 1000, &t), MSRP_RESULT_INVALID_ARGUMENT);
+    CHECK_RESULT(msrp_connector_complete(c, "msrp://abc.invalid:1/x;ws", NULL, 1000, &t), MSRP_RESULT_INVALID_ARGUMENT);
     CHECK_OK(msrp_connector_complete_async(a, c_path, NULL, 5000, on_accepted, NULL));
     CHECK_OK(msrp_connector_complete(c, a_path, NULL, 5000, &t));
     pthread_mutex_lock(&lock);

@@ -305,6 +305,42 @@ def case_tls_ca(cmd, tmp):
           "another certificate as --ca: the handshake fails", c)
 
 
+def case_ws(cmd, tmp, secure):
+    """Two msrp-peers over WebSocket (RFC 7977), ws or wss (TLS with the
+    server's `openssl req -x509` certificate as the client's --ca): a text
+    and a 2 MiB file each way, SHA-256 checked; both PATH lines carry ;ws,
+    the connecting side's a .invalid host (RFC 7977 §5.2)."""
+    tls_a, tls_c = [], []
+    if secure:
+        cert, key = openssl_req_x509(tmp, "server")
+        tls_a = ["--tls", "--cert", cert, "--key", key]
+        tls_c = ["--tls", "--ca", cert]
+    a_args, a_text, a_src, a_out = chat_and_file_args(tmp, "accept", 2 << 20)
+    c_args, c_text, c_src, c_out = chat_and_file_args(tmp, "connect", 2 << 20)
+    a, c = run_pair(cmd, ["--ws", "--timeout", "60"] + tls_a + a_args,
+                    ["--ws", "--timeout", "60"] + tls_c + c_args)
+    check(a.rc == 0 and c.rc == 0, "the pair over %s" % ("wss" if secure else "ws"), a, c)
+    scheme = "msrps://" if secure else "msrp://"
+    a_uri, c_uri = a.path.split()[1], c.path.split()[1]
+    check(a_uri.startswith(scheme) and a_uri.endswith(";ws"), "accept PATH is a ws URI", a)
+    check(c_uri.startswith(scheme) and c_uri.endswith(";ws") and ".invalid:" in c_uri,
+          "connect PATH is a ws URI on a .invalid host", c)
+    check_received(a, a_out, c_text, c_src, "accept")
+    check_received(c, c_out, a_text, a_src, "connect")
+    # A TCP connector cannot bind to a WebSocket-only listener.
+    a = Peer(cmd + ["accept", "--ws", "--timeout", "10"], "accept")
+    c = Peer(cmd + ["connect", "--send-text", "x", "--timeout", "10"], "connect")
+    for p in (a, c):
+        p.path_ready.wait(TIMEOUT)
+    tcp_path = a.path.replace(";ws", ";tcp") if a.path else "PATH none"
+    a.send_path(c.path or "PATH none")
+    c.send_path(tcp_path)
+    c.wait()
+    a.proc.kill()
+    a.wait()
+    check(c.rc != 0 and not c.starting("BOUND"), "TCP to a WebSocket listener does not bind", a, c)
+
+
 def case_tls_wrong_fingerprint(cmd, tmp):
     a, c = tls_pair(cmd, tmp, wrong=True)
     check(c.rc == 1, "connect with a wrong fingerprint must exit 1", c)
@@ -638,6 +674,39 @@ def relay_ws_session(cmd, tmp, secure):
         subprocess.run([RELAY_SH, "stop", "--rundir", relay["RUNDIR"]], capture_output=True, timeout=60)
 
 
+def relay_peer_ws(cmd, tmp, secure):
+    """msrp-peer --ws as the WebSocket client of Kamailio's websocket module
+    (`connect --ws --relay WS_URI`, wss with --tls and the relay's
+    certificate as --ca) and a plain msrp-peer on the relay's TCP (or TLS)
+    port accepting: a text and a 1 MiB file each way, SHA-256 checked on
+    both sides. The WebSocket side's PATH is the relay's Use-Path (its MSRP
+    port, tests/relay/BEHAVIOUR.md §10), then its own .invalid ;ws URI."""
+    relay = start_relay(["--wss-port" if secure else "--ws-port", "0"])
+    try:
+        auth = ["--user", relay["USER"], "--password", relay["PASSWORD"], "--timeout", "60"]
+        a_args, a_text, a_src, a_out = chat_and_file_args(tmp, "tcp-side", 1 << 20)
+        c_args, c_text, c_src, c_out = chat_and_file_args(tmp, "ws-side", 1 << 20)
+        if secure:
+            tcp_leg = ["--relay", relay["TLS_URI"], "--ca", relay["CERT"]]
+            ws_leg = ["--ws", "--tls", "--relay", relay["WSS_URI"], "--ca", relay["CERT"]]
+        else:
+            tcp_leg = ["--relay", relay["TCP_URI"]]
+            ws_leg = ["--ws", "--relay", relay["WS_URI"]]
+        a, c = run_pair(cmd, tcp_leg + auth + a_args, ws_leg + auth + c_args)
+        check(a.rc == 0 and c.rc == 0, "the pair through Kamailio over %s" % ("wss" if secure else "ws"), a, c)
+        path = c.path.split()[1:]
+        want_relay = ("msrps://127.0.0.1:%s/" % relay["TLS_PORT"]) if secure else \
+            ("msrp://127.0.0.1:%s/" % relay["TCP_PORT"])
+        check(len(path) == 2 and path[0].startswith(want_relay) and path[1].endswith(";ws")
+              and ".invalid:" in path[1], "the WebSocket side's PATH: the relay, then a .invalid ;ws URI", c)
+        check_received(a, a_out, c_text, c_src, "TCP side")
+        check_received(c, c_out, a_text, a_src, "WebSocket side")
+    except AssertionError as e:
+        raise AssertionError("%s\n--- relay log (last lines)\n%s" % (e, relay_log_tail(relay)))
+    finally:
+        subprocess.run([RELAY_SH, "stop", "--rundir", relay["RUNDIR"]], capture_output=True, timeout=60)
+
+
 def case_usage(cmd, tmp):
     for args in (["bogus"], ["connect", "--frobnicate"], ["accept", "--count"], ["connect", "--start", "5"]):
         p = subprocess.run(cmd + args, capture_output=True, text=True, timeout=30)
@@ -655,6 +724,10 @@ CASES = {
     "resume": case_resume,
     "disk-full": case_disk_full,
     "usage": case_usage,
+    "ws": lambda cmd, tmp: case_ws(cmd, tmp, secure=False),
+    "ws-relay": lambda cmd, tmp: relay_peer_ws(cmd, tmp, secure=False),
+    "wss-relay": lambda cmd, tmp: relay_peer_ws(cmd, tmp, secure=True),
+    "wss": lambda cmd, tmp: case_ws(cmd, tmp, secure=True),
     "relay": case_relay,
     "relay-fault": case_relay_fault,
     "relay-openssl-cert": case_relay_openssl_cert,

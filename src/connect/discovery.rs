@@ -290,6 +290,31 @@ pub async fn locate(
     }
 }
 
+/// For a relay reached over WebSocket (RFC 7977 §8), the upgrade on the
+/// open stream, and the relay URI with the `ws` transport; else as it is.
+async fn over_websocket(
+    config: &EndpointConfig,
+    settings: &RelaySettings,
+    stream: Stream,
+    mut uri: Uri,
+    host: &str,
+) -> Result<(Stream, Uri), ConnectError> {
+    if !settings.websocket {
+        return Ok((stream, uri));
+    }
+    let port = uri.port.unwrap_or(0);
+    let ws = crate::transport::websocket::connect(
+        stream,
+        host.trim_matches(['[', ']']),
+        port,
+        settings.use_tls,
+        config.limits.max_assembled_chunk,
+    )
+    .await?;
+    uri.transport = "ws".into();
+    Ok((Stream::Ws(Box::new(ws)), uri))
+}
+
 /// Finds the relay, opens TCP to the first address that answers and, for
 /// msrps, does the TLS handshake. Returns the stream and the relay URI for
 /// the AUTH To-Path.
@@ -333,9 +358,9 @@ pub(crate) async fn connect(
             super::configure_socket(&tcp, config);
             let host = Host::parse(&target.host)
                 .map_err(|e| ConnectError::InvalidPath(format!("{}: {e}", target.host)))?;
-            let uri = Uri::new(host, Some(target.port), None, settings.use_tls);
+            let mut uri = Uri::new(host, Some(target.port), None, settings.use_tls);
             if !settings.use_tls {
-                return Ok((Stream::Tcp(tcp), uri));
+                return over_websocket(config, settings, Stream::Tcp(tcp), uri, &target.host).await;
             }
             // The name the certificate must carry: the host asked for, else
             // the domain (see the module comment).
@@ -350,7 +375,9 @@ pub(crate) async fn connect(
             let verify = config.peer_verification(settings.fingerprint);
             let client = tls::client_config(config.identity.as_ref(), &verify)?;
             let s = tls::connect(tcp, client, &name).await?;
-            return Ok((Stream::TlsClient(Box::new(s)), uri));
+            uri.secure = true;
+            return over_websocket(config, settings, Stream::TlsClient(Box::new(s)), uri, &name)
+                .await;
         }
     }
     Err(ConnectError::Io(last_error.unwrap_or_else(|| {

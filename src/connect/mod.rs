@@ -25,6 +25,7 @@ use crate::log::{default_logger, Level, SharedLogger};
 use crate::msrp_log;
 use crate::protocol::{ChunkReader, Header, Limits, Uri};
 use crate::transport::tls::{self, PeerVerification, TlsError, TlsIdentity};
+use crate::transport::websocket::{self, WsHandshakeError, WsSettings};
 use crate::transport::{
     ChunkParams, MsrpError, PathMatching, Stream, Transport, TransportError, TransportInfo,
 };
@@ -129,6 +130,15 @@ impl From<TlsError> for ConnectError {
     }
 }
 
+impl From<WsHandshakeError> for ConnectError {
+    fn from(e: WsHandshakeError) -> Self {
+        match e {
+            WsHandshakeError::Io(e) => ConnectError::Io(e),
+            refused => ConnectError::Protocol(refused.to_string()),
+        }
+    }
+}
+
 impl From<TransportError> for ConnectError {
     fn from(e: TransportError) -> Self {
         match e {
@@ -185,6 +195,12 @@ pub struct EndpointConfig {
     /// carrying the local URI's port or [`DISCARD_PORT`]). Acceptors,
     /// servers and relay connections do not use it.
     pub source_port: SourcePort,
+    /// MSRP over WebSocket (RFC 7977): what listeners of a [`Server`] or
+    /// [`AcceptorDirect`] accept ([`crate::transport::WsListen::TcpOnly`] by default), the
+    /// origins a WebSocket server accepts, and the upgrade's time limit.
+    /// Connecting over WebSocket needs no setting: a first hop with the
+    /// `ws` transport is reached over ws (msrps: wss).
+    pub websocket: WsSettings,
 }
 
 impl Default for EndpointConfig {
@@ -203,6 +219,7 @@ impl Default for EndpointConfig {
             max_sessions: DEFAULT_MAX_SESSIONS,
             receive_buffer: Some(DEFAULT_RECEIVE_BUFFER),
             source_port: SourcePort::Unbound,
+            websocket: WsSettings::default(),
         }
     }
 }
@@ -215,6 +232,7 @@ impl fmt::Debug for EndpointConfig {
             .field("max_sessions", &self.max_sessions)
             .field("receive_buffer", &self.receive_buffer)
             .field("source_port", &self.source_port)
+            .field("websocket", &self.websocket)
             .finish()
     }
 }
@@ -247,12 +265,20 @@ pub fn check_remote_path(path: &[Uri]) -> Result<(), ConnectError> {
 }
 
 /// [`check_remote_path`] for a path whose first hop this endpoint connects
-/// to: that hop has a port and the tcp transport (RFC 7977's ws is parsed
-/// but not served).
+/// to: that hop has a port and the tcp or the ws transport (RFC 7977 §5.2;
+/// ws is reached over a WebSocket, wss for msrps), and is not a browser's
+/// `.invalid` host (RFC 7977 §8: such a client cannot be connected to).
 pub fn check_connect_path(path: &[Uri]) -> Result<(), ConnectError> {
     check_remote_path(path)?;
     let first = &path[0];
-    if !first.transport.eq_ignore_ascii_case("tcp") {
+    if let crate::protocol::Host::Name(name) = &first.host {
+        if name.to_ascii_lowercase().ends_with(".invalid") {
+            return Err(ConnectError::InvalidPath(format!(
+                "{first}: an .invalid host is a WebSocket client's and cannot be connected to"
+            )));
+        }
+    }
+    if !first.transport.eq_ignore_ascii_case("tcp") && !first.transport.eq_ignore_ascii_case("ws") {
         return Err(ConnectError::InvalidPath(format!(
             "{first}: transport {} is not supported",
             first.transport
@@ -267,7 +293,8 @@ pub fn check_connect_path(path: &[Uri]) -> Result<(), ConnectError> {
 }
 
 /// Opens TCP (and TLS for msrps) to the first hop of `path`, from the
-/// `source` port when one is reserved.
+/// `source` port when one is reserved; for the ws transport, then the
+/// WebSocket upgrade (RFC 7977 §4.1).
 pub(crate) async fn open_stream(
     first_hop: &Uri,
     config: &EndpointConfig,
@@ -283,12 +310,31 @@ pub(crate) async fn open_stream(
         None => TcpStream::connect((host.as_str(), port)).await?,
     };
     configure_socket(&tcp, config);
-    if !first_hop.secure {
-        return Ok(Stream::Tcp(tcp));
+    let stream = if first_hop.secure {
+        let client = tls::client_config(config.identity.as_ref(), verify)?;
+        let s = tls::connect(tcp, client, &host).await?;
+        Stream::TlsClient(Box::new(s))
+    } else {
+        Stream::Tcp(tcp)
+    };
+    if !first_hop.transport.eq_ignore_ascii_case("ws") {
+        return Ok(stream);
     }
-    let client = tls::client_config(config.identity.as_ref(), verify)?;
-    let s = tls::connect(tcp, client, &host).await?;
-    Ok(Stream::TlsClient(Box::new(s)))
+    let ws = websocket::connect(
+        stream,
+        &host,
+        port,
+        first_hop.secure,
+        config.limits.max_assembled_chunk,
+    )
+    .await?;
+    msrp_log!(
+        config.logger,
+        Level::Debug,
+        "WebSocket connected to {}",
+        ws.resource()
+    );
+    Ok(Stream::Ws(Box::new(ws)))
 }
 
 /// The active side's binding (RFC 4975 §5.4, the seed's ConnectorDirect):

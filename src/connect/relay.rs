@@ -46,6 +46,11 @@ pub struct RelaySettings {
     /// TLS to the relay (msrps). RFC 4976 requires it; plain TCP is the
     /// explicit opt-in of setting this to false.
     pub use_tls: bool,
+    /// Reach the relay over WebSocket (RFC 7977; wss with `use_tls`): a
+    /// relay URI with the `ws` transport. The local URI is then a WebSocket
+    /// client's, `msrp://<random>.invalid:2855/<id>;ws` (§5.2, §8), unless
+    /// one is given.
+    pub websocket: bool,
     /// The relay certificate's expected fingerprint (besides, or instead of,
     /// the endpoint's trust anchors).
     pub fingerprint: Option<Fingerprint>,
@@ -75,6 +80,7 @@ impl RelaySettings {
             host: None,
             port: None,
             use_tls: true,
+            websocket: false,
             fingerprint: None,
             expires: None,
             dns_server: None,
@@ -101,6 +107,7 @@ impl RelaySettings {
             host,
             port: uri.port,
             use_tls: uri.secure,
+            websocket: uri.transport.eq_ignore_ascii_case("ws"),
             fingerprint: None,
             expires: None,
             dns_server: None,
@@ -112,12 +119,16 @@ impl RelaySettings {
     pub fn relay_uri(&self) -> Result<Uri, ConnectError> {
         let host_text = self.host.clone().unwrap_or_else(|| self.domain.clone());
         let host = Host::parse(&host_text).map_err(|e| ConnectError::InvalidPath(e.to_string()))?;
-        Ok(Uri::new(
+        let mut uri = Uri::new(
             host,
             Some(self.port.unwrap_or(RECOMMENDED_PORT)),
             None,
             self.use_tls,
-        ))
+        );
+        if self.websocket {
+            uri.transport = "ws".into();
+        }
+        Ok(uri)
     }
 }
 
@@ -282,8 +293,22 @@ pub async fn authenticate(
     ))
 }
 
-fn default_local_uri(config: &EndpointConfig, local_uri: Option<Uri>) -> Uri {
+fn default_local_uri(config: &EndpointConfig, websocket: bool, local_uri: Option<Uri>) -> Uri {
     let mut uri = local_uri.unwrap_or_else(|| {
+        if websocket {
+            // A WebSocket client's URI (RFC 7977 §5.2): nobody connects to it.
+            let mut u = Uri::new(
+                Host::Name(format!(
+                    "{}.invalid",
+                    ids::session_id().to_ascii_lowercase()
+                )),
+                Some(RECOMMENDED_PORT),
+                None,
+                config.identity.is_some(),
+            );
+            u.transport = "ws".into();
+            return u;
+        }
         Uri::new(
             Host::Ip(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
             Some(RECOMMENDED_PORT),
@@ -330,7 +355,7 @@ impl RelayEndpoint {
     }
 
     async fn prepare(&mut self, local_uri: Option<Uri>) -> Result<Vec<Uri>, ConnectError> {
-        let local = default_local_uri(&self.config, local_uri);
+        let local = default_local_uri(&self.config, self.relay.websocket, local_uri);
         let granted = Instant::now();
         let reg = authenticate(&self.config, &self.relay, &local).await?;
         let path = sdp_path(&reg);
@@ -532,8 +557,9 @@ mod tests {
     #[test]
     fn the_local_uri_never_advertises_port_0() {
         let config = EndpointConfig::default();
-        let port =
-            |u: Option<&str>| default_local_uri(&config, u.map(|u| Uri::parse(u).unwrap())).port;
+        let port = |u: Option<&str>| {
+            default_local_uri(&config, false, u.map(|u| Uri::parse(u).unwrap())).port
+        };
         assert_eq!(port(None), Some(RECOMMENDED_PORT));
         assert_eq!(port(Some("msrp://127.0.0.1:0/zero;tcp")), Some(9));
         assert_eq!(port(Some("msrp://127.0.0.1:4000/given;tcp")), Some(4000));

@@ -4,6 +4,10 @@
 //! chunk matches, `cleanup(local URI)` forgets it. Unknown session ids get 481
 //! and the connection is closed; a session already bound gets 506 (RFC 4975
 //! §5.4). [`super::AcceptorDirect`] is a server with one session.
+//!
+//! Listeners take MSRP over TCP, over WebSocket (RFC 7977), or both on one
+//! port, as [`EndpointConfig::websocket`] says; a WebSocket connection is
+//! upgraded before its binding chunk is read, and then routed like any.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -21,6 +25,7 @@ use crate::log::{Level, SharedLogger};
 use crate::msrp_log;
 use crate::protocol::{ids, Chunk, ChunkReader, Host, Limits, Method, Uri};
 use crate::transport::tls::{self, Fingerprint};
+use crate::transport::websocket::{self, WsListen};
 use crate::transport::{
     make_response_to, success_report, MsrpError, Stream, Transport, TransportInfo,
 };
@@ -167,10 +172,22 @@ impl Server {
         if uri.session_id.is_none() {
             uri.session_id = Some(ids::session_id());
         }
-        if !uri.transport.eq_ignore_ascii_case("tcp") {
-            return Err(ConnectError::InvalidPath(format!(
-                "{uri}: only the tcp transport can be listened on"
-            )));
+        let tcp = uri.transport.eq_ignore_ascii_case("tcp");
+        let ws = uri.transport.eq_ignore_ascii_case("ws");
+        match self.inner.config.websocket.listen {
+            WsListen::TcpOnly if !tcp => {
+                return Err(ConnectError::InvalidPath(format!(
+                    "{uri}: only the tcp transport can be listened on (WebSocket is not enabled)"
+                )));
+            }
+            // A WebSocket listener's path names the ws transport (RFC 7977 §5.2).
+            WsListen::WsOnly if tcp || ws => uri.transport = "ws".into(),
+            WsListen::WsOnly | WsListen::Both if !(tcp || ws) => {
+                return Err(ConnectError::InvalidPath(format!(
+                    "{uri}: only the tcp and ws transports can be listened on"
+                )));
+            }
+            _ => {}
         }
         if uri.secure && self.inner.config.identity.is_none() {
             return Err(ConnectError::InvalidPath(format!(
@@ -548,17 +565,48 @@ async fn handle_connection(
     secure: bool,
     permit: OwnedSemaphorePermit,
 ) -> Result<(), ConnectError> {
-    let (limits, tls_config) = {
+    let (limits, tls_config, ws) = {
         let strong = inner.upgrade().ok_or(ConnectError::Cancelled)?;
         let tls_config = match (&strong.config.identity, secure) {
             (Some(id), true) => Some(tls::server_config(id)?),
             _ => None,
         };
-        (strong.config.limits, tls_config)
+        (
+            strong.config.limits,
+            tls_config,
+            strong.config.websocket.clone(),
+        )
     };
-    let mut stream = match tls_config {
+    let stream = match tls_config {
         Some(cfg) => Stream::TlsServer(Box::new(tls::accept(tcp, cfg).await?)),
         None => Stream::Tcp(tcp),
+    };
+    let mut buf = BytesMut::new();
+    let mut stream = match ws.listen {
+        WsListen::TcpOnly => stream,
+        WsListen::WsOnly => {
+            let ws =
+                websocket::accept(stream, buf.split(), &ws, limits.max_assembled_chunk).await?;
+            Stream::Ws(Box::new(ws))
+        }
+        WsListen::Both => {
+            // An upgrade starts "GET " (RFC 6455 §4.1), an MSRP request
+            // "MSRP " (RFC 4975 §7.1): four octets tell them apart.
+            let mut stream = stream;
+            while buf.len() < 4 {
+                buf.reserve(64);
+                if stream.read_buf(&mut buf).await? == 0 {
+                    return Err(ConnectError::Protocol("peer closed before binding".into()));
+                }
+            }
+            if buf.starts_with(b"GET ") {
+                let ws =
+                    websocket::accept(stream, buf.split(), &ws, limits.max_assembled_chunk).await?;
+                Stream::Ws(Box::new(ws))
+            } else {
+                stream
+            }
+        }
     };
     // The binding chunk is read before anything is known about the peer:
     // assemble at most MAX_BINDING_CHUNK octets of it (the default limits
@@ -569,7 +617,6 @@ async fn handle_connection(
         ..limits
     };
     let mut first = ChunkReader::new(binding_limits);
-    let mut buf = BytesMut::new();
     let chunk = read_first_chunk(&mut stream, &mut first, &mut buf).await?;
     // Between chunks: the session continues with the configured limits.
     debug_assert!(first.is_idle());

@@ -1,13 +1,13 @@
 //! `msrp_endpoint_config_t`: what connectors, acceptors and servers are made
 //! with — the endpoint's own certificate and key, trust anchors for peers,
-//! the logger, timeouts.
+//! the logger, timeouts, and whether listeners take MSRP over WebSocket.
 
 use std::ffi::c_char;
 use std::path::Path;
 
 use super::handle::{
-    box_from_ptr, box_into_ptr, out, slice_arg, str_arg, string_into_ptr, try_mut, try_ref,
-    Castable, OwnershipBox,
+    box_from_ptr, box_into_ptr, opt_str_arg, out, slice_arg, str_arg, string_into_ptr, try_mut,
+    try_ref, Castable, OwnershipBox,
 };
 use super::logger::{msrp_logger_t, CLogger, UserData};
 use super::result::{
@@ -15,7 +15,7 @@ use super::result::{
 };
 use super::runtime::duration_from_ms;
 use crate::connect::{EndpointConfig, SourcePort};
-use crate::transport::{PathMatching, PeerVerification, TlsIdentity};
+use crate::transport::{PathMatching, PeerVerification, TlsIdentity, WsListen};
 
 /// Settings for `msrp_connector_*_new`, `msrp_acceptor_*_new` and
 /// `msrp_server_new`, which copy them: one config can make many handles and
@@ -370,6 +370,82 @@ pub extern "C" fn msrp_endpoint_config_fingerprint(
             return fail(MSRP_RESULT_NOT_FOUND, "the config has no certificate");
         };
         out_text.write(string_into_ptr(identity.fingerprint().to_string())?);
+        Ok(())
+    }
+}
+
+/// `mode` for `msrp_endpoint_config_set_websocket`: listeners take MSRP
+/// over TCP (or TLS) only. The default.
+pub const MSRP_WEBSOCKET_OFF: u32 = 0;
+/// `mode` for `msrp_endpoint_config_set_websocket`: listeners take MSRP
+/// over WebSocket only (RFC 7977; over TLS, that is WSS).
+pub const MSRP_WEBSOCKET_ONLY: u32 = 1;
+/// `mode` for `msrp_endpoint_config_set_websocket`: listeners take both on
+/// one port, a connection whose first octets are `GET ` being a WebSocket
+/// upgrade.
+pub const MSRP_WEBSOCKET_BOTH: u32 = 2;
+
+/// Chooses what the listeners of acceptors and servers made with this
+/// config take: `MSRP_WEBSOCKET_OFF` (the default), `MSRP_WEBSOCKET_ONLY`
+/// or `MSRP_WEBSOCKET_BOTH`. Any other `mode` is `MSRP_RESULT_INVALID_ARGUMENT`
+/// (the config is unchanged).
+///
+/// With WebSocket on, a listener answers the HTTP upgrade (RFC 6455) only
+/// when it asks for the `msrp` subprotocol (`Sec-WebSocket-Protocol: msrp`,
+/// RFC 7977 §4.1; otherwise 400), reads at most 8 KiB of upgrade request
+/// (otherwise 431) within 10 seconds (otherwise 408), and then carries each
+/// MSRP chunk in one WebSocket message, text when the chunk is valid UTF-8,
+/// else binary. With `MSRP_WEBSOCKET_ONLY` the local URI of
+/// `msrp_acceptor_prepare` / `msrp_server_prepare` gets the `ws` transport
+/// (`msrp://host:port/id;ws`, `msrps` for WSS with a certificate); with
+/// `MSRP_WEBSOCKET_BOTH` a local URI with `;ws` names the WebSocket side
+/// and one with `;tcp` the TCP side of the same port.
+///
+/// Connecting needs no setting: a connector whose peer's first hop has the
+/// `ws` transport connects over WebSocket (WSS for `msrps`, with the same
+/// certificate checks as TLS). Nothing else changes for the caller.
+#[unsafe(no_mangle)]
+pub extern "C" fn msrp_endpoint_config_set_websocket(
+    cfg: *mut msrp_endpoint_config_t,
+    mode: u32,
+) -> msrp_result_t {
+    ffi_boundary! { result:
+        let cfg = try_mut(cfg)?;
+        cfg.websocket.listen = match mode {
+            MSRP_WEBSOCKET_OFF => WsListen::TcpOnly,
+            MSRP_WEBSOCKET_ONLY => WsListen::WsOnly,
+            MSRP_WEBSOCKET_BOTH => WsListen::Both,
+            other => {
+                return fail(
+                    MSRP_RESULT_INVALID_ARGUMENT,
+                    format!("websocket mode {other}: MSRP_WEBSOCKET_OFF, _ONLY or _BOTH"),
+                )
+            }
+        };
+        Ok(())
+    }
+}
+
+/// Adds an origin that WebSocket listeners accept (the browser's `Origin`
+/// header, such as `"https://chat.example.com"`, compared ASCII
+/// case-insensitively). Once one is added, an upgrade with any other
+/// origin, or none, is answered 403. `origin` NULL clears the list: any
+/// origin is accepted again (the default). The string is copied.
+#[unsafe(no_mangle)]
+pub extern "C" fn msrp_endpoint_config_add_websocket_origin(
+    cfg: *mut msrp_endpoint_config_t,
+    origin: *const c_char,
+) -> msrp_result_t {
+    ffi_boundary! { result:
+        let cfg = try_mut(cfg)?;
+        match opt_str_arg(origin, "origin")? {
+            Some(o) => cfg
+                .websocket
+                .allowed_origins
+                .get_or_insert_with(Vec::new)
+                .push(o.to_string()),
+            None => cfg.websocket.allowed_origins = None,
+        }
         Ok(())
     }
 }

@@ -51,6 +51,10 @@ impl Castable for msrp_relay_settings_t {
 /// `msrp_relay_settings_set_dns_server` picks the DNS server. When nothing
 /// is found, prepare fails with `MSRP_RESULT_IO` and a text naming the
 /// domain.
+/// A relay URI with the `ws` transport (`msrp://host:port;ws`,
+/// `msrps://host:port;ws` for WSS) is reached over WebSocket (RFC 7977 §8,
+/// as Kamailio's websocket module serves it); the local URI then defaults to
+/// a WebSocket client's, `msrp://<random>.invalid:2855/<id>;ws` (§5.2).
 /// `username` and `password` are the relay's digest credentials. The relay's
 /// certificate (TLS) is checked against the endpoint config's trust anchors
 /// or the fingerprint set by `msrp_relay_settings_set_fingerprint`.

@@ -389,7 +389,10 @@ pub struct TransportReader {
 /// [`BY_REFERENCE`] octets kept as the `Bytes` they came in, written with
 /// vectored writes instead of being copied. Over TLS the vectored write
 /// still makes full records: rustls cuts its records from all the slices
-/// of one write as from one buffer, encrypting straight from them.
+/// of one write as from one buffer, encrypting straight from them. Over
+/// WebSocket the stream cuts what it is given into one message per chunk
+/// at each chunk's end-line (RFC 7977 §5.1, [`super::websocket`]), so
+/// gathering many chunks into one write, or slicing one, is still right.
 pub struct TransportWriter {
     info: Arc<TransportInfo>,
     io: WriteHalf<Stream>,

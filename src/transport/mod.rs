@@ -1,4 +1,4 @@
-//! The transport layer: one MSRP connection over TCP or TLS (the seed's
+//! The transport layer: one MSRP connection over TCP, TLS or WebSocket (the seed's
 //! `msrplib.transport`): the stream, framed reading and writing of chunks,
 //! `make_chunk`, responses, and the binding checks.
 
@@ -6,6 +6,7 @@ pub mod connection;
 pub mod response;
 pub mod stream;
 pub mod tls;
+pub mod websocket;
 
 pub use connection::{
     make_response_to, ChunkParams, MsrpError, PathMatching, Transport, TransportError,
@@ -14,3 +15,4 @@ pub use connection::{
 pub use response::{response_due, success_report, ResponseEncoder};
 pub use stream::Stream;
 pub use tls::{Fingerprint, PeerVerification, TlsError, TlsIdentity, TrustAnchors};
+pub use websocket::{WsListen, WsSettings, WsStream};

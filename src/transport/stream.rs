@@ -1,6 +1,6 @@
-//! The byte stream under a transport: plain TCP, or TLS as client or server
-//! (rustls through tokio-rustls). One type so the rest of the stack is not
-//! generic over it.
+//! The byte stream under a transport: plain TCP, TLS as client or server
+//! (rustls through tokio-rustls), or WebSocket (RFC 7977) over either. One
+//! type so the rest of the stack is not generic over it.
 
 use std::io;
 use std::net::SocketAddr;
@@ -11,13 +11,16 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use super::tls::Fingerprint;
+use super::websocket::WsStream;
 
-/// A connected stream, TCP or TLS.
+/// A connected stream, TCP, TLS, or WebSocket over TCP or TLS.
 #[derive(Debug)]
 pub enum Stream {
     Tcp(TcpStream),
     TlsClient(Box<tokio_rustls::client::TlsStream<TcpStream>>),
     TlsServer(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+    /// MSRP over WebSocket (ws, or wss over a TLS stream).
+    Ws(Box<WsStream>),
 }
 
 impl Stream {
@@ -26,6 +29,7 @@ impl Stream {
             Stream::Tcp(s) => s,
             Stream::TlsClient(s) => s.get_ref().0,
             Stream::TlsServer(s) => s.get_ref().0,
+            Stream::Ws(s) => s.inner().tcp(),
         }
     }
 
@@ -39,9 +43,18 @@ impl Stream {
         self.tcp().local_addr()
     }
 
-    /// Whether this is a TLS stream.
+    /// Whether this is a TLS stream (for WebSocket: wss).
     pub fn is_tls(&self) -> bool {
-        !matches!(self, Stream::Tcp(_))
+        match self {
+            Stream::Tcp(_) => false,
+            Stream::TlsClient(_) | Stream::TlsServer(_) => true,
+            Stream::Ws(s) => s.inner().is_tls(),
+        }
+    }
+
+    /// Whether this is a WebSocket stream (ws or wss).
+    pub fn is_ws(&self) -> bool {
+        matches!(self, Stream::Ws(_))
     }
 
     /// The SHA-256 fingerprint of the certificate the peer presented, if any.
@@ -50,6 +63,7 @@ impl Stream {
             Stream::Tcp(_) => None,
             Stream::TlsClient(s) => super::tls::peer_fingerprint(s.get_ref().1),
             Stream::TlsServer(s) => super::tls::peer_fingerprint(s.get_ref().1),
+            Stream::Ws(s) => s.inner().peer_fingerprint(),
         }
     }
 }
@@ -64,6 +78,7 @@ impl AsyncRead for Stream {
             Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             Stream::TlsClient(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             Stream::TlsServer(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Ws(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
 }
@@ -78,6 +93,7 @@ impl AsyncWrite for Stream {
             Stream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             Stream::TlsClient(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             Stream::TlsServer(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Ws(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
@@ -90,6 +106,7 @@ impl AsyncWrite for Stream {
             Stream::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Stream::TlsClient(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
             Stream::TlsServer(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+            Stream::Ws(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
         }
     }
 
@@ -98,6 +115,7 @@ impl AsyncWrite for Stream {
             Stream::Tcp(s) => s.is_write_vectored(),
             Stream::TlsClient(s) => s.is_write_vectored(),
             Stream::TlsServer(s) => s.is_write_vectored(),
+            Stream::Ws(s) => s.is_write_vectored(),
         }
     }
 
@@ -106,6 +124,7 @@ impl AsyncWrite for Stream {
             Stream::Tcp(s) => Pin::new(s).poll_flush(cx),
             Stream::TlsClient(s) => Pin::new(s.as_mut()).poll_flush(cx),
             Stream::TlsServer(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Ws(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
@@ -114,6 +133,7 @@ impl AsyncWrite for Stream {
             Stream::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             Stream::TlsClient(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
             Stream::TlsServer(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Ws(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }
