@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use msrp::protocol::fuzz_checks::{check_parse_chunk, check_parse_digest, check_parse_uri};
+use msrp::sdp::fuzz_checks::check_parse_sdp;
 use msrp::session::fuzz_checks::check_session;
 
 fn replay(target: &str, check: fn(&[u8])) {
@@ -45,6 +46,11 @@ fn parse_digest_regressions() {
 }
 
 #[test]
+fn parse_sdp_regressions() {
+    replay("parse_sdp", check_parse_sdp);
+}
+
+#[test]
 fn session_regressions() {
     replay("session", |data| {
         check_session(data);
@@ -58,6 +64,7 @@ fn seed_corpus_passes_the_checks() {
         ("parse_chunk", check_parse_chunk as fn(&[u8])),
         ("parse_uri", check_parse_uri),
         ("parse_digest", check_parse_digest),
+        ("parse_sdp", check_parse_sdp),
         ("session", |data| {
             check_session(data);
         }),

@@ -202,8 +202,8 @@ impl FileSelector {
             match key.to_ascii_lowercase().as_str() {
                 "name" => sel.name = Some(percent_decode(unquote(value))),
                 "type" => {
-                    if value.is_empty() {
-                        return Err(err("type: is empty".into()));
+                    if value.is_empty() || value.matches('"').count() % 2 != 0 {
+                        return Err(err(format!("type {} is empty or has an unclosed quote", quote(value))));
                     }
                     sel.media_type = Some(value.to_string());
                 }

@@ -20,6 +20,8 @@ pub mod direction;
 pub mod error;
 pub mod file;
 pub mod fingerprint;
+#[doc(hidden)]
+pub mod fuzz_checks;
 pub mod media;
 pub mod negotiate;
 pub mod offer;
