@@ -131,8 +131,43 @@ impl ConnectorHandle {
         }
     }
 
+    /// Makes the connector take the role an SDP offer/answer decided
+    /// (`msrp_sdp_connector_complete`): a prepared direct acceptor that must
+    /// connect becomes a direct connector with the same local URI (it stops
+    /// listening); a connector that must wait, or a relay acceptor that must
+    /// connect, cannot change and is an error.
+    pub(crate) fn take_role(&self, active: bool) -> Result<()> {
+        let Ok(mut kind) = self.kind.try_lock() else {
+            return fail(
+                MSRP_RESULT_INVALID_STATE,
+                "a prepare or complete is running on this connector",
+            );
+        };
+        match (&mut *kind, active) {
+            (Kind::Acceptor(a), true) => {
+                let Some(local) = a.local_uri().cloned() else {
+                    return fail(MSRP_RESULT_INVALID_STATE, "the acceptor is not prepared");
+                };
+                let mut c = ConnectorDirect::new(a.config().clone());
+                c.prepare(Some(local))?;
+                a.cleanup();
+                *kind = Kind::Connector(c);
+                Ok(())
+            }
+            (Kind::Connector(_), false) => fail(
+                MSRP_RESULT_INVALID_STATE,
+                "the SDP makes this end passive, but a direct connector does not listen (prepare an acceptor for a=setup actpass or passive)",
+            ),
+            (Kind::AcceptorRelay(_), true) => fail(
+                MSRP_RESULT_INVALID_STATE,
+                "the SDP makes this end active, but a relay acceptor does not send the first SEND (use msrp_connector_relay_new)",
+            ),
+            _ => Ok(()),
+        }
+    }
+
     /// Registers a complete and returns the future that runs it.
-    fn start_complete(
+    pub(crate) fn start_complete(
         &self,
         path: Vec<Uri>,
         fingerprint: Option<Fingerprint>,

@@ -29,6 +29,7 @@ pub(crate) mod handle;
 pub mod logger;
 pub mod relay;
 pub mod runtime;
+pub mod sdp;
 pub mod server;
 pub mod session;
 pub mod tls;
