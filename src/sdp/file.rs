@@ -216,6 +216,9 @@ impl FileSelector {
                     let (alg, hex) = value.split_once(':').ok_or_else(|| {
                         err(format!("hash {} is not <algorithm>:<hex pairs>", quote(value)))
                     })?;
+                    if alg.is_empty() || !alg.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                        return Err(err(format!("hash algorithm {} is not a token", quote(alg))));
+                    }
                     let value = parse_hex_pairs(hex).ok_or_else(|| {
                         err(format!("hash value {} is not hex pairs", quote(hex)))
                     })?;
@@ -294,7 +297,13 @@ pub(crate) fn parse_dates(text: &str) -> Result<Vec<(String, String)>, SdpError>
                     format!("{} is not <kind>:\"<date>\"", quote(item)),
                 )
             })?;
-            Ok((k.to_ascii_lowercase(), unquote(v).to_string()))
+            if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                return Err(SdpError::new(
+                    "a=file-date",
+                    format!("{} is not creation, modification or read", quote(k)),
+                ));
+            }
+            Ok((k.to_ascii_lowercase(), v.replace('"', "")))
         })
         .collect()
 }

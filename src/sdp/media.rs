@@ -2,7 +2,7 @@
 //! and the `c=` and `a=` lines under it (RFC 4975 §8) — read from a whole
 //! SDP body or from the section alone, and written back.
 //!
-//! Reading is liberal: LF or CRLF line ends, attribute names in any case,
+//! Reading is liberal: LF, CR or CRLF line ends, attribute names in any case,
 //! session-level `c=`, `a=setup` and `a=fingerprint` inherited by the
 //! section (RFC 4566 §5, RFC 8122 §5), unknown attributes kept in order and
 //! otherwise ignored. A malformed attribute this module knows is an error
@@ -151,9 +151,10 @@ impl MediaDescription {
                 format!("{} bytes is longer than {MAX_SDP_LEN}", text.len()),
             ));
         }
+        // CRLF, LF, or a lone CR end a line (RFC 4566 §5 asks for CRLF).
         let lines = text
-            .split('\n')
-            .map(|l| l.strip_suffix('\r').unwrap_or(l).trim_end())
+            .split(['\r', '\n'])
+            .map(str::trim_end)
             .filter(|l| !l.is_empty());
         let mut session = Vec::new();
         let mut sections: Vec<Vec<&str>> = Vec::new();
