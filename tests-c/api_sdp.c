@@ -244,7 +244,8 @@ int main(void) {
         msrp_sdp_negotiation_t *n = NULL;
         msrp_transport_t *tr = NULL;
         CHECK_OK(msrp_connector_direct_new(NULL, &c));
-        CHECK_OK(msrp_connector_prepare(c, NULL, &p));
+        /* A connector only advertises its port; without one it could not answer passive. */
+        CHECK_OK(msrp_connector_prepare(c, "msrp://127.0.0.1:5555/me;tcp", &p));
         CHECK_OK(msrp_sdp_media_parse("m=message 5 TCP/MSRP *\r\na=path:msrp://127.0.0.1:5/x;tcp\r\na=setup:active\r\n", 0,
                                       &remote));
         CHECK_OK(msrp_sdp_answer_build(remote, p, NULL, &t));

@@ -7,7 +7,11 @@ use msrp::protocol::Uri;
 use msrp::sdp::*;
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/tests/data/sdp/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read_to_string(format!(
+        "{}/tests/data/sdp/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 fn path(text: &str) -> Vec<Uri> {
@@ -28,9 +32,15 @@ fn rfc4975_section_4_offer_and_answer() {
     assert_eq!(offer.port, 7654);
     assert_eq!(offer.proto, Proto::Tcp);
     assert_eq!(offer.formats, ["*"]);
-    assert_eq!(offer.connection.as_ref().unwrap().address, "atlanta.example.com");
+    assert_eq!(
+        offer.connection.as_ref().unwrap().address,
+        "atlanta.example.com"
+    );
     assert_eq!(offer.accept_types, ["text/plain"]);
-    assert_eq!(offer.path, path("msrp://atlanta.example.com:7654/jshA7weztas;tcp"));
+    assert_eq!(
+        offer.path,
+        path("msrp://atlanta.example.com:7654/jshA7weztas;tcp")
+    );
     assert_eq!(offer.setup, None);
     roundtrip(&offer);
     let answer = MediaDescription::parse(
@@ -55,7 +65,10 @@ fn rfc4975_fingerprint_example_sha1() {
     assert_eq!(md.fingerprints.len(), 1);
     assert_eq!(md.fingerprints[0].hash, "sha-1");
     assert_eq!(md.fingerprints[0].value.len(), 20);
-    assert_eq!(md.fingerprints[0].to_string(), "sha-1 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB");
+    assert_eq!(
+        md.fingerprints[0].to_string(),
+        "sha-1 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB"
+    );
     roundtrip(&md);
 }
 
@@ -76,7 +89,10 @@ const RFC5547_FIGURE_2: &str = "v=0\r\no=alice 2890844526 2890844526 IN IP4 host
 fn rfc5547_figure_2_every_file_attribute() {
     let md = MediaDescription::parse(RFC5547_FIGURE_2).unwrap();
     assert_eq!(md.direction, Some(Direction::SendOnly));
-    assert_eq!(md.connection.as_ref().unwrap().address, "host.atlanta.example.com");
+    assert_eq!(
+        md.connection.as_ref().unwrap().address,
+        "host.atlanta.example.com"
+    );
     let sel = md.file.selector.as_ref().unwrap();
     assert_eq!(sel.name.as_deref(), Some("My cool picture.jpg"));
     assert_eq!(sel.media_type.as_deref(), Some("image/jpeg"));
@@ -84,11 +100,26 @@ fn rfc5547_figure_2_every_file_attribute() {
     let hash = sel.hash.as_ref().unwrap();
     assert_eq!(hash.algorithm, "sha-1");
     assert_eq!(hash.value[..3], [0x72, 0x24, 0x5f]);
-    assert_eq!(md.file.transfer_id.as_deref(), Some("vBnG916bdberum2fFEABR1FR3ExZMUrd"));
+    assert_eq!(
+        md.file.transfer_id.as_deref(),
+        Some("vBnG916bdberum2fFEABR1FR3ExZMUrd")
+    );
     assert_eq!(md.file.disposition.as_deref(), Some("attachment"));
-    assert_eq!(md.file.dates, [("creation".to_string(), "Mon, 15 May 2006 15:01:31 +0300".to_string())]);
+    assert_eq!(
+        md.file.dates,
+        [(
+            "creation".to_string(),
+            "Mon, 15 May 2006 15:01:31 +0300".to_string()
+        )]
+    );
     assert_eq!(md.file.icon.as_deref(), Some("cid:id2@alicepc.example.com"));
-    assert_eq!(md.file.range, Some(FileRange { start: 1, stop: Some(32349) }));
+    assert_eq!(
+        md.file.range,
+        Some(FileRange {
+            start: 1,
+            stop: Some(32349)
+        })
+    );
     roundtrip(&md);
     let text = md.to_string();
     assert!(text.contains("a=file-selector:name:\"My cool picture.jpg\" type:image/jpeg size:32349 hash:sha-1:72:24:5F:E8"), "{text}");
@@ -141,13 +172,21 @@ fn rfc5547_section_9_2_file_request_answered_by_the_sender() {
     .unwrap();
     assert_eq!(answer.direction, Some(Direction::SendOnly));
     assert_eq!(answer.file.selector, mine.selector);
-    assert_eq!(answer.file.transfer_id.as_deref(), Some("aCQYuBRVoUPGVsFZkCK98vzcX2FXDIk2"));
-    assert!(answer.to_string().contains("a=file-selector:type:image/jpeg hash:sha-1:72:24"));
+    assert_eq!(
+        answer.file.transfer_id.as_deref(),
+        Some("aCQYuBRVoUPGVsFZkCK98vzcX2FXDIk2")
+    );
+    assert!(answer
+        .to_string()
+        .contains("a=file-selector:type:image/jpeg hash:sha-1:72:24"));
 }
 
 #[test]
 fn rfc5547_section_9_3_capability_and_refusal() {
-    let md = MediaDescription::parse("m=message 0 TCP/MSRP *\r\na=accept-types:*\r\na=file-selector\r\n").unwrap();
+    let md = MediaDescription::parse(
+        "m=message 0 TCP/MSRP *\r\na=accept-types:*\r\na=file-selector\r\n",
+    )
+    .unwrap();
     assert!(md.is_refused());
     assert_eq!(md.file.selector, Some(FileSelector::default()));
     assert!(!md.file.has_file());
@@ -165,9 +204,14 @@ fn reoffer_with_the_same_transfer_id_is_the_same_transfer() {
     let first = MediaDescription::parse(RFC5547_FIGURE_2).unwrap();
     let refresh = MediaDescription::parse(RFC5547_FIGURE_2).unwrap();
     assert!(reoffer_is_same_transfer(&first, &refresh));
-    let other = MediaDescription::parse(&RFC5547_FIGURE_2.replace("vBnG916bdberum2fFEABR1FR3ExZMUrd", "ZVE8MfI9mhAdZ8GyiNMzNN5dpqgzQlCO")).unwrap();
+    let other = MediaDescription::parse(&RFC5547_FIGURE_2.replace(
+        "vBnG916bdberum2fFEABR1FR3ExZMUrd",
+        "ZVE8MfI9mhAdZ8GyiNMzNN5dpqgzQlCO",
+    ))
+    .unwrap();
     assert!(!reoffer_is_same_transfer(&first, &other));
-    let chat = MediaDescription::parse("m=message 1 TCP/MSRP *\r\na=path:msrp://a:1/x;tcp\r\n").unwrap();
+    let chat =
+        MediaDescription::parse("m=message 1 TCP/MSRP *\r\na=path:msrp://a:1/x;tcp\r\n").unwrap();
     assert!(!reoffer_is_same_transfer(&chat, &chat));
 }
 
@@ -188,7 +232,12 @@ fn sipsimple_chat_offer_skips_audio_and_answers_active() {
     assert_eq!(offer.setup, Some(Setup::Actpass));
     assert_eq!(offer.accept_types.len(), 4);
     assert_eq!(offer.fingerprints[0].hash, "sha-256");
-    assert!(MediaDescription::parse_nth(&fixture("sipsimple_chat_offer.sdp"), 1).unwrap_err().reason.contains("there are 1"));
+    assert!(
+        MediaDescription::parse_nth(&fixture("sipsimple_chat_offer.sdp"), 1)
+            .unwrap_err()
+            .reason
+            .contains("there are 1")
+    );
     let mine = SdpFingerprint::sha256_of_certificate(b"not really a certificate");
     let answer = build_answer(
         &offer,
@@ -229,11 +278,18 @@ fn legacy_sha1_hash_name_lower_case_hex_is_accepted_and_written_strictly() {
 
 #[test]
 fn freeswitch_answers_actpass_with_passive_so_the_offerer_connects() {
-    let offer = build_offer(&LocalSettings { path: path("msrp://127.0.0.1:4000/off;tcp"), ..Default::default() }).unwrap();
+    let offer = build_offer(&LocalSettings {
+        path: path("msrp://127.0.0.1:4000/off;tcp"),
+        ..Default::default()
+    })
+    .unwrap();
     let answer = MediaDescription::parse(&fixture("freeswitch_answer_to_actpass.sdp")).unwrap();
     let n = negotiate(&offer, &answer, true).unwrap();
     assert_eq!(n.role, Role::Active);
-    assert_eq!(n.remote_path[0].session_id.as_deref(), Some("3f6c1a2e-9b7d-4e05-8a31-c2d4e6f80b19"));
+    assert_eq!(
+        n.remote_path[0].session_id.as_deref(),
+        Some("3f6c1a2e-9b7d-4e05-8a31-c2d4e6f80b19")
+    );
     assert_eq!(n.remote_accept_wrapped_types.len(), 3);
 }
 
@@ -241,7 +297,14 @@ fn freeswitch_answers_actpass_with_passive_so_the_offerer_connects() {
 fn doubango_connection_new_is_kept_and_ignored() {
     let offer = MediaDescription::parse(&fixture("doubango_file_offer.sdp")).unwrap();
     assert_eq!(offer.connection_attr, Some(ConnectionAttr::New));
-    let answer = build_answer(&offer, &LocalSettings { path: path("msrp://127.0.0.1:4001/ans;tcp"), ..Default::default() }).unwrap();
+    let answer = build_answer(
+        &offer,
+        &LocalSettings {
+            path: path("msrp://127.0.0.1:4001/ans;tcp"),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(answer.connection_attr, None, "RFC 6135 §4.4: never written");
     assert_eq!(answer.direction, Some(Direction::RecvOnly));
     assert_eq!(answer.file.transfer_id.as_deref(), Some("1766001234999"));
@@ -254,9 +317,19 @@ fn rcsjta_ipv6_tls_offer_with_sha1_fingerprint() {
     assert_eq!(offer.fingerprints[0].hash, "sha-1");
     assert_eq!(offer.file.icon.as_deref(), Some("cid:image@joyn.com"));
     assert_eq!(offer.setup, Some(Setup::Active));
-    let answer = build_answer(&offer, &LocalSettings { path: path("msrps://[2001:db8::1]:3000/me;tcp"), ..Default::default() }).unwrap();
+    let answer = build_answer(
+        &offer,
+        &LocalSettings {
+            path: path("msrps://[2001:db8::1]:3000/me;tcp"),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(answer.setup, Some(Setup::Passive));
-    assert_eq!(answer.connection.as_ref().unwrap().to_string(), "IN IP6 2001:db8::1");
+    assert_eq!(
+        answer.connection.as_ref().unwrap().to_string(),
+        "IN IP6 2001:db8::1"
+    );
     let n = negotiate(&answer, &offer, false).unwrap();
     assert_eq!(n.role, Role::Passive);
     assert_eq!(n.remote_fingerprint.unwrap().hash, "sha-1");
@@ -267,27 +340,64 @@ fn crocodile_without_setup_over_websocket_with_percent_encoded_name() {
     let offer = MediaDescription::parse(&fixture("crocodile_ws_file_offer.sdp")).unwrap();
     assert_eq!(offer.proto, Proto::Wss);
     assert_eq!(offer.setup, None);
-    assert_eq!(offer.file.selector.as_ref().unwrap().name.as_deref(), Some("notes \"draft\".txt"));
+    assert_eq!(
+        offer.file.selector.as_ref().unwrap().name.as_deref(),
+        Some("notes \"draft\".txt")
+    );
     assert!(offer.to_string().contains("name:\"notes %22draft%22.txt\""));
-    let answer = build_answer(&offer, &LocalSettings { path: path("msrps://127.0.0.1:4002/ans;tcp"), ..Default::default() }).unwrap();
-    assert_eq!(answer.setup, Some(Setup::Passive), "a peer without a=setup connects itself");
+    let answer = build_answer(
+        &offer,
+        &LocalSettings {
+            path: path("msrps://127.0.0.1:4002/ans;tcp"),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        answer.setup,
+        Some(Setup::Passive),
+        "a peer without a=setup connects itself"
+    );
 }
 
 #[test]
 fn opensips_msrp_ua_lf_only_without_setup() {
     let offer = MediaDescription::parse(&fixture("opensips_msrp_ua_offer_lf.sdp")).unwrap();
     assert_eq!(offer.path.len(), 2);
-    let answer = build_answer(&offer, &LocalSettings { path: path("msrp://127.0.0.1:4003/ans;tcp"), ..Default::default() }).unwrap();
-    assert_eq!(negotiate(&answer, &offer, false).unwrap().role, Role::Passive);
+    let answer = build_answer(
+        &offer,
+        &LocalSettings {
+            path: path("msrp://127.0.0.1:4003/ans;tcp"),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        negotiate(&answer, &offer, false).unwrap().role,
+        Role::Passive
+    );
 }
 
 #[test]
 fn node_lib_active_offer_answered_passive_and_active_override_refused() {
     let offer = MediaDescription::parse(&fixture("msrp_node_lib_active_offer.sdp")).unwrap();
     assert_eq!(offer.direction, Some(Direction::SendRecv));
-    let settings = LocalSettings { path: path("msrp://127.0.0.1:4004/ans;tcp"), ..Default::default() };
-    assert_eq!(build_answer(&offer, &settings).unwrap().setup, Some(Setup::Passive));
-    let e = build_answer(&offer, &LocalSettings { setup: Some(Setup::Active), ..settings }).unwrap_err();
+    let settings = LocalSettings {
+        path: path("msrp://127.0.0.1:4004/ans;tcp"),
+        ..Default::default()
+    };
+    assert_eq!(
+        build_answer(&offer, &settings).unwrap().setup,
+        Some(Setup::Passive)
+    );
+    let e = build_answer(
+        &offer,
+        &LocalSettings {
+            setup: Some(Setup::Active),
+            ..settings
+        },
+    )
+    .unwrap_err();
     assert_eq!(e.attribute, "a=setup");
 }
 
@@ -295,7 +405,13 @@ fn node_lib_active_offer_answered_passive_and_active_override_refused() {
 fn who_connects_table_for_every_setup_combination() {
     use Setup::*;
     use Side::*;
-    let all = [Some(Active), Some(Passive), Some(Actpass), Some(Holdconn), None];
+    let all = [
+        Some(Active),
+        Some(Passive),
+        Some(Actpass),
+        Some(Holdconn),
+        None,
+    ];
     for offer in all {
         for answer in all {
             let got = who_connects(offer, answer).ok();
@@ -320,7 +436,10 @@ fn who_connects_table_for_every_setup_combination() {
     assert_eq!(who_connects(Some(Active), Some(Passive)).unwrap(), Offerer);
     assert_eq!(who_connects(Some(Passive), Some(Active)).unwrap(), Answerer);
     assert_eq!(who_connects(None, None).unwrap(), Offerer);
-    assert_eq!(who_connects(Some(Holdconn), Some(Active)).unwrap(), Answerer);
+    assert_eq!(
+        who_connects(Some(Holdconn), Some(Active)).unwrap(),
+        Answerer
+    );
     assert!(who_connects(Some(Active), Some(Active)).is_err());
     assert!(who_connects(Some(Passive), None).is_err());
 }
@@ -328,7 +447,11 @@ fn who_connects_table_for_every_setup_combination() {
 #[test]
 fn build_answer_table_for_every_offer_setup_and_override() {
     use Setup::*;
-    let settings = |setup| LocalSettings { path: path("msrp://127.0.0.1:5000/ans;tcp"), setup, ..Default::default() };
+    let settings = |setup| LocalSettings {
+        path: path("msrp://127.0.0.1:5000/ans;tcp"),
+        setup,
+        ..Default::default()
+    };
     let cases: &[(Option<Setup>, Option<Setup>, Option<Setup>)] = &[
         // (offer, override, answer's a=setup or None for an error)
         (Some(Actpass), None, Some(Active)),
@@ -347,10 +470,17 @@ fn build_answer_table_for_every_offer_setup_and_override() {
         (Some(Holdconn), None, Some(Passive)),
     ];
     for &(o, over, want) in cases {
-        let mut offer = MediaDescription::parse("m=message 6000 TCP/MSRP *\r\na=path:msrp://127.0.0.1:6000/off;tcp\r\n").unwrap();
+        let mut offer = MediaDescription::parse(
+            "m=message 6000 TCP/MSRP *\r\na=path:msrp://127.0.0.1:6000/off;tcp\r\n",
+        )
+        .unwrap();
         offer.setup = o;
         let got = build_answer(&offer, &settings(over));
-        assert_eq!(got.as_ref().ok().and_then(|a| a.setup), want, "offer {o:?} override {over:?}: {got:?}");
+        assert_eq!(
+            got.as_ref().ok().and_then(|a| a.setup),
+            want,
+            "offer {o:?} override {over:?}: {got:?}"
+        );
         if let Ok(answer) = got {
             // Both ends agree on who connects.
             let a = negotiate(&offer, &answer, true).unwrap().role;
@@ -365,14 +495,37 @@ fn build_answer_table_for_every_offer_setup_and_override() {
 #[test]
 fn offer_setup_and_port_rules() {
     let p = path("msrp://127.0.0.1:0/off;tcp");
-    let active = build_offer(&LocalSettings { path: p.clone(), setup: Some(Setup::Active), ..Default::default() }).unwrap();
-    assert_eq!(active.port, 9, "RFC 4145: an active end without a port advertises 9");
-    assert!(active.to_string().starts_with("m=message 9 TCP/MSRP *\r\nc=IN IP4 127.0.0.1\r\n"));
-    let e = build_offer(&LocalSettings { path: p.clone(), ..Default::default() }).unwrap_err();
+    let active = build_offer(&LocalSettings {
+        path: p.clone(),
+        setup: Some(Setup::Active),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        active.port, 9,
+        "RFC 4145: an active end without a port advertises 9"
+    );
+    assert!(active
+        .to_string()
+        .starts_with("m=message 9 TCP/MSRP *\r\nc=IN IP4 127.0.0.1\r\n"));
+    let e = build_offer(&LocalSettings {
+        path: p.clone(),
+        ..Default::default()
+    })
+    .unwrap_err();
     assert_eq!(e.attribute, "m=", "actpass needs a port to listen on");
-    let e = build_offer(&LocalSettings { path: path("msrp://127.0.0.1:7/x;tcp"), setup: Some(Setup::Passive), ..Default::default() }).unwrap_err();
+    let e = build_offer(&LocalSettings {
+        path: path("msrp://127.0.0.1:7/x;tcp"),
+        setup: Some(Setup::Passive),
+        ..Default::default()
+    })
+    .unwrap_err();
     assert_eq!(e.attribute, "a=setup");
-    let e = build_offer(&LocalSettings { path: vec![], ..Default::default() }).unwrap_err();
+    let e = build_offer(&LocalSettings {
+        path: vec![],
+        ..Default::default()
+    })
+    .unwrap_err();
     assert_eq!(e.attribute, "a=path");
     let offer = build_offer(&LocalSettings {
         path: path("msrps://10.0.0.1:7000/abc;tcp"),
@@ -384,8 +537,18 @@ fn offer_setup_and_port_rules() {
     })
     .unwrap();
     let text = offer.to_string();
-    assert!(text.starts_with("m=message 7000 TCP/TLS/MSRP *\r\n"), "{text}");
-    for line in ["a=setup:actpass", "a=fingerprint:sha-256 ", "a=msrp-cema", "a=max-size:1000000", "a=accept-types:text/plain message/cpim", "a=path:msrps://10.0.0.1:7000/abc;tcp"] {
+    assert!(
+        text.starts_with("m=message 7000 TCP/TLS/MSRP *\r\n"),
+        "{text}"
+    );
+    for line in [
+        "a=setup:actpass",
+        "a=fingerprint:sha-256 ",
+        "a=msrp-cema",
+        "a=max-size:1000000",
+        "a=accept-types:text/plain message/cpim",
+        "a=path:msrps://10.0.0.1:7000/abc;tcp",
+    ] {
         assert!(text.contains(line), "{line} in {text}");
     }
     roundtrip(&offer);
@@ -404,11 +567,19 @@ fn file_offer_is_sendonly_and_needs_a_transfer_id() {
         ..Default::default()
     };
     let p = path("msrp://127.0.0.1:7001/x;tcp");
-    let e = build_offer(&LocalSettings { path: p.clone(), file: Some(file.clone()), ..Default::default() }).unwrap_err();
+    let e = build_offer(&LocalSettings {
+        path: p.clone(),
+        file: Some(file.clone()),
+        ..Default::default()
+    })
+    .unwrap_err();
     assert_eq!(e.attribute, "a=file-transfer-id");
     let offer = build_offer(&LocalSettings {
         path: p,
-        file: Some(FileAttributes { transfer_id: Some("t1".into()), ..file }),
+        file: Some(FileAttributes {
+            transfer_id: Some("t1".into()),
+            ..file
+        }),
         ..Default::default()
     })
     .unwrap();
@@ -417,7 +588,10 @@ fn file_offer_is_sendonly_and_needs_a_transfer_id() {
     // SHA-1 of "abc" (FIPS 180 test vector); separators and quotes escaped.
     assert!(text.contains("a=file-selector:name:\"a%2Fb%5Cc%25d%22.txt\" type:text/plain size:3 hash:sha-1:A9:99:3E:36:47:06:81:6A:BA:3E:25:71:78:50:C2:6C:9C:D0:D8:9D\r\n"), "{text}");
     let back = MediaDescription::parse(&text).unwrap();
-    assert_eq!(back.file.selector.unwrap().name.as_deref(), Some("a/b\\c%d\".txt"));
+    assert_eq!(
+        back.file.selector.unwrap().name.as_deref(),
+        Some("a/b\\c%d\".txt")
+    );
 }
 
 #[test]
@@ -429,7 +603,13 @@ fn fingerprints_of_any_hash_and_matching() {
     let text = fp.to_string();
     let back = SdpFingerprint::parse(&text.to_lowercase().replace("sha-256", "SHA256")).unwrap();
     assert_eq!(back, fp);
-    for (name, len) in [("sha-1", 20), ("sha-224", 28), ("sha-384", 48), ("sha-512", 64), ("md5", 16)] {
+    for (name, len) in [
+        ("sha-1", 20),
+        ("sha-224", 28),
+        ("sha-384", 48),
+        ("sha-512", 64),
+        ("md5", 16),
+    ] {
         let hex = vec!["AB"; len].join(":");
         let f = SdpFingerprint::parse(&format!("{} {hex}", name.to_uppercase())).unwrap();
         assert_eq!(f.hash, name);
@@ -446,18 +626,42 @@ fn fingerprints_of_any_hash_and_matching() {
 #[test]
 fn errors_name_the_attribute() {
     let cases = [
-        ("m=message x TCP/MSRP *\r\na=path:msrp://a:1/x;tcp\r\n", "m="),
+        (
+            "m=message x TCP/MSRP *\r\na=path:msrp://a:1/x;tcp\r\n",
+            "m=",
+        ),
         ("m=message 1 RTP/AVP *\r\na=path:msrp://a:1/x;tcp\r\n", "m="),
         ("m=message 1\r\n", "m="),
         ("m=message 1 TCP/MSRP *\r\n", "a=path"),
         ("m=message 1 TCP/MSRP *\r\na=path:http://a/x\r\n", "a=path"),
-        ("m=message 1 TCP/MSRP *\r\na=path:msrp://a:1/x;tcp\r\na=setup:sideways\r\n", "a=setup"),
-        ("m=message 1 TCP/MSRP *\r\na=path:msrp://a:1/x;tcp\r\na=max-size:big\r\n", "a=max-size"),
-        ("m=message 1 TCP/MSRP *\r\na=path:msrp://a:1/x;tcp\r\na=file-selector:size:-1\r\n", "a=file-selector"),
-        ("m=message 1 TCP/MSRP *\r\na=path:msrp://a:1/x;tcp\r\na=file-selector:hash:sha-1\r\n", "a=file-selector"),
-        ("m=message 1 TCP/MSRP *\r\na=path:msrp://a:1/x;tcp\r\na=file-range:5-2\r\n", "a=file-range"),
-        ("m=message 1 TCP/MSRP *\r\na=path:msrp://a:1/x;tcp\r\na=connection:maybe\r\n", "a=connection"),
-        ("m=message 1 TCP/MSRP *\r\nc=IN\r\na=path:msrp://a:1/x;tcp\r\n", "c="),
+        (
+            "m=message 1 TCP/MSRP *\r\na=path:msrp://a:1/x;tcp\r\na=setup:sideways\r\n",
+            "a=setup",
+        ),
+        (
+            "m=message 1 TCP/MSRP *\r\na=path:msrp://a:1/x;tcp\r\na=max-size:big\r\n",
+            "a=max-size",
+        ),
+        (
+            "m=message 1 TCP/MSRP *\r\na=path:msrp://a:1/x;tcp\r\na=file-selector:size:-1\r\n",
+            "a=file-selector",
+        ),
+        (
+            "m=message 1 TCP/MSRP *\r\na=path:msrp://a:1/x;tcp\r\na=file-selector:hash:sha-1\r\n",
+            "a=file-selector",
+        ),
+        (
+            "m=message 1 TCP/MSRP *\r\na=path:msrp://a:1/x;tcp\r\na=file-range:5-2\r\n",
+            "a=file-range",
+        ),
+        (
+            "m=message 1 TCP/MSRP *\r\na=path:msrp://a:1/x;tcp\r\na=connection:maybe\r\n",
+            "a=connection",
+        ),
+        (
+            "m=message 1 TCP/MSRP *\r\nc=IN\r\na=path:msrp://a:1/x;tcp\r\n",
+            "c=",
+        ),
         ("v=0\r\nm=audio 1 RTP/AVP 0\r\n", "m="),
         ("", "m="),
     ];
@@ -483,17 +687,34 @@ fn session_level_setup_fingerprint_and_connection_are_inherited() {
 #[test]
 fn tls_on_one_side_only_is_refused() {
     let offer = MediaDescription::parse(&fixture("sipsimple_chat_offer.sdp")).unwrap();
-    let e = build_answer(&offer, &LocalSettings { path: path("msrp://127.0.0.1:1/x;tcp"), ..Default::default() }).unwrap_err();
+    let e = build_answer(
+        &offer,
+        &LocalSettings {
+            path: path("msrp://127.0.0.1:1/x;tcp"),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
     assert_eq!(e.attribute, "m=");
     let plain = MediaDescription::parse(&fixture("freeswitch_answer_to_actpass.sdp")).unwrap();
-    assert_eq!(negotiate(&offer, &plain, false).unwrap_err().attribute, "m=");
+    assert_eq!(
+        negotiate(&offer, &plain, false).unwrap_err().attribute,
+        "m="
+    );
 }
 
 #[test]
 fn cema_is_answered_only_when_both_support_it() {
-    let mut offer = MediaDescription::parse("m=message 6000 TCP/MSRP *\r\na=path:msrp://127.0.0.1:6000/off;tcp\r\na=msrp-cema\r\n").unwrap();
+    let mut offer = MediaDescription::parse(
+        "m=message 6000 TCP/MSRP *\r\na=path:msrp://127.0.0.1:6000/off;tcp\r\na=msrp-cema\r\n",
+    )
+    .unwrap();
     assert!(offer.cema);
-    let s = LocalSettings { path: path("msrp://127.0.0.1:5000/ans;tcp"), cema: true, ..Default::default() };
+    let s = LocalSettings {
+        path: path("msrp://127.0.0.1:5000/ans;tcp"),
+        cema: true,
+        ..Default::default()
+    };
     let a = build_answer(&offer, &s).unwrap();
     assert!(a.cema);
     assert!(negotiate(&a, &offer, false).unwrap().cema);

@@ -110,7 +110,12 @@ fn setup_from_c(s: msrp_sdp_setup_t) -> Result<Option<Setup>> {
         MSRP_SDP_SETUP_PASSIVE => Some(Setup::Passive),
         MSRP_SDP_SETUP_ACTPASS => Some(Setup::Actpass),
         MSRP_SDP_SETUP_HOLDCONN => Some(Setup::Holdconn),
-        other => return fail(MSRP_RESULT_INVALID_ARGUMENT, format!("unknown msrp_sdp_setup_t {other}")),
+        other => {
+            return fail(
+                MSRP_RESULT_INVALID_ARGUMENT,
+                format!("unknown msrp_sdp_setup_t {other}"),
+            )
+        }
     })
 }
 
@@ -178,29 +183,46 @@ fn file_field(file: Option<&FileAttributes>, field: msrp_sdp_field_t) -> Option<
         MSRP_SDP_FIELD_FILE_TYPE => sel?.media_type.clone(),
         MSRP_SDP_FIELD_FILE_SIZE => sel?.size.map(|s| s.to_string()),
         MSRP_SDP_FIELD_FILE_HASH => sel?.hash.as_ref().map(|h| {
-            let s = FileSelector { hash: Some(h.clone()), ..FileSelector::default() }.to_string();
+            let s = FileSelector {
+                hash: Some(h.clone()),
+                ..FileSelector::default()
+            }
+            .to_string();
             s.trim_start_matches("hash:").to_string()
         }),
         MSRP_SDP_FIELD_FILE_TRANSFER_ID => file.transfer_id.clone(),
         MSRP_SDP_FIELD_FILE_DISPOSITION => file.disposition.clone(),
-        MSRP_SDP_FIELD_FILE_DATE => (!file.dates.is_empty()).then(|| crate::sdp::file::format_dates(&file.dates)),
+        MSRP_SDP_FIELD_FILE_DATE => {
+            (!file.dates.is_empty()).then(|| crate::sdp::file::format_dates(&file.dates))
+        }
         MSRP_SDP_FIELD_FILE_ICON => file.icon.clone(),
         MSRP_SDP_FIELD_FILE_RANGE => file.range.map(|r| r.to_string()),
         _ => None,
     }
 }
 
-fn write_field(value: Option<String>, known: bool, field: msrp_sdp_field_t, out_text: *mut *mut c_char) -> Result<()> {
+fn write_field(
+    value: Option<String>,
+    known: bool,
+    field: msrp_sdp_field_t,
+    out_text: *mut *mut c_char,
+) -> Result<()> {
     let out_text = out(out_text, "out")?;
     if !known {
-        return fail(MSRP_RESULT_INVALID_ARGUMENT, format!("unknown msrp_sdp_field_t {field}"));
+        return fail(
+            MSRP_RESULT_INVALID_ARGUMENT,
+            format!("unknown msrp_sdp_field_t {field}"),
+        );
     }
     match value {
         Some(v) => {
             out_text.write(string_into_ptr(v)?);
             Ok(())
         }
-        None => fail(MSRP_RESULT_NOT_FOUND, format!("the SDP has no field {field}")),
+        None => fail(
+            MSRP_RESULT_NOT_FOUND,
+            format!("the SDP has no field {field}"),
+        ),
     }
 }
 
@@ -342,7 +364,10 @@ pub extern "C" fn msrp_sdp_media_has_cema(media: *const msrp_sdp_media_t) -> boo
 /// Writes `a=max-size` to `*out`; `MSRP_RESULT_NOT_FOUND` when absent.
 /// Thread-safe.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_sdp_media_max_size(media: *const msrp_sdp_media_t, out_size: *mut u64) -> msrp_result_t {
+pub extern "C" fn msrp_sdp_media_max_size(
+    media: *const msrp_sdp_media_t,
+    out_size: *mut u64,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let out_size = out(out_size, "out")?;
         match try_ref(media)?.max_size {
@@ -403,7 +428,10 @@ pub extern "C" fn msrp_sdp_options_free(options: *mut msrp_sdp_options_t) {
 /// contradicts the offer fails when built. Not thread-safe for the same
 /// options.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_sdp_options_set_setup(options: *mut msrp_sdp_options_t, setup: msrp_sdp_setup_t) -> msrp_result_t {
+pub extern "C" fn msrp_sdp_options_set_setup(
+    options: *mut msrp_sdp_options_t,
+    setup: msrp_sdp_setup_t,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let o = try_mut(options)?;
         o.setup = setup_from_c(setup)?;
@@ -416,7 +444,10 @@ pub extern "C" fn msrp_sdp_options_set_setup(options: *mut msrp_sdp_options_t, s
 /// without a leading `sha-256 `). NULL removes it. `MSRP_RESULT_PARSE` for
 /// malformed text. Not thread-safe for the same options.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_sdp_options_set_fingerprint(options: *mut msrp_sdp_options_t, fingerprint: *const c_char) -> msrp_result_t {
+pub extern "C" fn msrp_sdp_options_set_fingerprint(
+    options: *mut msrp_sdp_options_t,
+    fingerprint: *const c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let o = try_mut(options)?;
         o.fingerprint = match opt_str_arg(fingerprint, "fingerprint")? {
@@ -431,7 +462,10 @@ pub extern "C" fn msrp_sdp_options_set_fingerprint(options: *mut msrp_sdp_option
 /// Sets `a=accept-types` (space-separated media types; NULL or "" writes
 /// `*`). Not thread-safe for the same options.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_sdp_options_set_accept_types(options: *mut msrp_sdp_options_t, types: *const c_char) -> msrp_result_t {
+pub extern "C" fn msrp_sdp_options_set_accept_types(
+    options: *mut msrp_sdp_options_t,
+    types: *const c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let o = try_mut(options)?;
         o.accept_types = opt_str_arg(types, "types")?.unwrap_or("").split_ascii_whitespace().map(str::to_string).collect();
@@ -442,7 +476,10 @@ pub extern "C" fn msrp_sdp_options_set_accept_types(options: *mut msrp_sdp_optio
 /// Sets `a=accept-wrapped-types` (space-separated; NULL or "" writes none).
 /// Not thread-safe for the same options.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_sdp_options_set_accept_wrapped_types(options: *mut msrp_sdp_options_t, types: *const c_char) -> msrp_result_t {
+pub extern "C" fn msrp_sdp_options_set_accept_wrapped_types(
+    options: *mut msrp_sdp_options_t,
+    types: *const c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let o = try_mut(options)?;
         o.accept_wrapped_types = opt_str_arg(types, "types")?.unwrap_or("").split_ascii_whitespace().map(str::to_string).collect();
@@ -452,7 +489,10 @@ pub extern "C" fn msrp_sdp_options_set_accept_wrapped_types(options: *mut msrp_s
 
 /// Sets `a=max-size` (0: none). Not thread-safe for the same options.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_sdp_options_set_max_size(options: *mut msrp_sdp_options_t, max_size: u64) -> msrp_result_t {
+pub extern "C" fn msrp_sdp_options_set_max_size(
+    options: *mut msrp_sdp_options_t,
+    max_size: u64,
+) -> msrp_result_t {
     ffi_boundary! { result:
         try_mut(options)?.max_size = (max_size != 0).then_some(max_size);
         Ok(())
@@ -464,7 +504,10 @@ pub extern "C" fn msrp_sdp_options_set_max_size(options: *mut msrp_sdp_options_t
 /// which is what CEMA asks of an endpoint. Not thread-safe for the same
 /// options.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_sdp_options_set_cema(options: *mut msrp_sdp_options_t, cema: bool) -> msrp_result_t {
+pub extern "C" fn msrp_sdp_options_set_cema(
+    options: *mut msrp_sdp_options_t,
+    cema: bool,
+) -> msrp_result_t {
     ffi_boundary! { result:
         try_mut(options)?.cema = cema;
         Ok(())
@@ -474,7 +517,10 @@ pub extern "C" fn msrp_sdp_options_set_cema(options: *mut msrp_sdp_options_t, ce
 /// Sets the direction this end wants (an answer limits it by the offer's).
 /// Not thread-safe for the same options.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_sdp_options_set_direction(options: *mut msrp_sdp_options_t, direction: msrp_sdp_direction_t) -> msrp_result_t {
+pub extern "C" fn msrp_sdp_options_set_direction(
+    options: *mut msrp_sdp_options_t,
+    direction: msrp_sdp_direction_t,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let o = try_mut(options)?;
         o.direction = Some(match direction {
@@ -545,8 +591,15 @@ pub extern "C" fn msrp_sdp_options_set_file(
 // Offer and answer
 // ---------------------------------------------------------------------------
 
-fn settings_for(local_path: *const c_char, options: *const msrp_sdp_options_t) -> Result<LocalSettings> {
-    let mut s = if options.is_null() { LocalSettings::default() } else { try_ref(options)?.clone() };
+fn settings_for(
+    local_path: *const c_char,
+    options: *const msrp_sdp_options_t,
+) -> Result<LocalSettings> {
+    let mut s = if options.is_null() {
+        LocalSettings::default()
+    } else {
+        try_ref(options)?.clone()
+    };
     s.path = parse_path(str_arg(local_path, "local_path")?)?;
     Ok(s)
 }
@@ -633,7 +686,10 @@ pub extern "C" fn msrp_sdp_answer_build(
 /// with port 0 (RFC 3264 §6) — to `*out` (free with `msrp_string_free`).
 /// Thread-safe.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_sdp_answer_refuse(offer: *const msrp_sdp_media_t, out_text: *mut *mut c_char) -> msrp_result_t {
+pub extern "C" fn msrp_sdp_answer_refuse(
+    offer: *const msrp_sdp_media_t,
+    out_text: *mut *mut c_char,
+) -> msrp_result_t {
     ffi_boundary! { result:
         let out_text = out(out_text, "out")?;
         out_text.write(string_into_ptr(refuse(try_ref(offer)?).to_string())?);
@@ -684,14 +740,18 @@ pub extern "C" fn msrp_sdp_negotiation_free(negotiation: *mut msrp_sdp_negotiati
 /// Whether this endpoint connects (and sends the first SEND). False for
 /// NULL. Thread-safe.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_sdp_negotiation_is_active(negotiation: *const msrp_sdp_negotiation_t) -> bool {
+pub extern "C" fn msrp_sdp_negotiation_is_active(
+    negotiation: *const msrp_sdp_negotiation_t,
+) -> bool {
     ffi_boundary! { try_ref(negotiation).is_ok_and(|n| n.role == Role::Active) }
 }
 
 /// What this endpoint may do (its direction limited by the peer's).
 /// `MSRP_SDP_DIRECTION_INACTIVE` for NULL. Thread-safe.
 #[unsafe(no_mangle)]
-pub extern "C" fn msrp_sdp_negotiation_direction(negotiation: *const msrp_sdp_negotiation_t) -> msrp_sdp_direction_t {
+pub extern "C" fn msrp_sdp_negotiation_direction(
+    negotiation: *const msrp_sdp_negotiation_t,
+) -> msrp_sdp_direction_t {
     ffi_boundary! { try_ref(negotiation).map_or(MSRP_SDP_DIRECTION_INACTIVE, |n| direction_to_c(n.direction)) }
 }
 
@@ -724,7 +784,9 @@ pub extern "C" fn msrp_sdp_negotiation_field(
 
 /// The fingerprint the TLS handshake checks: SHA-256 only.
 fn tls_fingerprint(n: &Negotiated) -> Result<Option<Fingerprint>> {
-    let Some(f) = &n.remote_fingerprint else { return Ok(None) };
+    let Some(f) = &n.remote_fingerprint else {
+        return Ok(None);
+    };
     if f.hash != "sha-256" {
         return fail(
             MSRP_RESULT_TLS,
@@ -733,7 +795,10 @@ fn tls_fingerprint(n: &Negotiated) -> Result<Option<Fingerprint>> {
     }
     match <[u8; 32]>::try_from(f.value.as_slice()) {
         Ok(b) => Ok(Some(Fingerprint(b))),
-        Err(_) => fail(MSRP_RESULT_PARSE, "SDP a=fingerprint: a sha-256 digest has 32 bytes"),
+        Err(_) => fail(
+            MSRP_RESULT_PARSE,
+            "SDP a=fingerprint: a sha-256 digest has 32 bytes",
+        ),
     }
 }
 

@@ -116,9 +116,9 @@ impl FileAttributes {
 
     /// Whether this describes a file (a selector with at least one part).
     pub fn has_file(&self) -> bool {
-        self.selector
-            .as_ref()
-            .is_some_and(|s| s.name.is_some() || s.size.is_some() || s.hash.is_some() || s.media_type.is_some())
+        self.selector.as_ref().is_some_and(|s| {
+            s.name.is_some() || s.size.is_some() || s.hash.is_some() || s.media_type.is_some()
+        })
     }
 }
 
@@ -203,7 +203,10 @@ impl FileSelector {
                 "name" => sel.name = Some(percent_decode(unquote(value))),
                 "type" => {
                     if value.is_empty() || value.matches('"').count() % 2 != 0 {
-                        return Err(err(format!("type {} is empty or has an unclosed quote", quote(value))));
+                        return Err(err(format!(
+                            "type {} is empty or has an unclosed quote",
+                            quote(value)
+                        )));
                     }
                     sel.media_type = Some(value.to_string());
                 }
@@ -214,9 +217,14 @@ impl FileSelector {
                 }
                 "hash" => {
                     let (alg, hex) = value.split_once(':').ok_or_else(|| {
-                        err(format!("hash {} is not <algorithm>:<hex pairs>", quote(value)))
+                        err(format!(
+                            "hash {} is not <algorithm>:<hex pairs>",
+                            quote(value)
+                        ))
                     })?;
-                    if alg.is_empty() || !alg.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                    if alg.is_empty()
+                        || !alg.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    {
                         return Err(err(format!("hash algorithm {} is not a token", quote(alg))));
                     }
                     let value = parse_hex_pairs(hex).ok_or_else(|| {
@@ -248,7 +256,11 @@ impl fmt::Display for FileSelector {
             parts.push(format!("size:{s}"));
         }
         if let Some(h) = &self.hash {
-            parts.push(format!("hash:{}:{}", h.algorithm, format_hex_pairs(&h.value)));
+            parts.push(format!(
+                "hash:{}:{}",
+                h.algorithm,
+                format_hex_pairs(&h.value)
+            ));
         }
         parts.extend(self.other.iter().cloned());
         f.write_str(&parts.join(" "))

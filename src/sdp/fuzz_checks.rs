@@ -26,7 +26,10 @@ pub fn check_parse_sdp(data: &[u8]) {
             .unwrap_or_else(|e| panic!("written SDP does not parse: {e}\n{written}"));
         assert_eq!(again.to_string(), written, "writing is not a fixed point");
         let third = MediaDescription::parse(&again.to_string()).expect("parses");
-        assert_eq!(third, again, "a written description does not read back the same");
+        assert_eq!(
+            third, again,
+            "a written description does not read back the same"
+        );
 
         let path = Uri::parse_path(if md.proto.is_secure() {
             "msrps://127.0.0.1:2855/fuzz;tcp"

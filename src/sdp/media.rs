@@ -208,7 +208,10 @@ impl MediaDescription {
             md.fingerprints = session_fingerprints;
         }
         if md.path.is_empty() && !md.is_refused() {
-            return Err(SdpError::new("a=path", "missing (RFC 4975 §8.2 requires it)"));
+            return Err(SdpError::new(
+                "a=path",
+                "missing (RFC 4975 §8.2 requires it)",
+            ));
         }
         Ok(md)
     }
@@ -379,7 +382,10 @@ fn parse_section(lines: &[&str]) -> Result<MediaDescription, SdpError> {
             "setup" => md.setup = Some(parse_setup(value)?),
             "connection" => {
                 md.connection_attr = Some(ConnectionAttr::parse(v).ok_or_else(|| {
-                    SdpError::new("a=connection", format!("{} is not new or existing", quote(v)))
+                    SdpError::new(
+                        "a=connection",
+                        format!("{} is not new or existing", quote(v)),
+                    )
                 })?)
             }
             "fingerprint" => md.fingerprints.push(SdpFingerprint::parse(v)?),
@@ -390,9 +396,7 @@ fn parse_section(lines: &[&str]) -> Result<MediaDescription, SdpError> {
             "file-date" => md.file.dates = parse_dates(v)?,
             "file-icon" => md.file.icon = Some(v.to_string()),
             "file-range" => md.file.range = Some(FileRange::parse(v)?),
-            _ => md
-                .other
-                .push((name.to_string(), value.map(str::to_string))),
+            _ => md.other.push((name.to_string(), value.map(str::to_string))),
         }
     }
     Ok(md)

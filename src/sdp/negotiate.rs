@@ -108,7 +108,10 @@ pub fn negotiate(
     if local.proto.is_secure() != remote.proto.is_secure() {
         return Err(SdpError::new(
             "m=",
-            format!("the local side says {} and the peer {}", local.proto, remote.proto),
+            format!(
+                "the local side says {} and the peer {}",
+                local.proto, remote.proto
+            ),
         ));
     }
     if remote.path.is_empty() {

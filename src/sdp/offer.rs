@@ -55,9 +55,16 @@ fn media_port(path: &[Uri], active: bool) -> u16 {
     }
 }
 
-fn base(settings: &LocalSettings, setup: Setup, direction: Direction) -> Result<MediaDescription, SdpError> {
+fn base(
+    settings: &LocalSettings,
+    setup: Setup,
+    direction: Direction,
+) -> Result<MediaDescription, SdpError> {
     let Some(first) = settings.path.first() else {
-        return Err(SdpError::new("a=path", "the local path is empty (prepare the connector first)"));
+        return Err(SdpError::new(
+            "a=path",
+            "the local path is empty (prepare the connector first)",
+        ));
     };
     let own = settings.path.last().unwrap_or(first);
     let active = setup == Setup::Active;
@@ -131,9 +138,15 @@ pub fn build_offer(settings: &LocalSettings) -> Result<MediaDescription, SdpErro
 /// offer) with the settings' file when given, else the offer's selector.
 /// The protocol follows the offer's; the local path must match it in
 /// being TLS or not.
-pub fn build_answer(offer: &MediaDescription, settings: &LocalSettings) -> Result<MediaDescription, SdpError> {
+pub fn build_answer(
+    offer: &MediaDescription,
+    settings: &LocalSettings,
+) -> Result<MediaDescription, SdpError> {
     if offer.is_refused() {
-        return Err(SdpError::new("m=", "the offer's port is 0: nothing to answer"));
+        return Err(SdpError::new(
+            "m=",
+            "the offer's port is 0: nothing to answer",
+        ));
     }
     let offered = Setup::effective(offer.setup);
     let setup = match (offered, settings.setup) {
@@ -151,7 +164,10 @@ pub fn build_answer(offer: &MediaDescription, settings: &LocalSettings) -> Resul
     // Rejects the combinations where both ends would connect or both wait.
     who_connects(offer.setup, Some(setup))?;
     let Some(first) = settings.path.first() else {
-        return Err(SdpError::new("a=path", "the local path is empty (prepare the connector first)"));
+        return Err(SdpError::new(
+            "a=path",
+            "the local path is empty (prepare the connector first)",
+        ));
     };
     if first.secure != offer.proto.is_secure() {
         return Err(SdpError::new(
@@ -194,4 +210,3 @@ pub fn refuse(offer: &MediaDescription) -> MediaDescription {
     md.formats = offer.formats.clone();
     md
 }
-

@@ -20,9 +20,14 @@ pub enum Setup {
 impl Setup {
     /// Reads the value in any case; `None` for an unknown value.
     pub fn parse(text: &str) -> Option<Setup> {
-        [Setup::Active, Setup::Passive, Setup::Actpass, Setup::Holdconn]
-            .into_iter()
-            .find(|s| s.as_str().eq_ignore_ascii_case(text.trim()))
+        [
+            Setup::Active,
+            Setup::Passive,
+            Setup::Actpass,
+            Setup::Holdconn,
+        ]
+        .into_iter()
+        .find(|s| s.as_str().eq_ignore_ascii_case(text.trim()))
     }
 
     /// The value as written.
