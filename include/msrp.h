@@ -36,6 +36,20 @@
  * (msrp_endpoint_config_set_session_id_matching chooses the strict URI
  * comparison instead).
  *
+ * SDP (msrp_sdp_*)
+ * ----------------
+ * The library reads and writes the MSRP media description of SDP (m=message,
+ * c=, a=path, accept-types, setup, fingerprint, msrp-cema, direction, the
+ * RFC 5547 file attributes), so a SIP stack only moves it between its offer
+ * and its answer. The five calls: prepare a connector (an acceptor for an
+ * actpass offer or a passive answer; msrp_sdp_answer_setup says which for
+ * an answer); msrp_sdp_offer_build or msrp_sdp_answer_build (the text for
+ * the SDP body); msrp_sdp_media_parse (the peer's body, and your own text
+ * back); msrp_sdp_negotiate (who connects, the peer's path and
+ * fingerprint, the file); msrp_sdp_connector_complete (completes in that
+ * role). Reading is liberal (no a=setup, holdconn, sha1, any fingerprint
+ * hash, LF-only lines, unknown attributes kept); writing is strict.
+ *
  * Threading
  * ---------
  * - The library runs one multi-thread async runtime for the whole process
@@ -122,11 +136,6 @@
  * `size_hint` value for `msrp_transport_read_chunk`: whole chunks only.
  */
 #define MSRP_READ_WHOLE_CHUNK -1
-
-/**
- * The longest SDP text read (bytes); SIP bodies are far smaller.
- */
-#define MAX_SDP_LEN (256 * 1024)
 
 /**
  * One MSRP chunk: a request (possibly one piece of a larger message) or a
