@@ -685,22 +685,28 @@ fn session_level_setup_fingerprint_and_connection_are_inherited() {
 }
 
 #[test]
-fn tls_on_one_side_only_is_refused() {
-    let offer = MediaDescription::parse(&fixture("sipsimple_chat_offer.sdp")).unwrap();
-    let e = build_answer(
+fn rfc4976_section_11_a_tls_answer_to_a_tcp_offer() {
+    // Alice offers TCP/MSRP directly; Bob answers TCP/TLS/MSRP via his relay.
+    let offer = MediaDescription::parse("c=IN IP4 a.example.com\r\nm=message 1234 TCP/MSRP *\r\na=accept-types: message/cpim text/plain text/html\r\na=path:msrp://a.example.com:1234/agic456;tcp\r\n").unwrap();
+    let answer = build_answer(
         &offer,
         &LocalSettings {
-            path: path("msrp://127.0.0.1:1/x;tcp"),
+            path: path(
+                "msrps://relay.example.com:9000/hjdhfha;tcp msrps://bob.example.com:1234/fuige;tcp",
+            ),
             ..Default::default()
         },
     )
-    .unwrap_err();
-    assert_eq!(e.attribute, "m=");
-    let plain = MediaDescription::parse(&fixture("freeswitch_answer_to_actpass.sdp")).unwrap();
+    .unwrap();
+    assert_eq!(answer.proto, Proto::Tls);
+    assert_eq!(answer.port, 1234, "the m= port is the endpoint's own URI's");
     assert_eq!(
-        negotiate(&offer, &plain, false).unwrap_err().attribute,
-        "m="
+        answer.connection.as_ref().unwrap().address,
+        "bob.example.com"
     );
+    let n = negotiate(&offer, &answer, true).unwrap();
+    assert!(n.secure, "Alice reaches Bob's relay over TLS");
+    assert!(!negotiate(&answer, &offer, false).unwrap().secure);
 }
 
 #[test]

@@ -662,10 +662,10 @@ pub extern "C" fn msrp_sdp_answer_setup(
 /// `active` to `actpass` (unless the options say `passive`), `passive` to
 /// `active` or to an offer without `a=setup`, `active` to `passive`. The
 /// direction answers the offer's; a file offer is answered `recvonly` with
-/// the same `file-selector` and `file-transfer-id`. The protocol is the
-/// offer's: `MSRP_RESULT_PROTOCOL` when the local path is not TLS where the
-/// offer is (or the reverse), when the options contradict the offer's
-/// `a=setup`, or when the offer refused the stream. Thread-safe.
+/// the same `file-selector` and `file-transfer-id`. The `m=` protocol is
+/// the local path's first hop's. `MSRP_RESULT_PROTOCOL` when the options
+/// contradict the offer's `a=setup`, or when the offer refused the stream.
+/// Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_sdp_answer_build(
     offer: *const msrp_sdp_media_t,
@@ -707,8 +707,8 @@ pub extern "C" fn msrp_sdp_answer_refuse(
 /// result to `*out` (free with `msrp_sdp_negotiation_free`).
 ///
 /// `MSRP_RESULT_REJECTED` when either refused the stream (port 0);
-/// `MSRP_RESULT_PROTOCOL` when the `a=setup` pair is contradictory or only
-/// one side is TLS. Thread-safe.
+/// `MSRP_RESULT_PROTOCOL` when the `a=setup` pair is contradictory.
+/// Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_sdp_negotiate(
     local: *const msrp_sdp_media_t,

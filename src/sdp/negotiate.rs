@@ -87,7 +87,7 @@ pub struct Negotiated {
     pub file: Option<FileAttributes>,
     /// Whether both ends wrote `a=msrp-cema` (RFC 6714).
     pub cema: bool,
-    /// Whether the stream is TLS.
+    /// Whether the peer's first hop is reached over TLS (its `m=` protocol).
     pub secure: bool,
 }
 
@@ -95,8 +95,7 @@ pub struct Negotiated {
 /// `local_is_offer` says which of the two was the offer.
 ///
 /// Errors: the answer refused the stream (port 0, attribute `m=`), the
-/// `a=setup` pair is contradictory, the two protocols differ (TLS on one
-/// side only), or the peer's path is missing.
+/// `a=setup` pair is contradictory, or the peer's path is missing.
 pub fn negotiate(
     local: &MediaDescription,
     remote: &MediaDescription,
@@ -105,15 +104,9 @@ pub fn negotiate(
     if remote.is_refused() || local.is_refused() {
         return Err(SdpError::new("m=", "the MSRP stream was refused (port 0)"));
     }
-    if local.proto.is_secure() != remote.proto.is_secure() {
-        return Err(SdpError::new(
-            "m=",
-            format!(
-                "the local side says {} and the peer {}",
-                local.proto, remote.proto
-            ),
-        ));
-    }
+    // The two protocols may differ: each says how to reach that end's first
+    // hop (RFC 4976 §11 answers a TCP/MSRP offer with TCP/TLS/MSRP through
+    // a relay).
     if remote.path.is_empty() {
         return Err(SdpError::new("a=path", "the peer gave none"));
     }

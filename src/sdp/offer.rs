@@ -136,8 +136,8 @@ pub fn build_offer(settings: &LocalSettings) -> Result<MediaDescription, SdpErro
 /// (RFC 5547 §8.3.1) is answered with the same `file-selector` and
 /// `file-transfer-id` (and `file-range`); a file request (a recvonly
 /// offer) with the settings' file when given, else the offer's selector.
-/// The protocol follows the offer's; the local path must match it in
-/// being TLS or not.
+/// The protocol is the local path's first hop's (it may differ from the
+/// offer's: RFC 4976 §11 answers TCP/MSRP with TCP/TLS/MSRP via a relay).
 pub fn build_answer(
     offer: &MediaDescription,
     settings: &LocalSettings,
@@ -163,22 +163,6 @@ pub fn build_answer(
     };
     // Rejects the combinations where both ends would connect or both wait.
     who_connects(offer.setup, Some(setup))?;
-    let Some(first) = settings.path.first() else {
-        return Err(SdpError::new(
-            "a=path",
-            "the local path is empty (prepare the connector first)",
-        ));
-    };
-    if first.secure != offer.proto.is_secure() {
-        return Err(SdpError::new(
-            "m=",
-            format!(
-                "the offer is {} but the local path starts with {}",
-                offer.proto,
-                first.scheme()
-            ),
-        ));
-    }
     let wanted = settings.direction.unwrap_or_default();
     let direction = offer.direction().answer_to(wanted);
     let mut md = base(settings, setup, direction)?;
