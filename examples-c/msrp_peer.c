@@ -244,7 +244,6 @@ static void parse_options(int argc, char **argv, struct options *o) {
     if (o->relay != NULL && (o->user == NULL || o->password == NULL))
         usage_error("--relay needs --user and --password");
     if (o->setup != NULL && o->sdp == 0) usage_error("--setup needs offer or answer");
-    if (o->sdp != 0 && o->relay != NULL) usage_error("offer/answer does not take --relay (use connect/accept)");
     if (o->sdp != 0 && o->tls && o->cert == NULL) usage_error("offer/answer with --tls needs --cert and --key");
     if (o->progress < 0) o->progress = isatty(STDERR_FILENO) ? 1 : 0;
 }
@@ -847,7 +846,7 @@ static int run(const struct options *o) {
         fprintf(stderr, "msrp-peer: accepting msrps needs --cert and --key\n");
         return EXIT_FAILED;
     }
-    if (o->sdp == 0 && (o->relay != NULL ? relay_tls : (o->tls && !o->accept)) && o->ca == NULL &&
+    if ((o->relay != NULL ? relay_tls : (o->sdp == 0 && o->tls && !o->accept)) && o->ca == NULL &&
         o->fingerprint == NULL) {
         fprintf(stderr, "msrp-peer: a TLS client needs --ca or --fingerprint to check the %s\n",
                 o->relay != NULL ? "relay" : "peer");
@@ -872,6 +871,11 @@ static int run(const struct options *o) {
             sa.file_path = o->items[i].path;
             sa.file_type = o->items[i].content_type;
         }
+        sa.relay = o->relay;
+        sa.user = o->user;
+        sa.password = o->password;
+        sa.dns_server = o->dns_server;
+        sa.relay_fingerprint = o->fingerprint;
         sa.ms_left = ms_left;
         if ((rc = peer_sdp_establish(&sa, cfg, &conn, &transport)) != 0) goto out;
         goto bound;

@@ -143,13 +143,33 @@ int peer_sdp_establish(const struct peer_sdp_args *a, msrp_endpoint_config_t *cf
         }
         active = s == MSRP_SDP_SETUP_ACTIVE;
     }
-    r = active ? msrp_connector_direct_new(cfg, &conn) : msrp_acceptor_direct_new(cfg, &conn);
+    if (a->relay != NULL) {
+        /* Through a relay both ends connect to their relay (RFC 6135 §4.5);
+         * msrp_sdp_connector_complete makes it send the first SEND or wait
+         * for the peer's, as the SDP says. */
+        msrp_relay_settings_t *rs = NULL;
+        if ((r = msrp_relay_settings_new(a->relay, a->user, a->password, &rs)) != MSRP_RESULT_OK) {
+            rc = fail("--relay", r);
+            goto out;
+        }
+        if ((a->relay_fingerprint != NULL &&
+             (r = msrp_relay_settings_set_fingerprint(rs, a->relay_fingerprint)) != MSRP_RESULT_OK) ||
+            (a->dns_server != NULL && (r = msrp_relay_settings_set_dns_server(rs, a->dns_server)) != MSRP_RESULT_OK)) {
+            msrp_relay_settings_free(rs);
+            rc = fail("--relay", r);
+            goto out;
+        }
+        r = msrp_connector_relay_new(cfg, rs, &conn);
+        msrp_relay_settings_free(rs);
+    } else {
+        r = active ? msrp_connector_direct_new(cfg, &conn) : msrp_acceptor_direct_new(cfg, &conn);
+    }
     if (r != MSRP_RESULT_OK) {
         rc = fail("connector", r);
         goto out;
     }
     const char *local_uri = a->local;
-    if (local_uri == NULL && a->tls) local_uri = "msrps://127.0.0.1:0;tcp";
+    if (local_uri == NULL && a->tls && a->relay == NULL) local_uri = "msrps://127.0.0.1:0;tcp";
     if ((r = msrp_connector_prepare(conn, local_uri, &path)) != MSRP_RESULT_OK) {
         rc = fail("prepare", r);
         goto out;

@@ -22,6 +22,9 @@ struct peer_sdp_args {
     const char *accept_types;   /* --accept-types, or NULL */
     const char *file_path;      /* the offer's file (first --send-file), or NULL */
     const char *file_type;      /* its --content-type, or NULL */
+    const char *relay;          /* --relay URI, or NULL: direct */
+    const char *user, *password, *dns_server;
+    const char *relay_fingerprint; /* --fingerprint with --relay: the relay's */
     uint32_t (*ms_left)(void);  /* time left before --timeout (0: none) */
 };
 

@@ -1976,10 +1976,10 @@ msrp_result_t msrp_sdp_answer_setup(const struct msrp_sdp_media_t *offer,
  * `active` to `actpass` (unless the options say `passive`), `passive` to
  * `active` or to an offer without `a=setup`, `active` to `passive`. The
  * direction answers the offer's; a file offer is answered `recvonly` with
- * the same `file-selector` and `file-transfer-id`. The protocol is the
- * offer's: `MSRP_RESULT_PROTOCOL` when the local path is not TLS where the
- * offer is (or the reverse), when the options contradict the offer's
- * `a=setup`, or when the offer refused the stream. Thread-safe.
+ * the same `file-selector` and `file-transfer-id`. The `m=` protocol is
+ * the local path's first hop's. `MSRP_RESULT_PROTOCOL` when the options
+ * contradict the offer's `a=setup`, or when the offer refused the stream.
+ * Thread-safe.
  */
 msrp_result_t msrp_sdp_answer_build(const struct msrp_sdp_media_t *offer,
                                     const char *local_path,
@@ -2000,8 +2000,8 @@ msrp_result_t msrp_sdp_answer_refuse(const struct msrp_sdp_media_t *offer, char 
  * result to `*out` (free with `msrp_sdp_negotiation_free`).
  *
  * `MSRP_RESULT_REJECTED` when either refused the stream (port 0);
- * `MSRP_RESULT_PROTOCOL` when the `a=setup` pair is contradictory or only
- * one side is TLS. Thread-safe.
+ * `MSRP_RESULT_PROTOCOL` when the `a=setup` pair is contradictory.
+ * Thread-safe.
  */
 msrp_result_t msrp_sdp_negotiate(const struct msrp_sdp_media_t *local,
                                  const struct msrp_sdp_media_t *remote,
@@ -2046,11 +2046,15 @@ msrp_result_t msrp_sdp_negotiation_field(const struct msrp_sdp_negotiation_t *ne
  * The connector must be prepared, and its local path be the one in the
  * local description. A direct acceptor (what an actpass offer needs) that
  * the answer makes active stops listening and connects from the same local
- * URI; a direct connector made passive, or a relay acceptor made active,
- * is `MSRP_RESULT_INVALID_STATE` (relay connectors always connect to their
- * relay, RFC 6135 §4.5). A peer fingerprint with a hash other than
- * SHA-256 is `MSRP_RESULT_TLS` (the handshake checks SHA-256; trust
- * anchors in the config are the alternative). Otherwise the errors of
+ * URI; a direct connector made passive is `MSRP_RESULT_INVALID_STATE`
+ * (it does not listen). A relay connector or acceptor takes either role
+ * on its registration: both ends connect to their relays and only the
+ * active one sends the first SEND (RFC 6135 §4.5); through a relay the
+ * peer's fingerprint is not used (the relay's certificate is checked in
+ * prepare). A direct peer
+ * whose fingerprint uses a hash other than SHA-256 is `MSRP_RESULT_TLS`
+ * (the handshake checks SHA-256; trust anchors in the config are the
+ * alternative). Otherwise the errors of
  * `msrp_connector_complete`. `timeout_ms` 0 uses the config's bind
  * timeout. Blocking: `MSRP_RESULT_WOULD_DEADLOCK` inside callbacks.
  */

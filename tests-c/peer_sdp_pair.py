@@ -9,7 +9,8 @@ the m= protocol, the fingerprint of each side's certificate, the RFC 5547
 file attributes.
 
 usage: peer_sdp_pair.py --peer PATH/TO/msrp-peer CASE
-cases: tcp, setups, tls-file, tls-wrong-fingerprint, conflict, usage
+cases: tcp, setups, tls-file, tls-wrong-fingerprint, conflict, usage, relay (exit 77,
+a skip, when Kamailio is not installed)
 """
 import argparse
 import hashlib
@@ -206,10 +207,50 @@ def case_conflict(cmd, tmp):
     check(o.rc == 1, "the offerer fails without an answer", o)
 
 
+def case_relay(cmd, tmp):
+    # Kamailio's msrp module (tests/relay/kamailio.sh), as in peer_pair.py's
+    # relay case; exit 77 (a skip) without it.
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import peer_pair
+    try:
+        relay = peer_pair.start_relay()
+    except peer_pair.Skip as e:
+        raise Skip(str(e))
+    try:
+        auth = ["--user", relay["USER"], "--password", relay["PASSWORD"]]
+        # 1. The offerer through the relay over TCP, the answerer direct and
+        #    passive (the relay connects to it: a direct active end would need
+        #    the relay to route to the port in its path).
+        o, a = run_pair(cmd, ["--relay", relay["TCP_URI"], "--send-text", "hello over sdp"] + auth,
+                        ["--count", "1", "--setup", "passive"])
+        text_exchange_ok(o, a)
+        check(a.attr("setup") == ["passive"], "the answer is passive", a)
+        check(o.attr("path")[0].startswith("msrp://127.0.0.1:%s" % relay["TCP_PORT"]), "the offer's path starts at the relay", o)
+        # 2. Both through the relay over TLS (--ca the relay's certificate), a file.
+        src = os.path.join(tmp, "relay.bin")
+        data = hashlib.sha256(b"relay").digest() * 8192
+        with open(src, "wb") as f:
+            f.write(data)
+        tls = ["--relay", relay["TLS_URI"], "--ca", relay["CERT"]] + auth
+        o, a = run_pair(cmd, tls + ["--send-file", src], tls + ["--count", "1"])
+        for p in (o, a):
+            check(p.rc == 0, "%s failed (both through the TLS relay)" % p.name, o, a)
+            check(p.sdp()[0].endswith(" TCP/TLS/MSRP *"), "TCP/TLS/MSRP to the msrps relay", p)
+        got = a.starting("RECEIVED")
+        check(len(got) == 1 and got[0][4] == hashlib.sha256(data).hexdigest(), "the file arrived through the relay", a)
+    except AssertionError as e:
+        raise AssertionError("%s\n--- relay log (last lines)\n%s" % (e, peer_pair.relay_log_tail(relay)))
+    finally:
+        subprocess.run([peer_pair.RELAY_SH, "stop", "--rundir", relay["RUNDIR"]], capture_output=True, timeout=60)
+
+
+class Skip(Exception):
+    pass
+
+
 def case_usage(cmd, tmp):
     for args in (["offer", "--setup", "sideways"], ["connect", "--setup", "active"],
-                 ["answer", "--tls"], ["offer", "--relay", "msrp://127.0.0.1:1;tcp", "--user", "u",
-                                       "--password", "p"]):
+                 ["answer", "--tls"], ["offer", "--relay", "msrp://127.0.0.1:1;tcp"]):
         r = subprocess.run(cmd + args, capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
         if r.returncode != 2:
             raise AssertionError("%s: exit %d, want 2\n%s" % (args, r.returncode, r.stderr))
@@ -217,7 +258,7 @@ def case_usage(cmd, tmp):
 
 CASES = {"tcp": case_tcp, "setups": case_setups, "tls-file": case_tls_file,
          "tls-wrong-fingerprint": case_tls_wrong_fingerprint, "conflict": case_conflict,
-         "usage": case_usage}
+         "usage": case_usage, "relay": case_relay}
 
 
 def main():
@@ -228,6 +269,9 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         try:
             CASES[args.case]([args.peer], tmp)
+        except Skip as e:
+            print("SKIP %s: %s" % (args.case, e))
+            return 77
         except AssertionError as e:
             print("FAIL %s: %s" % (args.case, e), file=sys.stderr)
             return 1

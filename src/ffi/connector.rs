@@ -134,9 +134,12 @@ impl ConnectorHandle {
     /// Makes the connector take the role an SDP offer/answer decided
     /// (`msrp_sdp_connector_complete`): a prepared direct acceptor that must
     /// connect becomes a direct connector with the same local URI (it stops
-    /// listening); a connector that must wait, or a relay acceptor that must
-    /// connect, cannot change and is an error.
-    pub(crate) fn take_role(&self, active: bool) -> Result<()> {
+    /// listening); a relay connector or acceptor takes either role on the
+    /// registration it has; a direct connector that must wait cannot listen
+    /// and is an error.
+    /// Returns whether the connection is direct (the peer's certificate is
+    /// seen, so its SDP fingerprint applies).
+    pub(crate) fn take_role(&self, active: bool) -> Result<bool> {
         let Ok(mut kind) = self.kind.try_lock() else {
             return fail(
                 MSRP_RESULT_INVALID_STATE,
@@ -152,17 +155,25 @@ impl ConnectorHandle {
                 c.prepare(Some(local))?;
                 a.cleanup();
                 *kind = Kind::Connector(c);
-                Ok(())
+                Ok(true)
             }
             (Kind::Connector(_), false) => fail(
                 MSRP_RESULT_INVALID_STATE,
                 "the SDP makes this end passive, but a direct connector does not listen (prepare an acceptor for a=setup actpass or passive)",
             ),
-            (Kind::AcceptorRelay(_), true) => fail(
-                MSRP_RESULT_INVALID_STATE,
-                "the SDP makes this end active, but a relay acceptor does not send the first SEND (use msrp_connector_relay_new)",
-            ),
-            _ => Ok(()),
+            (Kind::Connector(_) | Kind::Acceptor(_), _) => Ok(true),
+            // Through a relay both ends connect to it; only the active one
+            // sends the first SEND (RFC 6135 §4.5).
+            (Kind::ConnectorRelay(_), false) | (Kind::AcceptorRelay(_), true) => {
+                let placeholder = Kind::Connector(ConnectorDirect::new(Default::default()));
+                *kind = match std::mem::replace(&mut *kind, placeholder) {
+                    Kind::ConnectorRelay(c) => Kind::AcceptorRelay(c.into_acceptor()),
+                    Kind::AcceptorRelay(a) => Kind::ConnectorRelay(a.into_connector()),
+                    other => other,
+                };
+                Ok(false)
+            }
+            _ => Ok(false),
         }
     }
 

@@ -810,11 +810,15 @@ fn tls_fingerprint(n: &Negotiated) -> Result<Option<Fingerprint>> {
 /// The connector must be prepared, and its local path be the one in the
 /// local description. A direct acceptor (what an actpass offer needs) that
 /// the answer makes active stops listening and connects from the same local
-/// URI; a direct connector made passive, or a relay acceptor made active,
-/// is `MSRP_RESULT_INVALID_STATE` (relay connectors always connect to their
-/// relay, RFC 6135 §4.5). A peer fingerprint with a hash other than
-/// SHA-256 is `MSRP_RESULT_TLS` (the handshake checks SHA-256; trust
-/// anchors in the config are the alternative). Otherwise the errors of
+/// URI; a direct connector made passive is `MSRP_RESULT_INVALID_STATE`
+/// (it does not listen). A relay connector or acceptor takes either role
+/// on its registration: both ends connect to their relays and only the
+/// active one sends the first SEND (RFC 6135 §4.5); through a relay the
+/// peer's fingerprint is not used (the relay's certificate is checked in
+/// prepare). A direct peer
+/// whose fingerprint uses a hash other than SHA-256 is `MSRP_RESULT_TLS`
+/// (the handshake checks SHA-256; trust anchors in the config are the
+/// alternative). Otherwise the errors of
 /// `msrp_connector_complete`. `timeout_ms` 0 uses the config's bind
 /// timeout. Blocking: `MSRP_RESULT_WOULD_DEADLOCK` inside callbacks.
 #[unsafe(no_mangle)]
@@ -828,9 +832,9 @@ pub extern "C" fn msrp_sdp_connector_complete(
         let out_transport = out(out_transport, "out")?;
         let h: &ConnectorHandle = try_ref(connector.cast_const())?;
         let n = try_ref(negotiation)?;
-        let fp = if n.secure { tls_fingerprint(n)? } else { None };
         check_may_block()?;
-        h.take_role(n.role == Role::Active)?;
+        let direct = h.take_role(n.role == Role::Active)?;
+        let fp = if n.secure && direct { tls_fingerprint(n)? } else { None };
         let transport = block_on(h.start_complete(n.remote_path.clone(), fp, duration_from_ms(timeout_ms))?)??;
         out_transport.write(TransportHandle::into_ptr(transport));
         Ok(())
