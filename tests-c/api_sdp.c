@@ -180,12 +180,12 @@ int main(void) {
     CHECK(strstr(answer, "a=file-transfer-id:vBnG916bdberum2fFEABR1FR3ExZMUrd\r\n") != NULL);
     CHECK(strstr(answer, "a=file-selector:name:\"My cool picture.jpg\" type:image/jpeg size:32349 hash:sha-1:") != NULL);
     msrp_string_free(answer);
-    /* An answer that contradicts the offer's a=setup (none: the offerer connects). */
-    msrp_sdp_options_t *active = NULL;
-    CHECK_OK(msrp_sdp_options_new(&active));
-    CHECK_OK(msrp_sdp_options_set_setup(active, MSRP_SDP_SETUP_ACTIVE));
-    CHECK_RESULT(msrp_sdp_answer_build(m, "msrp://127.0.0.1:9999/bob;tcp", active, &answer), MSRP_RESULT_PROTOCOL);
-    msrp_sdp_options_free(active);
+    /* An answer may not say actpass (RFC 4145 §4.1). */
+    msrp_sdp_options_t *actpass = NULL;
+    CHECK_OK(msrp_sdp_options_new(&actpass));
+    CHECK_OK(msrp_sdp_options_set_setup(actpass, MSRP_SDP_SETUP_ACTPASS));
+    CHECK_RESULT(msrp_sdp_answer_build(m, "msrp://127.0.0.1:9999/bob;tcp", actpass, &answer), MSRP_RESULT_PROTOCOL);
+    msrp_sdp_options_free(actpass);
     CHECK_OK(msrp_sdp_answer_refuse(m, &answer));
     CHECK(strcmp(answer, "m=message 0 TCP/MSRP *\r\n") == 0);
     msrp_sdp_media_t *refused = NULL, *neg_local = NULL;
