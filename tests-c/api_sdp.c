@@ -285,6 +285,7 @@ int main(void) {
     msrp_sdp_media_free(NULL);
     msrp_sdp_options_free(NULL);
     msrp_sdp_negotiation_free(NULL);
+    CHECK_OK(msrp_library_shutdown());
     printf("api_sdp ok\n");
     return 0;
 }
