@@ -245,6 +245,8 @@ static void parse_options(int argc, char **argv, struct options *o) {
         usage_error("--relay needs --user and --password");
     if (o->setup != NULL && o->sdp == 0) usage_error("--setup needs offer or answer");
     if (o->sdp != 0 && o->tls && o->cert == NULL) usage_error("offer/answer with --tls needs --cert and --key");
+    if (o->sdp != 0 && o->fingerprint != NULL && o->relay == NULL)
+        usage_error("offer/answer take the peer's fingerprint from its SDP; --fingerprint is for an msrps --relay");
     if (o->progress < 0) o->progress = isatty(STDERR_FILENO) ? 1 : 0;
 }
 

@@ -250,7 +250,8 @@ class Skip(Exception):
 
 def case_usage(cmd, tmp):
     for args in (["offer", "--setup", "sideways"], ["connect", "--setup", "active"],
-                 ["answer", "--tls"], ["offer", "--relay", "msrp://127.0.0.1:1;tcp"]):
+                 ["answer", "--tls"], ["offer", "--relay", "msrp://127.0.0.1:1;tcp"],
+                 ["answer", "--fingerprint", "AB:CD"]):
         r = subprocess.run(cmd + args, capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
         if r.returncode != 2:
             raise AssertionError("%s: exit %d, want 2\n%s" % (args, r.returncode, r.stderr))
