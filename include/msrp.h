@@ -1867,7 +1867,8 @@ bool msrp_sdp_media_same_transfer(const struct msrp_sdp_media_t *previous,
 msrp_result_t msrp_sdp_options_new(struct msrp_sdp_options_t **out_options);
 
 /**
- * Frees options. NULL is a no-op.
+ * Frees options (what builders copied from them is not affected). NULL is
+ * a no-op. Not while another thread uses them.
  */
 void msrp_sdp_options_free(struct msrp_sdp_options_t *options);
 
@@ -2009,7 +2010,7 @@ msrp_result_t msrp_sdp_negotiate(const struct msrp_sdp_media_t *local,
                                  struct msrp_sdp_negotiation_t **out_negotiation);
 
 /**
- * Frees a negotiation. NULL is a no-op.
+ * Frees a negotiation. NULL is a no-op. Not while another thread reads it.
  */
 void msrp_sdp_negotiation_free(struct msrp_sdp_negotiation_t *negotiation);
 
@@ -2056,7 +2057,12 @@ msrp_result_t msrp_sdp_negotiation_field(const struct msrp_sdp_negotiation_t *ne
  * (the handshake checks SHA-256; trust anchors in the config are the
  * alternative). Otherwise the errors of
  * `msrp_connector_complete`. `timeout_ms` 0 uses the config's bind
- * timeout. Blocking: `MSRP_RESULT_WOULD_DEADLOCK` inside callbacks.
+ * timeout. The connector stays the caller's (free it after the session
+ * ends, as with `msrp_connector_complete`); the negotiation is only read.
+ * Thread-safety as for `msrp_connector_complete`: one prepare or complete
+ * at a time per connector (`MSRP_RESULT_INVALID_STATE` otherwise), and
+ * `msrp_connector_cleanup`/`_free` from another thread cancel it.
+ * Blocking: `MSRP_RESULT_WOULD_DEADLOCK` inside callbacks.
  */
 msrp_result_t msrp_sdp_connector_complete(struct msrp_connector_t *connector,
                                           const struct msrp_sdp_negotiation_t *negotiation,

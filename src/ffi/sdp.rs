@@ -414,7 +414,8 @@ pub extern "C" fn msrp_sdp_options_new(out_options: *mut *mut msrp_sdp_options_t
     }
 }
 
-/// Frees options. NULL is a no-op.
+/// Frees options (what builders copied from them is not affected). NULL is
+/// a no-op. Not while another thread uses them.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_sdp_options_free(options: *mut msrp_sdp_options_t) {
     ffi_boundary! {
@@ -728,7 +729,7 @@ pub extern "C" fn msrp_sdp_negotiate(
     }
 }
 
-/// Frees a negotiation. NULL is a no-op.
+/// Frees a negotiation. NULL is a no-op. Not while another thread reads it.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_sdp_negotiation_free(negotiation: *mut msrp_sdp_negotiation_t) {
     ffi_boundary! {
@@ -820,7 +821,12 @@ fn tls_fingerprint(n: &Negotiated) -> Result<Option<Fingerprint>> {
 /// (the handshake checks SHA-256; trust anchors in the config are the
 /// alternative). Otherwise the errors of
 /// `msrp_connector_complete`. `timeout_ms` 0 uses the config's bind
-/// timeout. Blocking: `MSRP_RESULT_WOULD_DEADLOCK` inside callbacks.
+/// timeout. The connector stays the caller's (free it after the session
+/// ends, as with `msrp_connector_complete`); the negotiation is only read.
+/// Thread-safety as for `msrp_connector_complete`: one prepare or complete
+/// at a time per connector (`MSRP_RESULT_INVALID_STATE` otherwise), and
+/// `msrp_connector_cleanup`/`_free` from another thread cancel it.
+/// Blocking: `MSRP_RESULT_WOULD_DEADLOCK` inside callbacks.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_sdp_connector_complete(
     connector: *mut msrp_connector_t,
