@@ -59,6 +59,8 @@ struct options {
     int sdp;           /* 0: PATH lines; SDP_OFFER or SDP_ANSWER */
     const char *setup; /* --setup, with offer/answer */
     const char *local;
+    bool bind_source_port;           /* --bind-source-port */
+    uint16_t port_low, port_high;    /* its range; 0-0: any free port */
     bool tls;
     const char *cert, *key, *ca, *fingerprint;
     const char *relay, *user, *password, *dns_server;
@@ -85,7 +87,13 @@ static void usage(FILE *f) {
             "  offer, answer            SDP instead of PATH lines: \"SDP <line>\" ... \"SDP-END\"\n"
             "                           on stdout, the peer's on stdin; a=setup decides who connects\n"
             "  --setup active|passive|actpass  this end's a=setup (offer/answer)\n"
-            "  --local URI              local URI for prepare (default msrp[s]://127.0.0.1:0/<random>;tcp)\n"
+            "  --local URI              local URI for prepare (default msrp[s]://127.0.0.1:0/<random>;tcp);\n"
+            "                           connect advertises its port, or 9 for none or 0, and does not\n"
+            "                           bind it unless --bind-source-port\n"
+            "  --bind-source-port [PORT|LOW-HIGH]  connect: bind a local port at prepare (the --local\n"
+            "                           port if not 0, else PORT, a free one of LOW-HIGH, or any free\n"
+            "                           one), advertise it in PATH and connect from it, for peers that\n"
+            "                           match the connection by the address and port in the SDP\n"
             "  --tls --cert F --key F   msrps with this certificate and key\n"
             "  --ca F                   trust anchors for the peer's (or msrps relay's) certificate\n"
             "  --fingerprint FP         the peer certificate's SHA-256 (SDP a=fingerprint);\n"
@@ -131,6 +139,30 @@ static bool parse_u64(const char *s, uint64_t *out) {
     return true;
 }
 
+/* A port, 1 to 65535, and nothing else. */
+static bool parse_port(const char *s, size_t len, uint16_t *out) {
+    if (len == 0 || len > 5) return false;
+    unsigned v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (!isdigit((unsigned char)s[i])) return false;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    if (v == 0 || v > 65535) return false;
+    *out = (uint16_t)v;
+    return true;
+}
+
+/* --bind-source-port's value: PORT or LOW-HIGH. */
+static bool parse_port_range(const char *s, uint16_t *low, uint16_t *high) {
+    const char *dash = strchr(s, '-');
+    if (dash == NULL) {
+        if (!parse_port(s, strlen(s), low)) return false;
+        *high = *low;
+        return true;
+    }
+    return parse_port(s, (size_t)(dash - s), low) && parse_port(dash + 1, strlen(dash + 1), high) && *low <= *high;
+}
+
 static void parse_options(int argc, char **argv, struct options *o) {
     memset(o, 0, sizeof *o);
     o->count = -1;
@@ -163,6 +195,13 @@ static void parse_options(int argc, char **argv, struct options *o) {
         } else if (strcmp(a, "--setup") == 0) {
             o->setup = VALUE();
             if (!peer_sdp_setup_valid(o->setup)) usage_error("--setup takes active, passive or actpass");
+        } else if (strcmp(a, "--bind-source-port") == 0) {
+            o->bind_source_port = true;
+            /* The value is optional: taken when the next word starts with a digit. */
+            if (i + 1 < argc && isdigit((unsigned char)argv[i + 1][0])) {
+                if (!parse_port_range(argv[++i], &o->port_low, &o->port_high))
+                    usage_error("--bind-source-port takes a port or LOW-HIGH, each 1 to 65535, LOW <= HIGH");
+            }
         } else if (strcmp(a, "--tls") == 0) {
             o->tls = true;
         } else if (strcmp(a, "--cert") == 0) {
@@ -247,6 +286,11 @@ static void parse_options(int argc, char **argv, struct options *o) {
     if (o->sdp != 0 && o->tls && o->cert == NULL) usage_error("offer/answer with --tls needs --cert and --key");
     if (o->sdp != 0 && o->fingerprint != NULL && o->relay == NULL)
         usage_error("offer/answer take the peer's fingerprint from its SDP; --fingerprint is for an msrps --relay");
+    if (o->bind_source_port && o->accept) usage_error("--bind-source-port is for the connect side");
+    if (o->bind_source_port && o->relay != NULL)
+        usage_error("--bind-source-port is for direct connections (a relay's peer never sees the source port)");
+    if (o->bind_source_port && o->sdp != 0)
+        usage_error("--bind-source-port is for connect (offer/answer do not take it yet)");
     if (o->progress < 0) o->progress = isatty(STDERR_FILENO) ? 1 : 0;
 }
 
@@ -817,6 +861,9 @@ static msrp_endpoint_config_t *make_config(const struct options *o, msrp_result_
     if (o->cert != NULL && (*r = msrp_endpoint_config_set_identity_files(cfg, o->cert, o->key)) != MSRP_RESULT_OK)
         goto fail;
     if (o->ca != NULL && (*r = msrp_endpoint_config_set_trust_anchors_file(cfg, o->ca)) != MSRP_RESULT_OK) goto fail;
+    if (o->bind_source_port &&
+        (*r = msrp_endpoint_config_set_bind_source_port(cfg, true, o->port_low, o->port_high)) != MSRP_RESULT_OK)
+        goto fail;
     if (o->verbose > 0) {
         msrp_logger_t logger = {0};
         logger.max_level = o->verbose > 1 ? MSRP_LOG_LEVEL_DEBUG : MSRP_LOG_LEVEL_INFO;

@@ -133,6 +133,14 @@
 #define MSRP_RECEIVE_BUFFER_SYSTEM UINT64_MAX
 
 /**
+ * The port a direct connector advertises in its path by default when the
+ * local URI gives none (or 0): 9, the discard port, which RFC 4145 §4 gives
+ * an active endpoint that accepts no connections. See
+ * `msrp_endpoint_config_set_bind_source_port`.
+ */
+#define MSRP_DISCARD_PORT 9
+
+/**
  * `size_hint` value for `msrp_transport_read_chunk`: whole chunks only.
  */
 #define MSRP_READ_WHOLE_CHUNK -1
@@ -935,6 +943,13 @@ typedef uint32_t msrp_uri_field_t;
 #define MSRP_RESULT_LIMIT 21
 
 /**
+ * The local port to bind is in use (see
+ * `msrp_endpoint_config_set_bind_source_port`), or no port of the range
+ * is free; the last error names the port or range.
+ */
+#define MSRP_RESULT_ADDRESS_IN_USE 22
+
+/**
  * `Failure-Report: yes` (also what an absent header means).
  */
 #define MSRP_FAILURE_REPORT_YES 0
@@ -1357,7 +1372,9 @@ msrp_result_t msrp_chunk_set_continuation(struct msrp_chunk_t *chunk, char flag)
  * bind timeout, session-id matching of incoming requests
  * (`msrp_endpoint_config_set_session_id_matching`), at most 1,000 sessions
  * per server, chunks assembled in pieces of at most 1 MiB (longer ones
- * streamed), a 4 MiB socket receive buffer. Writes it to `*out`.
+ * streamed), a 4 MiB socket receive buffer, and an unbound source port
+ * for direct connectors (their path advertises port 9; see
+ * `msrp_endpoint_config_set_bind_source_port`). Writes it to `*out`.
  */
 msrp_result_t msrp_endpoint_config_new(struct msrp_endpoint_config_t **out_cfg);
 
@@ -1392,6 +1409,20 @@ msrp_result_t msrp_endpoint_config_set_identity_pem(struct msrp_endpoint_config_
  * Sets the trust anchors (CA certificates, PEM file with one or more
  * CERTIFICATE sections) that a peer's or relay's certificate may chain to,
  * besides or instead of the fingerprint from SDP.
+ *
+ * A self-signed certificate may be given as an anchor and presented by the
+ * peer or relay as its own certificate, as OpenSSL users expect: such a
+ * certificate (e.g. made by `openssl req -x509`, which sets basic constraints
+ * CA:TRUE) is accepted when the presented certificate is byte for byte one of
+ * the anchors and self-signed, the current time is within its validity
+ * period, its extended key usage (if any) allows server (or client)
+ * authentication, and, for a server, it is valid for the host connected to
+ * (an IP address SAN for an IP literal, a DNS SAN for a name). Any other
+ * certificate with CA:TRUE presented as the peer's own is refused.
+ *
+ * Fails with `MSRP_RESULT_IO` (unreadable file) or `MSRP_RESULT_TLS`
+ * (malformed, or no usable certificate), leaving the config unchanged. The
+ * file is read during the call; `ca_file` is not kept.
  */
 msrp_result_t msrp_endpoint_config_set_trust_anchors_file(struct msrp_endpoint_config_t *cfg,
                                                           const char *ca_file);
@@ -1474,6 +1505,41 @@ msrp_result_t msrp_buffer_limit_set(uint64_t bytes);
 msrp_result_t msrp_buffer_usage(uint64_t *out_bytes);
 
 /**
+ * Whether a direct connector (`msrp_connector_direct_new`) binds the source
+ * port of its outgoing connection to the port its path advertises.
+ *
+ * Default (`enabled` false): the system picks the source port when
+ * connecting, and the path's port is only advertised: the local URI's,
+ * or `MSRP_DISCARD_PORT` (9) when it has none or 0 (the port RFC 4145
+ * gives an active endpoint that accepts no connections; a path never
+ * carries 0, which an SDP `m=` line would read as a refused stream).
+ * Peers that follow RFC 4975 match the session by the URIs of its path
+ * (§5.4), not by the connection's address, so this is enough for them.
+ *
+ * With `enabled`, `msrp_connector_prepare` binds a port and advertises it,
+ * and `msrp_connector_complete` connects from it (on the unspecified
+ * address: the system picks the source address by route), for peers that
+ * match an incoming connection by the address and port in the SDP
+ * (msrp-node-lib by default, several SBCs). The port is the local URI's
+ * when it gives one (not 0), else a free port of `port_low..=port_high`,
+ * or any free port the system picks when both are 0. It stays reserved
+ * until complete connects from it, or `msrp_connector_cleanup`,
+ * `msrp_connector_free` or another prepare frees it; after the
+ * connection ends it may be used again at once. A port in use, or no
+ * free port in the range, fails prepare with `MSRP_RESULT_ADDRESS_IN_USE`
+ * (also complete, when the connection from that port to the peer already
+ * exists). Acceptors, servers and relay connectors ignore the setting.
+ *
+ * `MSRP_RESULT_INVALID_ARGUMENT` when `enabled` and only one of
+ * `port_low`, `port_high` is 0, or `port_low > port_high`; the config is
+ * then unchanged.
+ */
+msrp_result_t msrp_endpoint_config_set_bind_source_port(struct msrp_endpoint_config_t *cfg,
+                                                        bool enabled,
+                                                        uint16_t port_low,
+                                                        uint16_t port_high);
+
+/**
  * Chooses how incoming chunks are matched to their session: `true` (the
  * default) by session id alone, which tolerates the host and port
  * rewrites of ALGs and SBCs (they never change the random session id;
@@ -1542,10 +1608,17 @@ msrp_result_t msrp_acceptor_relay_new(const struct msrp_endpoint_config_t *cfg,
  * URIs, the SDP `a=path` value — to `*full_local_path` (free with
  * `msrp_string_free`).
  *
- * `local_uri` NULL generates `msrp://127.0.0.1:0/<random>;tcp` (`msrps`
- * with a certificate); a URI without session id gets a random one. An
- * acceptor listens where the URI says (port 0 picks a free port, which the
- * path then carries); a connector only advertises it.
+ * `local_uri` NULL generates `msrp://127.0.0.1/<random>;tcp` (`msrps`
+ * with a certificate) with the port said below; a URI without session id
+ * gets a random one. An acceptor listens where the URI says (port 0 picks
+ * a free port, which the path then carries). A direct connector by
+ * default only advertises the URI's port, never its socket's source port,
+ * and advertises 9 when the URI has none or 0 (RFC 4145's port for an
+ * active endpoint; the path never carries port 0); with
+ * `msrp_endpoint_config_set_bind_source_port` it binds the port here
+ * (`MSRP_RESULT_ADDRESS_IN_USE` when it is in use) and advertises it.
+ * Relay connectors and acceptors only advertise the URI's port (2855 for
+ * a generated one, 9 for 0).
  *
  * Relay connectors and acceptors connect and authenticate to the relay
  * here (`MSRP_RESULT_AUTHENTICATION` on refused credentials,
@@ -1576,7 +1649,10 @@ msrp_result_t msrp_connector_prepare(struct msrp_connector_t *connector,
  * Errors: `MSRP_RESULT_TIMEOUT`, `MSRP_RESULT_IO`, `MSRP_RESULT_TLS`,
  * `MSRP_RESULT_FINGERPRINT_MISMATCH`, `MSRP_RESULT_REJECTED` (e.g. 481),
  * `MSRP_RESULT_CANCELLED` (cleanup or free from another thread),
- * `MSRP_RESULT_INVALID_STATE` (not prepared, or a complete is running).
+ * `MSRP_RESULT_INVALID_STATE` (not prepared, or a complete is running),
+ * `MSRP_RESULT_ADDRESS_IN_USE` (a bound source port: the connection from
+ * it to that peer exists already, or, when a failed complete is tried
+ * again, the port was taken meanwhile).
  * Blocking: `MSRP_RESULT_WOULD_DEADLOCK` inside callbacks.
  */
 msrp_result_t msrp_connector_complete(struct msrp_connector_t *connector,
@@ -1600,8 +1676,8 @@ msrp_result_t msrp_connector_complete_async(struct msrp_connector_t *connector,
                                             void *user_data);
 
 /**
- * Undoes prepare (an acceptor stops listening) when complete will not be
- * called; cancels a running complete (its callback, for complete_async,
+ * Undoes prepare (an acceptor stops listening, a direct connector frees
+ * its bound source port) when complete will not be called; cancels a running complete (its callback, for complete_async,
  * gets `MSRP_RESULT_CANCELLED`). Non-blocking; callable inside callbacks.
  */
 msrp_result_t msrp_connector_cleanup(struct msrp_connector_t *connector);

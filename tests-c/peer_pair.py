@@ -6,9 +6,11 @@ SIP stack would do), then both run to completion and their stdout lines are
 checked against the msrp-peer contract (DESIGN.md).
 
 usage: peer_pair.py --peer PATH/TO/msrp-peer [--wrap "valgrind ..."] CASE
-cases: text, file, tls, tls-wrong-fingerprint, resume, disk-full, usage,
-relay, relay-fault (the relay cases start Kamailio with
-tests/relay/kamailio.sh; exit 77, a skip, when Kamailio is not installed)
+cases: text, file, tls, tls-ca, tls-wrong-fingerprint, resume, disk-full,
+usage, relay, relay-fault, relay-openssl-cert, relay-ws, relay-wss (the
+relay cases start Kamailio with tests/relay/kamailio.sh; exit 77, a skip,
+when Kamailio or, for relay-ws/relay-wss, its websocket module is not
+installed)
 """
 import argparse
 import hashlib
@@ -233,6 +235,76 @@ def case_tls(cmd, tmp):
     check(len(a.starting("RECEIVED")) == 1 and len(c.starting("RECEIVED")) == 1, "messages over TLS", a, c)
 
 
+def openssl_req_x509(tmp, name, san="IP:127.0.0.1"):
+    """A certificate as relays and PBXs are usually set up: `openssl req
+    -x509 -newkey rsa:2048 -nodes -subj /CN=relay -addext subjectAltName=...
+    -days 30`, which sets basic constraints CA:TRUE. Returns (cert, key)."""
+    cert, key = os.path.join(tmp, name + ".pem"), os.path.join(tmp, name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=relay",
+                    "-addext", "subjectAltName=" + san, "-keyout", key, "-out", cert, "-days", "30"],
+                   check=True, capture_output=True)
+    text = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-text"],
+                          check=True, capture_output=True, text=True).stdout
+    check("CA:TRUE" in text, "the openssl req -x509 certificate has CA:TRUE:\n" + text)
+    return cert, key
+
+
+def chat_and_file_args(tmp, name, size):
+    """msrp-peer options sending a text and a file of `size` bytes, and
+    receiving two messages into an --out-dir; returns (args, text, file)."""
+    src = os.path.join(tmp, name + ".bin")
+    make_file(src, size)
+    out = os.path.join(tmp, name + "-in")
+    os.mkdir(out)
+    text = "chat from %s \u00e9" % name
+    args = ["--send-text", text, "--send-file", src, "--count", "2", "--out-dir", out, "--no-progress"]
+    return args, text, src, out
+
+
+def check_received(receiver, out, text, src, what):
+    """`receiver` (an msrp-peer) got `text` and the file `src`, both whole."""
+    rec = receiver.starting("RECEIVED")
+    check(len(rec) == 2, "%s: two RECEIVED lines" % what, receiver)
+    want_text = hashlib.sha256(text.encode()).hexdigest()
+    want_file = sha256_file(src)
+    texts = [r for r in rec if r[2] == "text/plain"]
+    files = [r for r in rec if r[2] == "application/octet-stream"]
+    check(len(texts) == 1 and texts[0][3] == str(len(text.encode())) and texts[0][4] == want_text,
+          "%s: the text" % what, receiver)
+    check(len(files) == 1 and files[0][3] == str(os.path.getsize(src)) and files[0][4] == want_file,
+          "%s: the file" % what, receiver)
+    check(sha256_file(os.path.join(out, files[0][1])) == want_file, "%s: the file in --out-dir" % what, receiver)
+
+
+def case_tls_ca(cmd, tmp):
+    """Direct msrps where the server's certificate is an `openssl req -x509`
+    one (CA:TRUE) and the client trusts it with --ca, no fingerprint: a text
+    and a file both ways. The same with another certificate as --ca fails
+    the handshake, before any PATH is bound."""
+    cert, key = openssl_req_x509(tmp, "server")
+    a_args, a_text, a_src, a_out = chat_and_file_args(tmp, "accept", 1 << 20)
+    c_args, c_text, c_src, c_out = chat_and_file_args(tmp, "connect", 1 << 20)
+    a, c = run_pair(cmd, ["--tls", "--cert", cert, "--key", key, "--timeout", "60"] + a_args,
+                    ["--tls", "--ca", cert, "--timeout", "60"] + c_args)
+    check(a.rc == 0 and c.rc == 0, "the pair with --ca the openssl req -x509 certificate", a, c)
+    check(a.path.split()[1].startswith("msrps://"), "msrps", a)
+    check_received(a, a_out, c_text, c_src, "accept")
+    check_received(c, c_out, a_text, a_src, "connect")
+
+    other, _ = openssl_req_x509(tmp, "other")
+    a = Peer(cmd + ["accept", "--tls", "--cert", cert, "--key", key, "--timeout", "20"], "accept")
+    c = Peer(cmd + ["connect", "--tls", "--ca", other, "--send-text", "x", "--timeout", "20"], "connect")
+    for p in (a, c):
+        p.path_ready.wait(TIMEOUT)
+    a.send_path(c.path or "PATH none")
+    c.send_path(a.path or "PATH none")
+    c.wait()
+    a.proc.kill()
+    a.wait()
+    check(c.rc == 1 and not c.starting("BOUND") and "not trusted" in c.stderr,
+          "another certificate as --ca: the handshake fails", c)
+
+
 def case_tls_wrong_fingerprint(cmd, tmp):
     a, c = tls_pair(cmd, tmp, wrong=True)
     check(c.rc == 1, "connect with a wrong fingerprint must exit 1", c)
@@ -272,11 +344,11 @@ class Skip(Exception):
     pass
 
 
-def start_relay():
-    p = subprocess.run([RELAY_SH, "start", "--watch-pid", str(os.getpid())],
+def start_relay(extra=()):
+    p = subprocess.run([RELAY_SH, "start", "--watch-pid", str(os.getpid())] + list(extra),
                        capture_output=True, text=True, timeout=60)
     if p.returncode != 0:
-        if "kamailio not found" in p.stderr:
+        if "kamailio not found" in p.stderr or "websocket module is missing" in p.stderr:
             raise Skip(p.stderr.strip())
         raise AssertionError("relay did not start:\n" + p.stderr)
     return dict(l.split("=", 1) for l in p.stdout.splitlines() if "=" in l)
@@ -432,6 +504,140 @@ def case_relay_fault(cmd, tmp):
         subprocess.run([RELAY_SH, "stop", "--fast", "--rundir", relay["RUNDIR"]], capture_output=True, timeout=60)
 
 
+def case_relay_openssl_cert(cmd, tmp):
+    """The relay's TLS certificate made by `openssl req -x509` (CA:TRUE, SAN
+    IP:127.0.0.1), given to both msrp-peers as --ca: a text and a file both
+    ways through Kamailio over TLS. Another such certificate as --ca is
+    refused in the handshake to the relay."""
+    cert, key = openssl_req_x509(tmp, "relay")
+    relay = start_relay(["--cert", cert, "--key", key])
+    try:
+        check(relay["CERT"] == os.path.abspath(cert), "the relay uses the given certificate")
+        tls = ["--relay", relay["TLS_URI"], "--ca", cert, "--user", relay["USER"], "--password",
+               relay["PASSWORD"], "--timeout", "60"]
+        a_args, a_text, a_src, a_out = chat_and_file_args(tmp, "accept", 1 << 20)
+        c_args, c_text, c_src, c_out = chat_and_file_args(tmp, "connect", 1 << 20)
+        a, c = run_pair(cmd, tls + a_args, tls + c_args)
+        check(a.rc == 0 and c.rc == 0, "both through the TLS relay with --ca its openssl certificate", a, c)
+        for p in (a, c):
+            check(p.path.split()[1].startswith("msrps://127.0.0.1:%s" % relay["TLS_PORT"]),
+                  "the PATH starts with the TLS relay", p)
+            check([s[2] for s in p.starting("SENT")] == ["200", "200"], "two SENT 200", p)
+        check_received(a, a_out, c_text, c_src, "accept")
+        check_received(c, c_out, a_text, a_src, "connect")
+
+        other, _ = openssl_req_x509(tmp, "other")
+        p = subprocess.run(cmd + ["accept"] + tls[:2] + ["--ca", other] + tls[4:],
+                           capture_output=True, text=True, timeout=60, input="")
+        check(p.returncode == 1 and "PATH" not in p.stdout and "not trusted" in p.stderr,
+              "another certificate as --ca must fail before PATH:\n" + p.stdout + p.stderr)
+    except AssertionError as e:
+        raise AssertionError("%s\n--- relay log (last lines)\n%s" % (e, relay_log_tail(relay)))
+    finally:
+        subprocess.run([RELAY_SH, "stop", "--rundir", relay["RUNDIR"]], capture_output=True, timeout=60)
+
+
+def ws_client_module():
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "relay"))
+    import msrp_ws
+    return msrp_ws
+
+
+def relay_ws_session(cmd, tmp, secure):
+    """A test-only MSRP-over-WebSocket client (tests/relay/msrp_ws.py, as a
+    browser would be: `.invalid` host and `ws` transport in its URI) and a
+    plain msrp-peer, both on one Kamailio: the WebSocket client AUTHs over
+    ws (or wss), the msrp-peer over TCP (or TLS); a text and a 1 MiB file
+    each way, bodies and hashes checked on both sides.
+
+    ws: the msrp-peer accepts and the WebSocket client sends first (it binds
+    the session); wss: the msrp-peer connects and binds."""
+    msrp_ws = ws_client_module()
+    relay = start_relay(["--wss-port" if secure else "--ws-port", "0"])
+    client = None
+    peer = None
+    try:
+        port = int(relay["WSS_PORT" if secure else "WS_PORT"])
+        ws = msrp_ws.WebSocket("127.0.0.1", port, cafile=relay["CERT"] if secure else None)
+        check(ws.accepted and ws.headers.get("sec-websocket-protocol") == "msrp",
+              "the relay accepts the WebSocket with the msrp subprotocol:\n" + ws.response)
+        client = msrp_ws.MsrpWsClient(ws, relay["WSS_URI" if secure else "WS_URI"])
+        check(client.local_uri.endswith(";ws") and ".invalid:" in client.local_uri, "a browser's URI")
+        use_path = client.auth(relay["USER"], relay["PASSWORD"])
+        want_scheme, want_port = ("msrps", relay["TLS_PORT"]) if secure else ("msrp", relay["TCP_PORT"])
+        check(len(use_path) == 1 and use_path[0].startswith("%s://127.0.0.1:%s/" % (want_scheme, want_port))
+              and use_path[0].endswith(";tcp"),
+              "the Use-Path is on the relay's MSRP port: %s" % use_path)
+
+        size = 1 << 20
+        p_args, p_text, p_src, p_out = chat_and_file_args(tmp, "peer", size)
+        leg = (["--relay", relay["TLS_URI"], "--ca", relay["CERT"]] if secure
+               else ["--relay", relay["TCP_URI"]])
+        role = "connect" if secure else "accept"
+        peer = Peer(cmd + [role] + leg + ["--user", relay["USER"], "--password", relay["PASSWORD"],
+                                          "--timeout", "60"] + p_args, role)
+        check(peer.path_ready.wait(TIMEOUT) and peer.path is not None, "no PATH line", peer)
+        remote = peer.path.split()[1:]
+        peer.send_path("PATH " + " ".join(client.sdp_path()))
+
+        if secure:
+            # The msrp-peer binds: its first SEND reaches the WebSocket client.
+            client.wait_for("the msrp-peer's first SEND", lambda: client.requests_in)
+        w_text = "chat from the WebSocket \u00e9".encode()
+        w_file = os.urandom(size)
+        mid_text, codes = client.send_message(remote, w_text, "text/plain")
+        check(codes == [200], "the relay's 200 to the WebSocket client's text: %s" % codes)
+        mid_file, codes = client.send_message(remote, w_file, "application/octet-stream")
+        check(codes == [200] * (size // 8192), "a 200 per chunk of the WebSocket client's file")
+
+        got = client.wait_for("the msrp-peer's text and file", lambda: len(client.completed()) >= 2 and
+                              client.completed(), timeout=60)
+        peer.wait()
+        check(peer.rc == 0, "the msrp-peer failed", peer)
+        check([s[2] for s in peer.starting("SENT")] == ["200", "200"], "two SENT 200 at the msrp-peer", peer)
+
+        # What the msrp-peer got from the WebSocket client.
+        rec = {r[1]: r for r in peer.starting("RECEIVED")}
+        check(set(rec) == {mid_text, mid_file}, "the msrp-peer got both messages", peer)
+        check(rec[mid_text][2] == "text/plain" and rec[mid_text][4] == hashlib.sha256(w_text).hexdigest(),
+              "the WebSocket client's text at the msrp-peer", peer)
+        want = hashlib.sha256(w_file).hexdigest()
+        check(rec[mid_file][3] == str(size) and rec[mid_file][4] == want
+              and sha256_file(os.path.join(p_out, mid_file)) == want, "the WebSocket client's file", peer)
+
+        # What the WebSocket client got from the msrp-peer.
+        bodies = {client.message(m).content_type: client.message(m).body() for m in got}
+        check(bodies.get("text/plain") == p_text.encode(), "the msrp-peer's text over WebSocket: %r"
+              % bodies.get("text/plain"))
+        check(hashlib.sha256(bodies.get("application/octet-stream", b"")).hexdigest() == sha256_file(p_src),
+              "the msrp-peer's file over WebSocket")
+        # The relay prepends its URIs to the From-Path (RFC 4976 §6.4): the
+        # client's own Use-Path, then the peer's full path.
+        sends = [f for f in client.requests_in if f.method == "SEND"]
+        check(all(f.h("To-Path") == client.local_uri for f in sends), "To-Path is the client's URI")
+        check(all(f.h("From-Path").split() == use_path + remote for f in sends),
+              "From-Path: %s" % sends[0].h("From-Path"))
+        # Kamailio sends each MSRP frame as one unmasked WebSocket frame:
+        # a text frame when it is UTF-8, else a binary one (the file's).
+        kinds = sorted(set((op, fin, masked, utf8) for op, fin, _, masked, utf8 in ws.frames_in))
+        check(kinds == [(msrp_ws.OP_TEXT, True, False, True), (msrp_ws.OP_BINARY, True, False, False)],
+              "the frames Kamailio sent (opcode, fin, masked, UTF-8): %s" % kinds)
+    except AssertionError as e:
+        report = ""
+        if peer is not None and not hasattr(peer, "rc"):
+            peer.proc.kill()
+            peer.wait()
+            report = "\n" + peer.report()
+        raise AssertionError("%s%s\n--- relay log (last lines)\n%s" % (e, report, relay_log_tail(relay)))
+    finally:
+        if client is not None:
+            client.close()
+        if peer is not None and peer.proc.poll() is None:
+            peer.proc.kill()
+            peer.wait()
+        subprocess.run([RELAY_SH, "stop", "--rundir", relay["RUNDIR"]], capture_output=True, timeout=60)
+
+
 def case_usage(cmd, tmp):
     for args in (["bogus"], ["connect", "--frobnicate"], ["accept", "--count"], ["connect", "--start", "5"]):
         p = subprocess.run(cmd + args, capture_output=True, text=True, timeout=30)
@@ -444,12 +650,16 @@ CASES = {
     "file": case_file,
     "file-small": lambda cmd, tmp: case_file(cmd, tmp, size=5 << 20, chunk=4000),
     "tls": case_tls,
+    "tls-ca": case_tls_ca,
     "tls-wrong-fingerprint": case_tls_wrong_fingerprint,
     "resume": case_resume,
     "disk-full": case_disk_full,
     "usage": case_usage,
     "relay": case_relay,
     "relay-fault": case_relay_fault,
+    "relay-openssl-cert": case_relay_openssl_cert,
+    "relay-ws": lambda cmd, tmp: relay_ws_session(cmd, tmp, secure=False),
+    "relay-wss": lambda cmd, tmp: relay_ws_session(cmd, tmp, secure=True),
 }
 
 

@@ -212,7 +212,7 @@ async fn garbage_and_silent_peers_are_closed() {
 async fn wrong_from_path_is_rejected_481_then_right_peer_binds() {
     let server = Server::new(EndpointConfig::default());
     let local = server.prepare(None).await.unwrap();
-    let right = vec![uri("msrp://127.0.0.1:0/rightpeer;tcp")];
+    let right = vec![uri("msrp://127.0.0.1:9/rightpeer;tcp")];
     let s = server.clone();
     let l = local[0].clone();
     let r = right.clone();
@@ -223,7 +223,7 @@ async fn wrong_from_path_is_rejected_481_then_right_peer_binds() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     let mut wrong = ConnectorDirect::new(EndpointConfig::default());
     wrong
-        .prepare(Some(uri("msrp://127.0.0.1:0/wrongpeer;tcp")))
+        .prepare(Some(uri("msrp://127.0.0.1:9/wrongpeer;tcp")))
         .unwrap();
     match wrong
         .complete(&local, None, Some(Duration::from_secs(5)))
@@ -248,7 +248,7 @@ async fn wrong_from_path_is_rejected_481_then_right_peer_binds() {
 async fn second_connection_to_bound_session_gets_506() {
     let server = Server::new(EndpointConfig::default());
     let local = server.prepare(None).await.unwrap();
-    let c_path = vec![uri("msrp://127.0.0.1:0/firstpeer;tcp")];
+    let c_path = vec![uri("msrp://127.0.0.1:9/firstpeer;tcp")];
     let s = server.clone();
     let l = local[0].clone();
     let p = c_path.clone();
@@ -259,8 +259,8 @@ async fn second_connection_to_bound_session_gets_506() {
     let mut st = wait.await.unwrap().unwrap();
     // Same From-Path, and a different one: both 506.
     for from in [
-        "msrp://127.0.0.1:0/firstpeer;tcp",
-        "msrp://127.0.0.1:0/other;tcp",
+        "msrp://127.0.0.1:9/firstpeer;tcp",
+        "msrp://127.0.0.1:9/other;tcp",
     ] {
         let mut second = ConnectorDirect::new(EndpointConfig::default());
         second.prepare(Some(uri(from))).unwrap();

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use msrp::transport::tls::{
     accept, check_client_certificate, client_config, connect, peer_fingerprint, server_config,
-    server_config_requiring, Fingerprint, PeerVerification, TlsError, TlsIdentity,
+    server_config_requiring, Fingerprint, PeerVerification, TlsError, TlsIdentity, TrustAnchors,
 };
-use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use rustls::{ClientConfig, ServerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::{client, server};
@@ -98,7 +98,7 @@ fn make_ca(name: &str) -> Ca {
 }
 
 impl Ca {
-    fn anchors(&self) -> Arc<RootCertStore> {
+    fn anchors(&self) -> TrustAnchors {
         PeerVerification::trust_anchors_from_pem(self.cert.pem().as_bytes()).unwrap()
     }
 

@@ -7,7 +7,12 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use super::server::Server;
-use super::{bind_outgoing, check_connect_path, open_stream, ConnectError, EndpointConfig};
+use super::source_port::ReservedPort;
+use super::{
+    bind_outgoing, check_connect_path, open_stream, ConnectError, EndpointConfig, DISCARD_PORT,
+};
+use crate::log::Level;
+use crate::msrp_log;
 use crate::protocol::{ids, Host, Uri};
 use crate::transport::tls::Fingerprint;
 use crate::transport::{Transport, TransportInfo};
@@ -17,6 +22,15 @@ use crate::transport::{Transport, TransportInfo};
 pub struct ConnectorDirect {
     config: EndpointConfig,
     local_uri: Option<Uri>,
+    /// With a binding [`SourcePort`](super::SourcePort): the port of the
+    /// path, held from prepare until complete connects from it.
+    source: Option<ReservedPort>,
+}
+
+/// Whether a local URI names an IPv6 address (the family of the socket
+/// reserved for it; any other host reserves an IPv4 one).
+fn is_v6(uri: &Uri) -> bool {
+    matches!(uri.host, Host::Ip(IpAddr::V6(_)))
 }
 
 impl ConnectorDirect {
@@ -24,18 +38,30 @@ impl ConnectorDirect {
         ConnectorDirect {
             config,
             local_uri: None,
+            source: None,
         }
     }
 
-    /// Returns the full local path for SDP. `local_uri` is only advertised
-    /// (its port is never the socket's source port); without one, a URI on
-    /// 127.0.0.1 with a random session id is generated (msrps when this
-    /// endpoint has a certificate). A missing session id is generated.
+    /// Returns the full local path for SDP. Without `local_uri`, the local
+    /// URI is on 127.0.0.1 with a random session id (msrps when this
+    /// endpoint has a certificate); a missing session id is generated.
+    ///
+    /// Its port: with the default [`SourcePort::Unbound`](super::SourcePort)
+    /// it is only advertised, never the socket's source port: the local
+    /// URI's, or [`DISCARD_PORT`] (9) when it has none or 0 (a path never
+    /// carries port 0). With [`SourcePort::Any`](super::SourcePort::Any) or
+    /// [`SourcePort::Range`](super::SourcePort::Range) it is bound here and
+    /// complete connects from it: the local URI's port when not 0, else a
+    /// free one (of the range); a port in use is
+    /// [`ConnectError::AddressInUse`]. The port stays reserved until
+    /// complete connects, or cleanup, drop or another prepare.
     pub fn prepare(&mut self, local_uri: Option<Uri>) -> Result<Vec<Uri>, ConnectError> {
+        self.source = None;
+        self.local_uri = None;
         let mut uri = local_uri.unwrap_or_else(|| {
             Uri::new(
                 Host::Ip(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-                Some(0),
+                None,
                 None,
                 self.config.identity.is_some(),
             )
@@ -43,8 +69,19 @@ impl ConnectorDirect {
         if uri.session_id.is_none() {
             uri.session_id = Some(ids::session_id());
         }
-        if uri.port.is_none() {
-            uri.port = Some(0);
+        let given = uri.port.filter(|&p| p != 0);
+        if self.config.source_port.binds() {
+            let reserved = ReservedPort::reserve(self.config.source_port, given, is_v6(&uri))?;
+            uri.port = Some(reserved.port());
+            msrp_log!(
+                self.config.logger,
+                Level::Debug,
+                "source port {} reserved for {uri}",
+                reserved.port()
+            );
+            self.source = Some(reserved);
+        } else {
+            uri.port = Some(given.unwrap_or(DISCARD_PORT));
         }
         self.local_uri = Some(uri.clone());
         Ok(vec![uri])
@@ -52,8 +89,10 @@ impl ConnectorDirect {
 
     /// Connects to the first hop of `remote_path` (TLS for msrps, checking
     /// the peer's certificate against `fingerprint` from its SDP and/or the
-    /// configured trust anchors), sends the binding chunk and waits for its
-    /// 200. `timeout` covers all of it (the configured default when `None`).
+    /// configured trust anchors), from the path's port when the source port
+    /// is bound, sends the binding chunk and waits for its 200. `timeout`
+    /// covers all of it (the configured default when `None`). A complete
+    /// tried again after a failure binds the path's port again.
     pub async fn complete(
         &mut self,
         remote_path: &[Uri],
@@ -65,8 +104,17 @@ impl ConnectorDirect {
         let timeout = timeout.unwrap_or(self.config.bind_timeout);
         let config = self.config.clone();
         let verify = config.peer_verification(fingerprint);
+        let source = match self.source.take() {
+            Some(s) => Some(s),
+            None if config.source_port.binds() => Some(ReservedPort::reserve(
+                config.source_port,
+                local.port,
+                is_v6(&local),
+            )?),
+            None => None,
+        };
         let work = async {
-            let stream = open_stream(&remote_path[0], &config, &verify).await?;
+            let stream = open_stream(&remote_path[0], &config, &verify, source).await?;
             let info = TransportInfo::new(
                 vec![local],
                 remote_path.to_vec(),
@@ -83,9 +131,10 @@ impl ConnectorDirect {
             .map_err(|_| ConnectError::Timeout)?
     }
 
-    /// Forgets the prepared local URI.
+    /// Forgets the prepared local URI and frees its reserved port.
     pub fn cleanup(&mut self) {
         self.local_uri = None;
+        self.source = None;
     }
 }
 

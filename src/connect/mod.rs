@@ -11,15 +11,14 @@ pub mod direct;
 pub mod discovery;
 pub mod relay;
 pub mod server;
+pub mod source_port;
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use rustls::RootCertStore;
 use tokio::net::TcpStream;
 
 use crate::log::{default_logger, Level, SharedLogger};
@@ -33,6 +32,9 @@ use crate::transport::{
 pub use direct::{AcceptorDirect, ConnectorDirect};
 pub use relay::{AcceptorRelay, ConnectorRelay, RelaySettings};
 pub use server::Server;
+pub use source_port::{SourcePort, DISCARD_PORT};
+
+use source_port::ReservedPort;
 
 /// The default time allowed for connecting and binding.
 pub const DEFAULT_BIND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -90,6 +92,9 @@ pub enum ConnectError {
     Authentication(MsrpError),
     /// A resource limit would be exceeded (the text says which).
     LimitExceeded(String),
+    /// The local port to bind ([`SourcePort`]) is in use, or no port of the
+    /// range is free (the text says which).
+    AddressInUse(String),
 }
 
 impl fmt::Display for ConnectError {
@@ -105,6 +110,7 @@ impl fmt::Display for ConnectError {
             ConnectError::Cancelled => f.write_str("cancelled"),
             ConnectError::Authentication(e) => write!(f, "relay authentication failed: {e}"),
             ConnectError::LimitExceeded(s) => write!(f, "limit exceeded: {s}"),
+            ConnectError::AddressInUse(s) => write!(f, "address in use: {s}"),
         }
     }
 }
@@ -140,8 +146,10 @@ pub struct EndpointConfig {
     /// as a client certificate when connecting).
     pub identity: Option<TlsIdentity>,
     /// Trust anchors for the peer's certificate (besides, or instead of, the
-    /// fingerprint from SDP).
-    pub trust_anchors: Option<Arc<RootCertStore>>,
+    /// fingerprint from SDP). A self-signed anchor may be the peer's (or
+    /// relay's) own certificate, `CA:TRUE` as `openssl req -x509` makes it;
+    /// see [`tls::TrustAnchors`] for the rule.
+    pub trust_anchors: Option<tls::TrustAnchors>,
     /// Parser limits. By default a connection assembles at most
     /// [`DEFAULT_MAX_CHUNK`] of one chunk in one piece (a session streams
     /// longer ones in segments) and a chunk of undeclared length is not
@@ -172,6 +180,11 @@ pub struct EndpointConfig {
     /// `rmem_max` of 208 KiB: there the default takes effect only once it
     /// is raised (`sysctl net.core.rmem_max=4194304`).
     pub receive_buffer: Option<usize>,
+    /// How a [`ConnectorDirect`] chooses its source port and the port of
+    /// its path ([`SourcePort::Unbound`]: the system's choice, the path
+    /// carrying the local URI's port or [`DISCARD_PORT`]). Acceptors,
+    /// servers and relay connections do not use it.
+    pub source_port: SourcePort,
 }
 
 impl Default for EndpointConfig {
@@ -189,6 +202,7 @@ impl Default for EndpointConfig {
             bind_timeout: DEFAULT_BIND_TIMEOUT,
             max_sessions: DEFAULT_MAX_SESSIONS,
             receive_buffer: Some(DEFAULT_RECEIVE_BUFFER),
+            source_port: SourcePort::Unbound,
         }
     }
 }
@@ -200,6 +214,7 @@ impl fmt::Debug for EndpointConfig {
             .field("bind_timeout", &self.bind_timeout)
             .field("max_sessions", &self.max_sessions)
             .field("receive_buffer", &self.receive_buffer)
+            .field("source_port", &self.source_port)
             .finish()
     }
 }
@@ -251,17 +266,22 @@ pub fn check_connect_path(path: &[Uri]) -> Result<(), ConnectError> {
     Ok(())
 }
 
-/// Opens TCP (and TLS for msrps) to the first hop of `path`.
+/// Opens TCP (and TLS for msrps) to the first hop of `path`, from the
+/// `source` port when one is reserved.
 pub(crate) async fn open_stream(
     first_hop: &Uri,
     config: &EndpointConfig,
     verify: &PeerVerification,
+    source: Option<ReservedPort>,
 ) -> Result<Stream, ConnectError> {
     let port = first_hop
         .port
         .ok_or_else(|| ConnectError::InvalidPath(format!("{first_hop}: no port")))?;
     let host = first_hop.host.connect_name();
-    let tcp = TcpStream::connect((host.as_str(), port)).await?;
+    let tcp = match source {
+        Some(source) => source.connect(&host, port).await?,
+        None => TcpStream::connect((host.as_str(), port)).await?,
+    };
     configure_socket(&tcp, config);
     if !first_hop.secure {
         return Ok(Stream::Tcp(tcp));

@@ -294,6 +294,11 @@ fn default_local_uri(config: &EndpointConfig, local_uri: Option<Uri>) -> Uri {
     if uri.session_id.is_none() {
         uri.session_id = Some(ids::session_id());
     }
+    // Nothing listens on the local URI (the relay carries the session), but
+    // a path never advertises port 0: RFC 4145 §4's discard port instead.
+    if uri.port == Some(0) {
+        uri.port = Some(super::DISCARD_PORT);
+    }
     uri
 }
 
@@ -534,6 +539,17 @@ mod tests {
         // msrp: the plain TCP opt-in.
         let s = RelaySettings::from_uri(&Uri::parse("msrp://example.com;tcp").unwrap(), "u", "p");
         assert!(!s.use_tls);
+    }
+
+    #[test]
+    fn the_local_uri_never_advertises_port_0() {
+        let config = EndpointConfig::default();
+        let port =
+            |u: Option<&str>| default_local_uri(&config, u.map(|u| Uri::parse(u).unwrap())).port;
+        assert_eq!(port(None), Some(RECOMMENDED_PORT));
+        assert_eq!(port(Some("msrp://127.0.0.1:0/zero;tcp")), Some(9));
+        assert_eq!(port(Some("msrp://127.0.0.1:4000/given;tcp")), Some(4000));
+        assert_eq!(port(Some("msrp://example.com/none;tcp")), None);
     }
 
     #[test]

@@ -10,9 +10,11 @@ use super::handle::{
     Castable, OwnershipBox,
 };
 use super::logger::{msrp_logger_t, CLogger, UserData};
-use super::result::{fail, msrp_result_t, Result, MSRP_RESULT_NOT_FOUND};
+use super::result::{
+    fail, msrp_result_t, Result, MSRP_RESULT_INVALID_ARGUMENT, MSRP_RESULT_NOT_FOUND,
+};
 use super::runtime::duration_from_ms;
-use crate::connect::EndpointConfig;
+use crate::connect::{EndpointConfig, SourcePort};
 use crate::transport::{PathMatching, PeerVerification, TlsIdentity};
 
 /// Settings for `msrp_connector_*_new`, `msrp_acceptor_*_new` and
@@ -47,7 +49,9 @@ pub(crate) fn config_or_default(cfg: *const msrp_endpoint_config_t) -> Result<En
 /// bind timeout, session-id matching of incoming requests
 /// (`msrp_endpoint_config_set_session_id_matching`), at most 1,000 sessions
 /// per server, chunks assembled in pieces of at most 1 MiB (longer ones
-/// streamed), a 4 MiB socket receive buffer. Writes it to `*out`.
+/// streamed), a 4 MiB socket receive buffer, and an unbound source port
+/// for direct connectors (their path advertises port 9; see
+/// `msrp_endpoint_config_set_bind_source_port`). Writes it to `*out`.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_endpoint_config_new(
     out_cfg: *mut *mut msrp_endpoint_config_t,
@@ -109,6 +113,20 @@ pub extern "C" fn msrp_endpoint_config_set_identity_pem(
 /// Sets the trust anchors (CA certificates, PEM file with one or more
 /// CERTIFICATE sections) that a peer's or relay's certificate may chain to,
 /// besides or instead of the fingerprint from SDP.
+///
+/// A self-signed certificate may be given as an anchor and presented by the
+/// peer or relay as its own certificate, as OpenSSL users expect: such a
+/// certificate (e.g. made by `openssl req -x509`, which sets basic constraints
+/// CA:TRUE) is accepted when the presented certificate is byte for byte one of
+/// the anchors and self-signed, the current time is within its validity
+/// period, its extended key usage (if any) allows server (or client)
+/// authentication, and, for a server, it is valid for the host connected to
+/// (an IP address SAN for an IP literal, a DNS SAN for a name). Any other
+/// certificate with CA:TRUE presented as the peer's own is refused.
+///
+/// Fails with `MSRP_RESULT_IO` (unreadable file) or `MSRP_RESULT_TLS`
+/// (malformed, or no usable certificate), leaving the config unchanged. The
+/// file is read during the call; `ca_file` is not kept.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_endpoint_config_set_trust_anchors_file(
     cfg: *mut msrp_endpoint_config_t,
@@ -258,6 +276,65 @@ pub extern "C" fn msrp_buffer_limit_set(bytes: u64) -> msrp_result_t {
 pub extern "C" fn msrp_buffer_usage(out_bytes: *mut u64) -> msrp_result_t {
     ffi_boundary! { result:
         out(out_bytes, "out_bytes")?.write(crate::session::limits::total_buffered());
+        Ok(())
+    }
+}
+
+/// The port a direct connector advertises in its path by default when the
+/// local URI gives none (or 0): 9, the discard port, which RFC 4145 §4 gives
+/// an active endpoint that accepts no connections. See
+/// `msrp_endpoint_config_set_bind_source_port`.
+pub const MSRP_DISCARD_PORT: u16 = 9;
+const _: () = assert!(MSRP_DISCARD_PORT == crate::connect::DISCARD_PORT);
+
+/// Whether a direct connector (`msrp_connector_direct_new`) binds the source
+/// port of its outgoing connection to the port its path advertises.
+///
+/// Default (`enabled` false): the system picks the source port when
+/// connecting, and the path's port is only advertised: the local URI's,
+/// or `MSRP_DISCARD_PORT` (9) when it has none or 0 (the port RFC 4145
+/// gives an active endpoint that accepts no connections; a path never
+/// carries 0, which an SDP `m=` line would read as a refused stream).
+/// Peers that follow RFC 4975 match the session by the URIs of its path
+/// (§5.4), not by the connection's address, so this is enough for them.
+///
+/// With `enabled`, `msrp_connector_prepare` binds a port and advertises it,
+/// and `msrp_connector_complete` connects from it (on the unspecified
+/// address: the system picks the source address by route), for peers that
+/// match an incoming connection by the address and port in the SDP
+/// (msrp-node-lib by default, several SBCs). The port is the local URI's
+/// when it gives one (not 0), else a free port of `port_low..=port_high`,
+/// or any free port the system picks when both are 0. It stays reserved
+/// until complete connects from it, or `msrp_connector_cleanup`,
+/// `msrp_connector_free` or another prepare frees it; after the
+/// connection ends it may be used again at once. A port in use, or no
+/// free port in the range, fails prepare with `MSRP_RESULT_ADDRESS_IN_USE`
+/// (also complete, when the connection from that port to the peer already
+/// exists). Acceptors, servers and relay connectors ignore the setting.
+///
+/// `MSRP_RESULT_INVALID_ARGUMENT` when `enabled` and only one of
+/// `port_low`, `port_high` is 0, or `port_low > port_high`; the config is
+/// then unchanged.
+#[unsafe(no_mangle)]
+pub extern "C" fn msrp_endpoint_config_set_bind_source_port(
+    cfg: *mut msrp_endpoint_config_t,
+    enabled: bool,
+    port_low: u16,
+    port_high: u16,
+) -> msrp_result_t {
+    ffi_boundary! { result:
+        let cfg = try_mut(cfg)?;
+        cfg.source_port = match (enabled, port_low, port_high) {
+            (false, _, _) => SourcePort::Unbound,
+            (true, 0, 0) => SourcePort::Any,
+            (true, low, high) if low != 0 && low <= high => SourcePort::Range { low, high },
+            (true, low, high) => {
+                return fail(
+                    MSRP_RESULT_INVALID_ARGUMENT,
+                    format!("source port range {low}-{high}: need both 0, or 0 < low <= high"),
+                )
+            }
+        };
         Ok(())
     }
 }

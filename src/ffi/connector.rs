@@ -152,8 +152,10 @@ impl ConnectorHandle {
                     return fail(MSRP_RESULT_INVALID_STATE, "the acceptor is not prepared");
                 };
                 let mut c = ConnectorDirect::new(a.config().clone());
-                c.prepare(Some(local))?;
+                // The listener closes first: with a bound source port the
+                // connector reserves the port it listened on.
                 a.cleanup();
+                c.prepare(Some(local))?;
                 *kind = Kind::Connector(c);
                 Ok(true)
             }
@@ -374,10 +376,17 @@ pub extern "C" fn msrp_acceptor_relay_new(
 /// URIs, the SDP `a=path` value — to `*full_local_path` (free with
 /// `msrp_string_free`).
 ///
-/// `local_uri` NULL generates `msrp://127.0.0.1:0/<random>;tcp` (`msrps`
-/// with a certificate); a URI without session id gets a random one. An
-/// acceptor listens where the URI says (port 0 picks a free port, which the
-/// path then carries); a connector only advertises it.
+/// `local_uri` NULL generates `msrp://127.0.0.1/<random>;tcp` (`msrps`
+/// with a certificate) with the port said below; a URI without session id
+/// gets a random one. An acceptor listens where the URI says (port 0 picks
+/// a free port, which the path then carries). A direct connector by
+/// default only advertises the URI's port, never its socket's source port,
+/// and advertises 9 when the URI has none or 0 (RFC 4145's port for an
+/// active endpoint; the path never carries port 0); with
+/// `msrp_endpoint_config_set_bind_source_port` it binds the port here
+/// (`MSRP_RESULT_ADDRESS_IN_USE` when it is in use) and advertises it.
+/// Relay connectors and acceptors only advertise the URI's port (2855 for
+/// a generated one, 9 for 0).
 ///
 /// Relay connectors and acceptors connect and authenticate to the relay
 /// here (`MSRP_RESULT_AUTHENTICATION` on refused credentials,
@@ -435,7 +444,10 @@ fn complete_args(
 /// Errors: `MSRP_RESULT_TIMEOUT`, `MSRP_RESULT_IO`, `MSRP_RESULT_TLS`,
 /// `MSRP_RESULT_FINGERPRINT_MISMATCH`, `MSRP_RESULT_REJECTED` (e.g. 481),
 /// `MSRP_RESULT_CANCELLED` (cleanup or free from another thread),
-/// `MSRP_RESULT_INVALID_STATE` (not prepared, or a complete is running).
+/// `MSRP_RESULT_INVALID_STATE` (not prepared, or a complete is running),
+/// `MSRP_RESULT_ADDRESS_IN_USE` (a bound source port: the connection from
+/// it to that peer exists already, or, when a failed complete is tried
+/// again, the port was taken meanwhile).
 /// Blocking: `MSRP_RESULT_WOULD_DEADLOCK` inside callbacks.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_connector_complete(
@@ -481,8 +493,8 @@ pub extern "C" fn msrp_connector_complete_async(
     }
 }
 
-/// Undoes prepare (an acceptor stops listening) when complete will not be
-/// called; cancels a running complete (its callback, for complete_async,
+/// Undoes prepare (an acceptor stops listening, a direct connector frees
+/// its bound source port) when complete will not be called; cancels a running complete (its callback, for complete_async,
 /// gets `MSRP_RESULT_CANCELLED`). Non-blocking; callable inside callbacks.
 #[unsafe(no_mangle)]
 pub extern "C" fn msrp_connector_cleanup(connector: *mut msrp_connector_t) -> msrp_result_t {

@@ -85,9 +85,13 @@ pub const MSRP_RESULT_RUNTIME: msrp_result_t = 20;
 /// A resource limit would be exceeded (sessions of a server, queued or
 /// buffered octets); the last error says which limit and its value.
 pub const MSRP_RESULT_LIMIT: msrp_result_t = 21;
+/// The local port to bind is in use (see
+/// `msrp_endpoint_config_set_bind_source_port`), or no port of the range
+/// is free; the last error names the port or range.
+pub const MSRP_RESULT_ADDRESS_IN_USE: msrp_result_t = 22;
 
 /// Names of the codes, indexed by code.
-const NAMES: [&str; 22] = [
+const NAMES: [&str; 23] = [
     "MSRP_RESULT_OK\0",
     "MSRP_RESULT_INVALID_ARGUMENT\0",
     "MSRP_RESULT_NULL_POINTER\0",
@@ -110,6 +114,7 @@ const NAMES: [&str; 22] = [
     "MSRP_RESULT_PROTOCOL\0",
     "MSRP_RESULT_RUNTIME\0",
     "MSRP_RESULT_LIMIT\0",
+    "MSRP_RESULT_ADDRESS_IN_USE\0",
 ];
 
 /// Returns the name of a result code, e.g. `"MSRP_RESULT_TIMEOUT"`, or
@@ -330,6 +335,7 @@ impl From<ConnectError> for Error {
             ConnectError::Cancelled => MSRP_RESULT_CANCELLED,
             ConnectError::Authentication(_) => MSRP_RESULT_AUTHENTICATION,
             ConnectError::LimitExceeded(_) => MSRP_RESULT_LIMIT,
+            ConnectError::AddressInUse(_) => MSRP_RESULT_ADDRESS_IN_USE,
         };
         Error::new(code, e.to_string())
     }

@@ -13,4 +13,4 @@ pub use connection::{
 };
 pub use response::{response_due, success_report, ResponseEncoder};
 pub use stream::Stream;
-pub use tls::{Fingerprint, PeerVerification, TlsError, TlsIdentity};
+pub use tls::{Fingerprint, PeerVerification, TlsError, TlsIdentity, TrustAnchors};

@@ -5,7 +5,17 @@
 //! other with the SHA-256 fingerprint carried in SDP (`a=fingerprint`, RFC 4572 /
 //! RFC 8122, required by RFC 4975 §14.4). A certificate chain to configured trust
 //! anchors (e.g. a relay's CA-issued certificate, RFC 4976) is the other option.
-//! [`PeerVerification`] names which one applies.
+//! [`PeerVerification`] names which one applies; [`TrustAnchors`] holds the
+//! anchors.
+//!
+//! Trust anchors follow what OpenSSL users expect of a self-signed certificate:
+//! one made by `openssl req -x509` carries basic constraints `CA:TRUE`, and a
+//! relay or PBX presents it as its own (end-entity) certificate. Such a
+//! certificate is accepted when it is byte for byte one of the trust anchors
+//! and self-signed, with its validity period, extended key usage and (on the
+//! client side) the server name still checked. Any other end-entity certificate
+//! with `CA:TRUE` is refused, as the Web PKI rules (rustls-webpki) say. See
+//! [`TrustAnchors`].
 //!
 //! * On the client side the check runs inside the handshake: a certificate that
 //!   does not pass makes the handshake fail before any application data is sent,
@@ -443,6 +453,116 @@ fn certificates_from_pem(
 // Peer verification
 // ---------------------------------------------------------------------------
 
+/// Trust anchors for a peer's certificate chain: the certificate authorities
+/// (and self-signed certificates) a peer's certificate may chain to.
+///
+/// Made from certificates ([`TrustAnchors::from_pem`], [`TrustAnchors::from_file`],
+/// [`TrustAnchors::from_certificates`]), the anchors keep each certificate's DER
+/// besides rustls' [`RootCertStore`], for this rule:
+///
+/// **A self-signed trust anchor presented as the end-entity certificate is
+/// accepted.** `openssl req -x509` makes certificates with basic constraints
+/// `CA:TRUE`, and relays and PBXs present them as their own certificate; the Web
+/// PKI rules refuse a CA certificate as end-entity (rustls' `CaUsedAsEndEntity`).
+/// Here such a certificate passes when all of these hold:
+/// * the peer's end-entity certificate is byte for byte (the same DER) one of the
+///   certificates given as trust anchors;
+/// * it is self-signed: its issuer is its subject and its signature verifies
+///   with its own public key;
+/// * the current time is within its validity period;
+/// * its extended key usage, if it has one, allows server authentication (for a
+///   server's certificate) or client authentication (for a client's);
+/// * on the client side, it is valid for the server name given to [`connect`]
+///   (an IP address SAN for an IP literal, a DNS SAN for a name).
+///
+/// Any other end-entity certificate with `CA:TRUE` is still refused (e.g. a CA
+/// certificate issued by an anchor, or one with the same subject and key as an
+/// anchor but not the same bytes). Anchors converted from a [`RootCertStore`]
+/// (e.g. a store of public CAs) have no certificates to compare and follow the
+/// Web PKI rules only. The handshake signature always proves the peer holds the
+/// certificate's private key.
+///
+/// Cheap to clone (two `Arc`s inside).
+#[derive(Clone)]
+pub struct TrustAnchors {
+    roots: Arc<RootCertStore>,
+    /// The DER of every certificate given as an anchor, for the rule above.
+    certificates: Arc<[CertificateDer<'static>]>,
+}
+
+impl fmt::Debug for TrustAnchors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TrustAnchors")
+            .field("roots", &self.roots.len())
+            .field("certificates", &self.certificates.len())
+            .finish()
+    }
+}
+
+impl TrustAnchors {
+    /// Trust anchors from PEM text with one or more `CERTIFICATE` sections. Every
+    /// certificate must be usable as a trust anchor; at least one is required.
+    pub fn from_pem(pem_text: &[u8]) -> Result<TrustAnchors, TlsError> {
+        trust_anchors_labelled(pem_text, "the trust anchor PEM")
+    }
+
+    /// Like [`TrustAnchors::from_pem`], reading a file; errors name the file.
+    pub fn from_file(path: &Path) -> Result<TrustAnchors, TlsError> {
+        let text = read_file(path)?;
+        trust_anchors_labelled(&text, &format!("trust anchor file {}", path.display()))
+    }
+
+    /// Trust anchors from DER certificates; at least one is required.
+    pub fn from_certificates(
+        certificates: Vec<CertificateDer<'static>>,
+    ) -> Result<TrustAnchors, TlsError> {
+        if certificates.is_empty() {
+            return Err(TlsError::Pem("no trust anchor certificate given".into()));
+        }
+        anchors_from_certificates(certificates, "the trust anchors")
+    }
+
+    /// How many anchors there are.
+    pub fn len(&self) -> usize {
+        self.roots.len()
+    }
+
+    /// Whether there are none (only possible when converted from an empty
+    /// [`RootCertStore`]).
+    pub fn is_empty(&self) -> bool {
+        self.roots.is_empty()
+    }
+
+    /// rustls' view of the anchors (subject, public key, name constraints).
+    pub fn root_store(&self) -> &Arc<RootCertStore> {
+        &self.roots
+    }
+
+    /// Whether `end_entity` is byte for byte one of the certificates given.
+    fn contains_certificate(&self, end_entity: &CertificateDer<'_>) -> bool {
+        self.certificates
+            .iter()
+            .any(|c| c.as_ref() == end_entity.as_ref())
+    }
+}
+
+/// Anchors without certificates: the Web PKI rules only (see [`TrustAnchors`]).
+impl From<Arc<RootCertStore>> for TrustAnchors {
+    fn from(roots: Arc<RootCertStore>) -> Self {
+        TrustAnchors {
+            roots,
+            certificates: Arc::from(Vec::new()),
+        }
+    }
+}
+
+/// Anchors without certificates: the Web PKI rules only (see [`TrustAnchors`]).
+impl From<RootCertStore> for TrustAnchors {
+    fn from(roots: RootCertStore) -> Self {
+        TrustAnchors::from(Arc::new(roots))
+    }
+}
+
 /// How to check the other side's certificate.
 #[derive(Clone, Debug)]
 pub enum PeerVerification {
@@ -450,20 +570,22 @@ pub enum PeerVerification {
     /// certificates ([`server_config`]); [`client_config`] rejects it.
     None,
     /// Verify the chain against these trust anchors (and, on the client side, the
-    /// server name given to [`connect`]), including validity dates and key usage.
-    TrustAnchors(Arc<RootCertStore>),
+    /// server name given to [`connect`]), including validity dates and key usage;
+    /// a self-signed anchor may be the peer's own certificate (see
+    /// [`TrustAnchors`]).
+    TrustAnchors(TrustAnchors),
     /// The end-entity certificate's SHA-256 must equal this (self-signed
     /// certificates are the norm in MSRP). The handshake signature is still
     /// verified; the name and validity dates are not checked.
     Fingerprint(Fingerprint),
     /// Either check passing is enough (useful when both were given).
-    AnchorsOrFingerprint(Arc<RootCertStore>, Fingerprint),
+    AnchorsOrFingerprint(TrustAnchors, Fingerprint),
 }
 
 impl PeerVerification {
     /// The verification for optional trust anchors and an optional fingerprint
     /// (e.g. the `--ca` and `--fingerprint` options): both → either suffices.
-    pub fn new(anchors: Option<Arc<RootCertStore>>, fingerprint: Option<Fingerprint>) -> Self {
+    pub fn new(anchors: Option<TrustAnchors>, fingerprint: Option<Fingerprint>) -> Self {
         match (anchors, fingerprint) {
             (None, None) => PeerVerification::None,
             (Some(a), None) => PeerVerification::TrustAnchors(a),
@@ -472,19 +594,17 @@ impl PeerVerification {
         }
     }
 
-    /// Trust anchors from PEM text with one or more `CERTIFICATE` sections. Every
-    /// certificate must be usable as a trust anchor; at least one is required.
-    pub fn trust_anchors_from_pem(pem_text: &[u8]) -> Result<Arc<RootCertStore>, TlsError> {
-        trust_anchors_labelled(pem_text, "the trust anchor PEM")
+    /// [`TrustAnchors::from_pem`].
+    pub fn trust_anchors_from_pem(pem_text: &[u8]) -> Result<TrustAnchors, TlsError> {
+        TrustAnchors::from_pem(pem_text)
     }
 
-    /// Like [`PeerVerification::trust_anchors_from_pem`], reading a file.
-    pub fn trust_anchors_from_file(path: &Path) -> Result<Arc<RootCertStore>, TlsError> {
-        let text = read_file(path)?;
-        trust_anchors_labelled(&text, &format!("trust anchor file {}", path.display()))
+    /// [`TrustAnchors::from_file`].
+    pub fn trust_anchors_from_file(path: &Path) -> Result<TrustAnchors, TlsError> {
+        TrustAnchors::from_file(path)
     }
 
-    fn parts(&self) -> (Option<&Arc<RootCertStore>>, Option<Fingerprint>) {
+    fn parts(&self) -> (Option<&TrustAnchors>, Option<Fingerprint>) {
         match self {
             PeerVerification::None => (None, None),
             PeerVerification::TrustAnchors(a) => (Some(a), None),
@@ -494,11 +614,17 @@ impl PeerVerification {
     }
 }
 
-fn trust_anchors_labelled(pem_text: &[u8], label: &str) -> Result<Arc<RootCertStore>, TlsError> {
-    let certs = certificates_from_pem(pem_text, label)?;
+fn trust_anchors_labelled(pem_text: &[u8], label: &str) -> Result<TrustAnchors, TlsError> {
+    anchors_from_certificates(certificates_from_pem(pem_text, label)?, label)
+}
+
+fn anchors_from_certificates(
+    certs: Vec<CertificateDer<'static>>,
+    label: &str,
+) -> Result<TrustAnchors, TlsError> {
     let mut store = RootCertStore::empty();
-    for (i, cert) in certs.into_iter().enumerate() {
-        store.add(cert).map_err(|e| {
+    for (i, cert) in certs.iter().enumerate() {
+        store.add(cert.clone()).map_err(|e| {
             TlsError::Pem(format!(
                 "{label}: certificate #{} cannot be used as a trust anchor: {}",
                 i + 1,
@@ -506,7 +632,116 @@ fn trust_anchors_labelled(pem_text: &[u8], label: &str) -> Result<Arc<RootCertSt
             ))
         })?;
     }
-    Ok(Arc::new(store))
+    Ok(TrustAnchors {
+        roots: Arc::new(store),
+        certificates: Arc::from(certs),
+    })
+}
+
+/// What the peer's certificate is checked for.
+#[derive(Clone, Copy)]
+enum Role<'a> {
+    /// A server's certificate, valid for this name.
+    Server(&'a ServerName<'a>),
+    /// A client's certificate.
+    Client,
+}
+
+/// Runs the Web PKI chain check `webpki`; where it refuses the end-entity only
+/// for being a CA certificate, applies the self-signed trust anchor rule (see
+/// [`TrustAnchors`]) instead.
+fn check_chain(
+    anchors: &TrustAnchors,
+    end_entity: &CertificateDer<'_>,
+    role: Role<'_>,
+    now: UnixTime,
+    webpki: impl FnOnce() -> Result<(), rustls::Error>,
+) -> Result<(), rustls::Error> {
+    match webpki() {
+        Err(e) if is_ca_used_as_end_entity(&e) && anchors.contains_certificate(end_entity) => {
+            check_presented_anchor(end_entity, role, now).map_err(|refusal| refusal.unwrap_or(e))
+        }
+        other => other,
+    }
+}
+
+fn is_ca_used_as_end_entity(e: &rustls::Error) -> bool {
+    match e {
+        rustls::Error::InvalidCertificate(CertificateError::Other(OtherError(inner))) => {
+            matches!(
+                inner.downcast_ref::<webpki::Error>(),
+                Some(webpki::Error::CaUsedAsEndEntity)
+            )
+        }
+        _ => false,
+    }
+}
+
+/// The checks of the self-signed trust anchor rule for `end_entity`, already
+/// known to be byte for byte a trust anchor. `Err(None)`: the rule does not apply
+/// (the certificate is not self-signed), so the chain check's own refusal stands.
+fn check_presented_anchor(
+    end_entity: &CertificateDer<'_>,
+    role: Role<'_>,
+    now: UnixTime,
+) -> Result<(), Option<rustls::Error>> {
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(end_entity) else {
+        return Err(Some(CertificateError::BadEncoding.into()));
+    };
+    // Self-signed (RFC 5280 §3.2): self-issued, and its own key verifies the
+    // signature.
+    if cert.issuer().as_raw() != cert.subject().as_raw() || cert.verify_signature(None).is_err() {
+        return Err(None);
+    }
+    // Validity period (RFC 5280 §4.1.2.5), inclusive at both ends as in
+    // rustls-webpki. rustls-webpki 0.103 checks it before basic constraints, so
+    // an expired certificate never gets here; checked again so that the rule
+    // does not depend on that order.
+    let time = i128::from(now.as_secs());
+    let not_before = cert.validity().not_before.timestamp();
+    let not_after = cert.validity().not_after.timestamp();
+    let as_unix = |t: i64| {
+        UnixTime::since_unix_epoch(std::time::Duration::from_secs(t.try_into().unwrap_or(0)))
+    };
+    if time < i128::from(not_before) {
+        return Err(Some(
+            CertificateError::NotValidYetContext {
+                time: now,
+                not_before: as_unix(not_before),
+            }
+            .into(),
+        ));
+    }
+    if time > i128::from(not_after) {
+        return Err(Some(
+            CertificateError::ExpiredContext {
+                time: now,
+                not_after: as_unix(not_after),
+            }
+            .into(),
+        ));
+    }
+    // Extended key usage (RFC 5280 §4.2.1.12): when present, it must name the
+    // purpose, as rustls-webpki requires of end-entity certificates.
+    let eku = cert
+        .extended_key_usage()
+        .map_err(|_| Some(CertificateError::BadEncoding.into()))?;
+    if let Some(eku) = eku {
+        let allowed = match role {
+            Role::Server(_) => eku.value.server_auth,
+            Role::Client => eku.value.client_auth,
+        };
+        if !allowed {
+            return Err(Some(CertificateError::InvalidPurpose.into()));
+        }
+    }
+    // The name, by rustls-webpki's rules (RFC 6125: SAN only, IP literals
+    // against IP address SANs).
+    if let Role::Server(name) = role {
+        let parsed = rustls::server::ParsedCertificate::try_from(end_entity).map_err(Some)?;
+        rustls::client::verify_server_name(&parsed, name).map_err(Some)?;
+    }
+    Ok(())
 }
 
 /// Why a verifier turned the peer's certificate down; carried through rustls inside
@@ -588,7 +823,7 @@ fn decide(
 /// Client side: checks the server's certificate by fingerprint and/or chain.
 #[derive(Debug)]
 struct ServerVerifier {
-    anchors: Option<Arc<WebPkiServerVerifier>>,
+    anchors: Option<(TrustAnchors, Arc<WebPkiServerVerifier>)>,
     fingerprint: Option<Fingerprint>,
     provider: Arc<CryptoProvider>,
 }
@@ -602,10 +837,12 @@ impl ServerCertVerifier for ServerVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let chain_check = self.anchors.as_ref().map(|v| {
+        let chain_check = self.anchors.as_ref().map(|(anchors, v)| {
             move || {
-                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-                    .map(|_| ())
+                check_chain(anchors, end_entity, Role::Server(server_name), now, || {
+                    v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+                        .map(|_| ())
+                })
             }
         });
         decide(end_entity, self.fingerprint, chain_check)
@@ -653,7 +890,7 @@ impl ServerCertVerifier for ServerVerifier {
 #[derive(Debug)]
 struct ClientVerifier {
     required: bool,
-    anchors: Option<Arc<dyn ClientCertVerifier>>,
+    anchors: Option<(TrustAnchors, Arc<dyn ClientCertVerifier>)>,
     fingerprint: Option<Fingerprint>,
     provider: Arc<CryptoProvider>,
 }
@@ -671,7 +908,7 @@ impl ClientCertVerifier for ClientVerifier {
         // Hint the CAs only when a CA-issued certificate is the sole way in; an empty
         // list tells the client to send whatever certificate it has.
         match (&self.anchors, self.fingerprint) {
-            (Some(v), None) => v.root_hint_subjects(),
+            (Some((_, v)), None) => v.root_hint_subjects(),
             _ => &[],
         }
     }
@@ -688,10 +925,12 @@ impl ClientCertVerifier for ClientVerifier {
             // client holds the certificate's key.
             return Ok(ClientCertVerified::assertion());
         }
-        let chain_check = self.anchors.as_ref().map(|v| {
+        let chain_check = self.anchors.as_ref().map(|(anchors, v)| {
             move || {
-                v.verify_client_cert(end_entity, intermediates, now)
-                    .map(|_| ())
+                check_chain(anchors, end_entity, Role::Client, now, || {
+                    v.verify_client_cert(end_entity, intermediates, now)
+                        .map(|_| ())
+                })
             }
         });
         decide(end_entity, self.fingerprint, chain_check)
@@ -735,11 +974,12 @@ impl ClientCertVerifier for ClientVerifier {
 }
 
 fn webpki_client_verifier(
-    anchors: &Arc<RootCertStore>,
-) -> Result<Arc<dyn ClientCertVerifier>, TlsError> {
-    WebPkiClientVerifier::builder_with_provider(anchors.clone(), provider())
+    anchors: &TrustAnchors,
+) -> Result<(TrustAnchors, Arc<dyn ClientCertVerifier>), TlsError> {
+    let verifier = WebPkiClientVerifier::builder_with_provider(anchors.roots.clone(), provider())
         .build()
-        .map_err(|e| TlsError::Config(format!("cannot use the trust anchors: {e}")))
+        .map_err(|e| TlsError::Config(format!("cannot use the trust anchors: {e}")))?;
+    Ok((anchors.clone(), verifier))
 }
 
 // ---------------------------------------------------------------------------
@@ -774,8 +1014,9 @@ fn client_config_with_versions(
     }
     let anchors = anchors
         .map(|a| {
-            WebPkiServerVerifier::builder_with_provider(a.clone(), provider())
+            WebPkiServerVerifier::builder_with_provider(a.roots.clone(), provider())
                 .build()
+                .map(|v| (a.clone(), v))
                 .map_err(|e| TlsError::Config(format!("cannot use the trust anchors: {e}")))
         })
         .transpose()?;
@@ -898,10 +1139,13 @@ pub fn check_client_certificate(
         };
     };
     let webpki = anchors.map(webpki_client_verifier).transpose()?;
-    let chain_check = webpki.as_ref().map(|v| {
+    let now = UnixTime::now();
+    let chain_check = webpki.as_ref().map(|(anchors, v)| {
         move || {
-            v.verify_client_cert(end_entity, intermediates, UnixTime::now())
-                .map(|_| ())
+            check_chain(anchors, end_entity, Role::Client, now, || {
+                v.verify_client_cert(end_entity, intermediates, now)
+                    .map(|_| ())
+            })
         }
     });
     if anchors.is_some() || fingerprint.is_some() {
@@ -1152,6 +1396,17 @@ fn describe_rustls(e: &rustls::Error) -> String {
             C::InvalidPurpose => "it is not valid for this purpose (extended key usage)".into(),
             C::BadSignature => "its signature is invalid".into(),
             C::UnhandledCriticalExtension => "it has an unsupported critical extension".into(),
+            C::Other(OtherError(inner))
+                if matches!(
+                    inner.downcast_ref::<webpki::Error>(),
+                    Some(webpki::Error::CaUsedAsEndEntity)
+                ) =>
+            {
+                "it is a CA certificate (basic constraints CA:TRUE) used as the peer's own \
+                 certificate; such a certificate is accepted only when it is self-signed and \
+                 is itself one of the trust anchors"
+                    .into()
+            }
             C::Other(OtherError(inner)) => inner.to_string(),
             other => other.to_string(),
         },

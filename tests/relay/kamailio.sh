@@ -5,24 +5,35 @@
 #
 #   kamailio.sh start  [--rundir DIR] [--tcp-port N] [--tls-port N]
 #                      [--user U] [--password P] [--realm R] [--watch-pid PID]
-#                      [--min-expires SECONDS]
+#                      [--min-expires SECONDS] [--ws-port N] [--wss-port N]
+#                      [--cert FILE --key FILE]
 #   kamailio.sh stop   [--rundir DIR] [--fast]
 #   kamailio.sh status [--rundir DIR]
 #
 # The same settings can come from the environment: RELAY_RUNDIR,
 # RELAY_TCP_PORT, RELAY_TLS_PORT, RELAY_USER, RELAY_PASSWORD, RELAY_REALM,
 # RELAY_WATCH_PID, RELAY_MIN_EXPIRES (the shortest registration granted,
-# default 60; tests of expiry lower it). With a watch pid (say, the test process), a detached
+# default 60; tests of expiry lower it), RELAY_WS_PORT, RELAY_WSS_PORT,
+# RELAY_CERT, RELAY_KEY.
+# --ws-port / --wss-port add MSRP over WebSocket (RFC 7977, Kamailio's
+# websocket module, package kamailio-websocket-modules): a ws listener on
+# plain TCP, a wss one on TLS; 0 picks a free port; unset, no WebSocket.
+# --cert / --key: the relay's TLS certificate and key (PEM) instead of the
+# one the script makes (e.g. an `openssl req -x509` certificate).
+# With a watch pid (say, the test process), a detached
 # watcher stops the relay within about a second of that process's death,
 # so a test killed before its cleanup leaves no relay behind.
 # Options win over the environment. Without a run dir, `start` makes a
 # temporary one (and prints it); `stop` and `status` need it.
-# Ports left unset (or 0) are picked free on 127.0.0.1.
+# TCP and TLS ports left unset (or 0) are picked free on 127.0.0.1.
 #
-# `start` prints KEY=VALUE lines on stdout once both ports accept
+# `start` prints KEY=VALUE lines on stdout once every port accepts
 # connections (and writes the same lines to RUNDIR/relay.env):
 #   RUNDIR= TCP_PORT= TLS_PORT= TCP_URI= TLS_URI= CERT= KEY= USER=
 #   PASSWORD= REALM= PID= LOG=
+# and, with --ws-port / --wss-port, WS_PORT= WS_URI= WS_URL= /
+# WSS_PORT= WSS_URI= WSS_URL= (the relay's MSRP URI over WebSocket, for an
+# AUTH's To-Path, and the URL of the HTTP upgrade).
 # Everything else goes to stderr. Exit 0 on success; on failure, exit 1
 # after printing the tail of RUNDIR/kamailio.log to stderr.
 #
@@ -50,6 +61,10 @@ PASSWORD=${RELAY_PASSWORD:-secret}
 REALM=${RELAY_REALM:-relay.test}
 WATCH_PID=${RELAY_WATCH_PID:-}
 MIN_EXPIRES=${RELAY_MIN_EXPIRES:-60}
+WS_PORT=${RELAY_WS_PORT:-}
+WSS_PORT=${RELAY_WSS_PORT:-}
+GIVEN_CERT=${RELAY_CERT:-}
+GIVEN_KEY=${RELAY_KEY:-}
 FAST=0
 
 while [ $# -gt 0 ]; do
@@ -62,6 +77,10 @@ while [ $# -gt 0 ]; do
 	--realm) REALM=$2; shift 2 ;;
 	--watch-pid) WATCH_PID=$2; shift 2 ;;
 	--min-expires) MIN_EXPIRES=$2; shift 2 ;;
+	--ws-port) WS_PORT=$2; shift 2 ;;
+	--wss-port) WSS_PORT=$2; shift 2 ;;
+	--cert) GIVEN_CERT=$2; shift 2 ;;
+	--key) GIVEN_KEY=$2; shift 2 ;;
 	--fast) FAST=1; shift ;;
 	-h|--help) usage ;;
 	*) die "unknown argument: $1" ;;
@@ -195,6 +214,18 @@ do_start() {
 		[ -f "$moddir/msrp.so" ] && break
 	done
 	[ -f "$moddir/tls.so" ] || die "Kamailio's tls module is missing (apt-get install -y kamailio-tls-modules)"
+	local ws=0 p
+	if [ -n "$WS_PORT" ] || [ -n "$WSS_PORT" ]; then
+		ws=1
+		[ -f "$moddir/websocket.so" ] || die "Kamailio's websocket module is missing (apt-get install -y kamailio-websocket-modules)"
+	fi
+	for p in "$WS_PORT" "$WSS_PORT"; do
+		case $p in *[!0-9]*) die "--ws-port / --wss-port need a port number: '$p'" ;; esac
+	done
+	if [ -n "$GIVEN_CERT$GIVEN_KEY" ]; then
+		{ [ -s "$GIVEN_CERT" ] && [ -s "$GIVEN_KEY" ]; } || die "--cert and --key need two readable PEM files"
+		case $GIVEN_CERT$GIVEN_KEY in *'|'*) die "--cert / --key paths must not contain '|'" ;; esac
+	fi
 	command -v openssl >/dev/null || die "openssl not found"
 	command -v python3 >/dev/null || die "python3 not found"
 	[ -f "$TEMPLATE" ] || die "missing $TEMPLATE"
@@ -212,9 +243,13 @@ do_start() {
 		die "a relay is already running in $RUNDIR (pid $old); stop it first"
 	fi
 
-	# Self-signed certificate for 127.0.0.1 / localhost (P-256: quick to make).
+	# Self-signed certificate for 127.0.0.1 / localhost (P-256: quick to make),
+	# unless one was given.
 	local cert="$RUNDIR/relay-cert.pem" key="$RUNDIR/relay-key.pem"
-	if [ ! -s "$cert" ] || [ ! -s "$key" ]; then
+	if [ -n "$GIVEN_CERT" ]; then
+		cert=$(cd "$(dirname "$GIVEN_CERT")" && pwd)/$(basename "$GIVEN_CERT")
+		key=$(cd "$(dirname "$GIVEN_KEY")" && pwd)/$(basename "$GIVEN_KEY")
+	elif [ ! -s "$cert" ] || [ ! -s "$key" ]; then
 		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 			-keyout "$key" -out "$cert" -days 30 -subj "/CN=127.0.0.1" \
 			-addext "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:$REALM" \
@@ -224,16 +259,28 @@ do_start() {
 			>"$RUNDIR/openssl.log" 2>&1 || { cat "$RUNDIR/openssl.log" >&2; die "openssl failed"; }
 	fi
 
-	local auto_tcp=0 auto_tls=0 attempt
+	local auto_tcp=0 auto_tls=0 auto_ws=0 auto_wss=0 attempt
 	[ "$TCP_PORT" = 0 ] && auto_tcp=1
 	[ "$TLS_PORT" = 0 ] && auto_tls=1
+	[ "$WS_PORT" = 0 ] && auto_ws=1
+	[ "$WSS_PORT" = 0 ] && auto_wss=1
+	# Kamailio preprocessor defines (#!define) for the optional parts.
+	local defines=""
+	[ -n "$WS_PORT" ] && defines="$defines#!define WITH_WS\\n"
+	[ -n "$WSS_PORT" ] && defines="$defines#!define WITH_WSS\\n"
+	[ $ws = 1 ] && defines="$defines#!define WITH_WEBSOCKET\\n"
 
 	for attempt in 1 2 3; do
 		[ $auto_tcp = 1 ] && TCP_PORT=$(free_port)
 		[ $auto_tls = 1 ] && TLS_PORT=$(free_port)
-		[ "$TCP_PORT" != "$TLS_PORT" ] || continue
+		[ $auto_ws = 1 ] && WS_PORT=$(free_port)
+		[ $auto_wss = 1 ] && WSS_PORT=$(free_port)
+		local ports; ports=$(printf '%s\n' "$TCP_PORT" "$TLS_PORT" $WS_PORT $WSS_PORT)
+		[ "$(sort -u <<<"$ports" | wc -l)" = "$(wc -l <<<"$ports")" ] || continue
 
 		sed -e "s|@TCP_PORT@|$TCP_PORT|g" -e "s|@TLS_PORT@|$TLS_PORT|g" \
+			-e "s|@WS_PORT@|${WS_PORT:-0}|g" -e "s|@WSS_PORT@|${WSS_PORT:-0}|g" \
+			-e "s|@DEFINES@|$defines|" \
 			-e "s|@RUNDIR@|$RUNDIR|g" -e "s|@CERT@|$cert|g" -e "s|@KEY@|$key|g" \
 			-e "s|@USER@|$RUSER|g" -e "s|@PASSWORD@|$PASSWORD|g" -e "s|@REALM@|$REALM|g" -e "s|@MIN_EXPIRES@|$MIN_EXPIRES|g" \
 			"$TEMPLATE" >"$RUNDIR/kamailio.cfg"
@@ -255,7 +302,11 @@ do_start() {
 		local i=0 up=0
 		while [ $i -lt $((START_TIMEOUT * 10)) ]; do
 			if ! pid_alive "$pid"; then break; fi
-			if port_open "$TCP_PORT" && port_open "$TLS_PORT"; then up=1; break; fi
+			if port_open "$TCP_PORT" && port_open "$TLS_PORT" \
+					&& { [ -z "$WS_PORT" ] || port_open "$WS_PORT"; } \
+					&& { [ -z "$WSS_PORT" ] || port_open "$WSS_PORT"; }; then
+				up=1; break
+			fi
 			sleep 0.1; i=$((i + 1))
 		done
 		if [ $up = 1 ]; then
@@ -273,6 +324,14 @@ REALM=$REALM
 PID=$pid
 LOG=$RUNDIR/kamailio.log
 EOF
+			if [ -n "$WS_PORT" ]; then
+				printf 'WS_PORT=%s\nWS_URI=msrp://127.0.0.1:%s;ws\nWS_URL=ws://127.0.0.1:%s/\n' \
+					"$WS_PORT" "$WS_PORT" "$WS_PORT" >>"$RUNDIR/relay.env"
+			fi
+			if [ -n "$WSS_PORT" ]; then
+				printf 'WSS_PORT=%s\nWSS_URI=msrps://127.0.0.1:%s;ws\nWSS_URL=wss://127.0.0.1:%s/\n' \
+					"$WSS_PORT" "$WSS_PORT" "$WSS_PORT" >>"$RUNDIR/relay.env"
+			fi
 			if [ -n "$WATCH_PID" ]; then
 				start_watcher "$pid"
 			fi
@@ -280,13 +339,13 @@ EOF
 			return 0
 		fi
 		if pid_alive "$pid"; then
-			echo "kamailio.sh: ports $TCP_PORT/$TLS_PORT not accepting after ${START_TIMEOUT}s" >&2
+			echo "kamailio.sh: ports $TCP_PORT/$TLS_PORT${WS_PORT:+/$WS_PORT}${WSS_PORT:+/$WSS_PORT} not accepting after ${START_TIMEOUT}s" >&2
 			log_tail
 			do_stop || true
 			exit 1
 		fi
 		# Died: retry only a lost race for auto-picked ports.
-		if grep -qiE 'address already in use|bind' "$RUNDIR/kamailio.log" && [ $((auto_tcp + auto_tls)) -gt 0 ]; then
+		if grep -qiE 'address already in use|bind' "$RUNDIR/kamailio.log" && [ $((auto_tcp + auto_tls + auto_ws + auto_wss)) -gt 0 ]; then
 			echo "kamailio.sh: port taken meanwhile, retrying ($attempt)" >&2
 			continue
 		fi

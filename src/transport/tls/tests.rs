@@ -220,7 +220,7 @@ fn configs_need_something_to_check() {
     let err = server_config_requiring(&id, &PeerVerification::None).unwrap_err();
     assert!(matches!(err, TlsError::Config(_)));
     let empty = Arc::new(RootCertStore::empty());
-    let err = client_config(None, &PeerVerification::TrustAnchors(empty)).unwrap_err();
+    let err = client_config(None, &PeerVerification::TrustAnchors(empty.into())).unwrap_err();
     assert!(matches!(err, TlsError::Config(_)), "{err:?}");
     assert!(matches!(
         PeerVerification::new(None, None),
