@@ -90,7 +90,8 @@ static void usage(FILE *f) {
             "  --local URI              local URI for prepare (default msrp[s]://127.0.0.1:0/<random>;tcp);\n"
             "                           connect advertises its port, or 9 for none or 0, and does not\n"
             "                           bind it unless --bind-source-port\n"
-            "  --bind-source-port [PORT|LOW-HIGH]  connect: bind a local port at prepare (the --local\n"
+            "  --bind-source-port [PORT|LOW-HIGH]  connect (and offer/answer when active): bind a\n"
+            "                           local port at prepare (the --local\n"
             "                           port if not 0, else PORT, a free one of LOW-HIGH, or any free\n"
             "                           one), advertise it in PATH and connect from it, for peers that\n"
             "                           match the connection by the address and port in the SDP\n"
@@ -289,8 +290,6 @@ static void parse_options(int argc, char **argv, struct options *o) {
     if (o->bind_source_port && o->accept) usage_error("--bind-source-port is for the connect side");
     if (o->bind_source_port && o->relay != NULL)
         usage_error("--bind-source-port is for direct connections (a relay's peer never sees the source port)");
-    if (o->bind_source_port && o->sdp != 0)
-        usage_error("--bind-source-port is for connect (offer/answer do not take it yet)");
     if (o->progress < 0) o->progress = isatty(STDERR_FILENO) ? 1 : 0;
 }
 

@@ -9,7 +9,7 @@ the m= protocol, the fingerprint of each side's certificate, the RFC 5547
 file attributes.
 
 usage: peer_sdp_pair.py --peer PATH/TO/msrp-peer CASE
-cases: tcp, setups, tls-file, tls-wrong-fingerprint, conflict, usage, relay (exit 77,
+cases: tcp, setups, tls-file, tls-wrong-fingerprint, bind-source-port, conflict, usage, relay (exit 77,
 a skip, when Kamailio is not installed)
 """
 import argparse
@@ -199,6 +199,20 @@ def case_tls_wrong_fingerprint(cmd, tmp):
     check(o.rc == 1 and not o.starting("RECEIVED"), "the offerer fails", o)
 
 
+def case_bind_source_port(cmd, tmp):
+    # An active answer with --bind-source-port advertises the port it binds
+    # (in a=path and m=), not 9; an actpass offerer that the answer makes
+    # active connects from the port it listened on.
+    o, a = run_pair(cmd, ["--send-text", "hello over sdp"], ["--count", "1", "--bind-source-port"])
+    text_exchange_ok(o, a)
+    port = a.attr("path")[0].split(":")[2].split("/")[0]
+    check(a.attr("setup") == ["active"] and port not in ("0", "9"), "the active answer advertises a bound port", a)
+    check(a.sdp()[0].split()[1] == port, "its m= port is that port", a)
+    o, a = run_pair(cmd, ["--send-text", "hello over sdp", "--bind-source-port"],
+                    ["--count", "1", "--setup", "passive"])
+    text_exchange_ok(o, a)
+
+
 def case_conflict(cmd, tmp):
     # Both ends would connect: the answerer refuses to answer (exit 1), the
     # offerer gets no answer and fails too.
@@ -258,7 +272,7 @@ def case_usage(cmd, tmp):
 
 
 CASES = {"tcp": case_tcp, "setups": case_setups, "tls-file": case_tls_file,
-         "tls-wrong-fingerprint": case_tls_wrong_fingerprint, "conflict": case_conflict,
+         "tls-wrong-fingerprint": case_tls_wrong_fingerprint, "conflict": case_conflict, "bind-source-port": case_bind_source_port,
          "usage": case_usage, "relay": case_relay}
 
 

@@ -139,7 +139,7 @@ impl ConnectorHandle {
     /// and is an error.
     /// Returns whether the connection is direct (the peer's certificate is
     /// seen, so its SDP fingerprint applies).
-    pub(crate) fn take_role(&self, active: bool) -> Result<bool> {
+    pub(crate) async fn take_role(&self, active: bool) -> Result<bool> {
         let Ok(mut kind) = self.kind.try_lock() else {
             return fail(
                 MSRP_RESULT_INVALID_STATE,
@@ -153,9 +153,23 @@ impl ConnectorHandle {
                 };
                 let mut c = ConnectorDirect::new(a.config().clone());
                 // The listener closes first: with a bound source port the
-                // connector reserves the port it listened on.
+                // connector reserves the port it listened on, once the
+                // listening task has let go of it (it is aborted, and drops
+                // the socket on the runtime).
                 a.cleanup();
-                c.prepare(Some(local))?;
+                let mut attempts = 0;
+                loop {
+                    match c.prepare(Some(local.clone())) {
+                        Err(ConnectError::AddressInUse(_)) if attempts < 100 => {
+                            attempts += 1;
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                        other => {
+                            other?;
+                            break;
+                        }
+                    }
+                }
                 *kind = Kind::Connector(c);
                 Ok(true)
             }

@@ -839,7 +839,7 @@ pub extern "C" fn msrp_sdp_connector_complete(
         let h: &ConnectorHandle = try_ref(connector.cast_const())?;
         let n = try_ref(negotiation)?;
         check_may_block()?;
-        let direct = h.take_role(n.role == Role::Active)?;
+        let direct = block_on(h.take_role(n.role == Role::Active))??;
         let fp = if n.secure && direct { tls_fingerprint(n)? } else { None };
         let transport = block_on(h.start_complete(n.remote_path.clone(), fp, duration_from_ms(timeout_ms))?)??;
         out_transport.write(TransportHandle::into_ptr(transport));
