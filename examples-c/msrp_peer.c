@@ -35,12 +35,15 @@
 
 #include "msrp.h"
 #include "peer_cpim.h"
+#include "peer_sdp.h"
 #include "sha256.h"
 
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2
 /* Incoming messages up to this size are delivered whole, larger ones in pieces. */
 #define WHOLE_MESSAGE_LIMIT (1u << 20)
+#define SDP_OFFER 1
+#define SDP_ANSWER 2
 
 /* ------------------------------------------------------------------------ */
 /* Options                                                                   */
@@ -54,6 +57,8 @@ struct item {
 
 struct options {
     bool accept;
+    int sdp;           /* 0: PATH lines; SDP_OFFER or SDP_ANSWER */
+    const char *setup; /* --setup, with offer/answer */
     const char *local;
     bool bind_source_port;           /* --bind-source-port */
     uint16_t port_low, port_high;    /* its range; 0-0: any free port */
@@ -82,11 +87,15 @@ struct options {
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: msrp-peer accept|connect [options]\n"
+            "usage: msrp-peer accept|connect|offer|answer [options]\n"
+            "  offer, answer            SDP instead of PATH lines: \"SDP <line>\" ... \"SDP-END\"\n"
+            "                           on stdout, the peer's on stdin; a=setup decides who connects\n"
+            "  --setup active|passive|actpass  this end's a=setup (offer/answer)\n"
             "  --local URI              local URI for prepare (default msrp[s]://127.0.0.1:0/<random>;tcp);\n"
             "                           connect advertises its port, or 9 for none or 0, and does not\n"
             "                           bind it unless --bind-source-port\n"
-            "  --bind-source-port [PORT|LOW-HIGH]  connect: bind a local port at prepare (the --local\n"
+            "  --bind-source-port [PORT|LOW-HIGH]  connect (and offer/answer when active): bind a\n"
+            "                           local port at prepare (the --local\n"
             "                           port if not 0, else PORT, a free one of LOW-HIGH, or any free\n"
             "                           one), advertise it in PATH and connect from it, for peers that\n"
             "                           match the connection by the address and port in the SDP\n"
@@ -176,11 +185,13 @@ static void parse_options(int argc, char **argv, struct options *o) {
         o->accept = true;
     } else if (strcmp(argv[1], "connect") == 0) {
         o->accept = false;
+    } else if (strcmp(argv[1], "offer") == 0 || strcmp(argv[1], "answer") == 0) {
+        o->sdp = argv[1][0] == 'o' ? SDP_OFFER : SDP_ANSWER;
     } else if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         usage(stdout);
         exit(0);
     } else {
-        usage_error("unknown mode '%s': expected accept or connect", argv[1]);
+        usage_error("unknown mode '%s': expected accept, connect, offer or answer", argv[1]);
     }
     o->items = calloc((size_t)argc, sizeof *o->items);
     if (o->items == NULL) {
@@ -193,6 +204,9 @@ static void parse_options(int argc, char **argv, struct options *o) {
         uint64_t n;
         if (strcmp(a, "--local") == 0) {
             o->local = VALUE();
+        } else if (strcmp(a, "--setup") == 0) {
+            o->setup = VALUE();
+            if (!peer_sdp_setup_valid(o->setup)) usage_error("--setup takes active, passive or actpass");
         } else if (strcmp(a, "--bind-source-port") == 0) {
             o->bind_source_port = true;
             /* The value is optional: taken when the next word starts with a digit. */
@@ -287,6 +301,10 @@ static void parse_options(int argc, char **argv, struct options *o) {
         usage_error("--message-id applies to a single --send-file or --send-text");
     if (o->relay != NULL && (o->user == NULL || o->password == NULL))
         usage_error("--relay needs --user and --password");
+    if (o->setup != NULL && o->sdp == 0) usage_error("--setup needs offer or answer");
+    if (o->sdp != 0 && o->tls && o->cert == NULL) usage_error("offer/answer with --tls needs --cert and --key");
+    if (o->sdp != 0 && o->fingerprint != NULL && o->relay == NULL)
+        usage_error("offer/answer take the peer's fingerprint from its SDP; --fingerprint is for an msrps --relay");
     if (o->bind_source_port && o->accept) usage_error("--bind-source-port is for the connect side");
     if (o->bind_source_port && o->relay != NULL)
         usage_error("--bind-source-port is for direct connections (a relay's peer never sees the source port)");
@@ -910,11 +928,12 @@ static int run(const struct options *o) {
 
     /* Only an msrp:// relay URI is plain TCP; a bare domain is TLS. */
     bool relay_tls = o->relay != NULL && strncasecmp(o->relay, "msrp:", 5) != 0;
-    if (o->tls && o->accept && o->cert == NULL && o->relay == NULL) {
+    if (o->sdp == 0 && o->tls && o->accept && o->cert == NULL && o->relay == NULL) {
         fprintf(stderr, "msrp-peer: accepting msrps needs --cert and --key\n");
         return EXIT_FAILED;
     }
-    if ((o->relay != NULL ? relay_tls : (o->tls && !o->accept)) && o->ca == NULL && o->fingerprint == NULL) {
+    if ((o->relay != NULL ? relay_tls : (o->sdp == 0 && o->tls && !o->accept)) && o->ca == NULL &&
+        o->fingerprint == NULL) {
         fprintf(stderr, "msrp-peer: a TLS client needs --ca or --fingerprint to check the %s\n",
                 o->relay != NULL ? "relay" : "peer");
         return EXIT_FAILED;
@@ -926,6 +945,27 @@ static int run(const struct options *o) {
 
     cfg = make_config(o, &r);
     if (cfg == NULL) return fail_early("configuration", r);
+    if (o->sdp != 0) {
+        /* SDP instead of FINGERPRINT/PATH lines: examples-c/peer_sdp.c. */
+        struct peer_sdp_args sa = {0};
+        sa.offer = o->sdp == SDP_OFFER;
+        sa.setup = o->setup;
+        sa.local = o->local;
+        sa.tls = o->tls;
+        sa.accept_types = o->accept_types;
+        for (size_t i = 0; i < o->n_items && sa.file_path == NULL; i++) {
+            sa.file_path = o->items[i].path;
+            sa.file_type = o->items[i].content_type;
+        }
+        sa.relay = o->relay;
+        sa.user = o->user;
+        sa.password = o->password;
+        sa.dns_server = o->dns_server;
+        sa.relay_fingerprint = o->fingerprint;
+        sa.ms_left = ms_left;
+        if ((rc = peer_sdp_establish(&sa, cfg, &conn, &transport)) != 0) goto out;
+        goto bound;
+    }
     if (o->tls && o->cert != NULL) {
         char *fp = NULL;
         if ((r = msrp_endpoint_config_fingerprint(cfg, &fp)) != MSRP_RESULT_OK) {
@@ -993,6 +1033,7 @@ static int run(const struct options *o) {
         rc = fail_early("complete", r);
         goto out;
     }
+bound:
     line("BOUND");
 
     msrp_session_config_t sc = {0};

@@ -36,6 +36,20 @@
  * (msrp_endpoint_config_set_session_id_matching chooses the strict URI
  * comparison instead).
  *
+ * SDP (msrp_sdp_*)
+ * ----------------
+ * The library reads and writes the MSRP media description of SDP (m=message,
+ * c=, a=path, accept-types, setup, fingerprint, msrp-cema, direction, the
+ * RFC 5547 file attributes), so a SIP stack only moves it between its offer
+ * and its answer. The five calls: prepare a connector (an acceptor for an
+ * actpass offer or a passive answer; msrp_sdp_answer_setup says which for
+ * an answer); msrp_sdp_offer_build or msrp_sdp_answer_build (the text for
+ * the SDP body); msrp_sdp_media_parse (the peer's body, and your own text
+ * back); msrp_sdp_negotiate (who connects, the peer's path and
+ * fingerprint, the file); msrp_sdp_connector_complete (completes in that
+ * role). Reading is liberal (no a=setup, holdconn, sha1, any fingerprint
+ * hash, LF-only lines, unknown attributes kept); writing is strict.
+ *
  * Threading
  * ---------
  * - The library runs one multi-thread async runtime for the whole process
@@ -259,6 +273,33 @@ typedef struct msrp_iscomposing_t msrp_iscomposing_t;
 typedef struct msrp_relay_settings_t msrp_relay_settings_t;
 
 /**
+ * One MSRP media description (`m=message` and its `c=`/`a=` lines), read
+ * from a peer's SDP by `msrp_sdp_media_parse`; freed by
+ * `msrp_sdp_media_free`.
+ *
+ * Thread-safety: immutable; it can be read from several threads at once.
+ */
+typedef struct msrp_sdp_media_t msrp_sdp_media_t;
+
+/**
+ * What a final offer/answer pair decided, seen from this endpoint: made by
+ * `msrp_sdp_negotiate`, freed by `msrp_sdp_negotiation_free`.
+ *
+ * Thread-safety: immutable; it can be read from several threads at once.
+ */
+typedef struct msrp_sdp_negotiation_t msrp_sdp_negotiation_t;
+
+/**
+ * What this endpoint writes in its offer or answer besides the path: made
+ * by `msrp_sdp_options_new`, changed by the `msrp_sdp_options_set_*`
+ * functions, freed by `msrp_sdp_options_free`. Builders copy what they use.
+ *
+ * Thread-safety: not while being changed (set it up from one thread);
+ * reading it from several builders at once is safe.
+ */
+typedef struct msrp_sdp_options_t msrp_sdp_options_t;
+
+/**
  * Listening sockets shared by many sessions: `prepare` registers a local
  * URI (opening a listener for its address and port if needed), `complete`
  * waits for the peer that binds to it, `cleanup` forgets it. Connections for
@@ -448,6 +489,21 @@ typedef uint32_t msrp_imdn_status_t;
  * Flags of `imdn.Disposition-Notification` (RFC 5438 §6.3), or-ed.
  */
 typedef uint32_t msrp_imdn_request_t;
+
+/**
+ * A text field of a media description or a negotiation.
+ */
+typedef uint32_t msrp_sdp_field_t;
+
+/**
+ * The value of `a=setup` (RFC 4145, RFC 6135 §4.2).
+ */
+typedef uint32_t msrp_sdp_setup_t;
+
+/**
+ * The media direction (RFC 3264 §5.1).
+ */
+typedef uint32_t msrp_sdp_direction_t;
 
 /**
  * Every incoming request chunk (the seed's `on_incoming_cb`), a reference
@@ -1100,6 +1156,131 @@ typedef uint32_t msrp_uri_field_t;
 #define MSRP_LOG_LEVEL_DEBUG 4
 
 #define MSRP_LOG_LEVEL_TRACE 5
+
+/**
+ * No `a=setup` (an RFC 4975 peer: the offerer connects). As an option:
+ * the default (`actpass` in an offer; in an answer `active` to `actpass`,
+ * else what the offer leaves).
+ */
+#define MSRP_SDP_SETUP_NONE 0
+
+/**
+ * `active`: this end connects.
+ */
+#define MSRP_SDP_SETUP_ACTIVE 1
+
+/**
+ * `passive`: this end listens.
+ */
+#define MSRP_SDP_SETUP_PASSIVE 2
+
+/**
+ * `actpass`: either (offers only).
+ */
+#define MSRP_SDP_SETUP_ACTPASS 3
+
+/**
+ * `holdconn`: read as absent (RFC 6135 §4.2.1); never written.
+ */
+#define MSRP_SDP_SETUP_HOLDCONN 4
+
+/**
+ * `sendrecv` (also: no direction attribute).
+ */
+#define MSRP_SDP_DIRECTION_SENDRECV 0
+
+/**
+ * `sendonly`.
+ */
+#define MSRP_SDP_DIRECTION_SENDONLY 1
+
+/**
+ * `recvonly`.
+ */
+#define MSRP_SDP_DIRECTION_RECVONLY 2
+
+/**
+ * `inactive`.
+ */
+#define MSRP_SDP_DIRECTION_INACTIVE 3
+
+/**
+ * `a=path` (space-separated URIs). Of a negotiation: the peer's path.
+ */
+#define MSRP_SDP_FIELD_PATH 0
+
+/**
+ * `a=accept-types` (space-separated). Of a negotiation: the peer's.
+ */
+#define MSRP_SDP_FIELD_ACCEPT_TYPES 1
+
+/**
+ * `a=accept-wrapped-types`. Of a negotiation: the peer's.
+ */
+#define MSRP_SDP_FIELD_ACCEPT_WRAPPED_TYPES 2
+
+/**
+ * The first `a=fingerprint`, `<hash> XX:XX:…` (hash name lower case).
+ * Of a negotiation: the one the peer's certificate must have (TLS only).
+ */
+#define MSRP_SDP_FIELD_FINGERPRINT 3
+
+/**
+ * The `m=` protocol (`TCP/MSRP`, `TCP/TLS/MSRP`, `TCP/WS/MSRP`, `TCP/WSS/MSRP`).
+ */
+#define MSRP_SDP_FIELD_PROTO 4
+
+/**
+ * The `c=` address.
+ */
+#define MSRP_SDP_FIELD_CONNECTION_ADDRESS 5
+
+/**
+ * `file-selector` `name:` (decoded UTF-8; sanitize before using it as a
+ * local file name, RFC 5547 §5). Of a negotiation: the file transferred.
+ */
+#define MSRP_SDP_FIELD_FILE_NAME 6
+
+/**
+ * `file-selector` `type:`.
+ */
+#define MSRP_SDP_FIELD_FILE_TYPE 7
+
+/**
+ * `file-selector` `size:` as decimal text.
+ */
+#define MSRP_SDP_FIELD_FILE_SIZE 8
+
+/**
+ * `file-selector` `hash:`, `<algorithm>:XX:XX:…` (`sha-1:…`; a peer's
+ * `sha1:` is read as `sha-1`).
+ */
+#define MSRP_SDP_FIELD_FILE_HASH 9
+
+/**
+ * `a=file-transfer-id`.
+ */
+#define MSRP_SDP_FIELD_FILE_TRANSFER_ID 10
+
+/**
+ * `a=file-disposition`.
+ */
+#define MSRP_SDP_FIELD_FILE_DISPOSITION 11
+
+/**
+ * `a=file-date`, as written in SDP.
+ */
+#define MSRP_SDP_FIELD_FILE_DATE 12
+
+/**
+ * `a=file-icon`.
+ */
+#define MSRP_SDP_FIELD_FILE_ICON 13
+
+/**
+ * `a=file-range`, `<start>-<stop>` or `<start>-*`.
+ */
+#define MSRP_SDP_FIELD_FILE_RANGE 14
 
 /**
  * This side shut it down (`msrp_session_shutdown`).
@@ -2344,6 +2525,308 @@ msrp_result_t msrp_library_init(uint32_t threads);
  * typically last thing in `main` (it lets leak checkers see a clean exit).
  */
 msrp_result_t msrp_library_shutdown(void);
+
+/**
+ * Reads the `index`-th (from 0) `m=message` section of an SDP body (other
+ * media are skipped and not counted), or a section alone (text starting
+ * with `m=`); LF or CRLF line ends. Session-level `c=`, `a=setup` and
+ * `a=fingerprint` apply to the section. Unknown attributes are kept.
+ *
+ * On success writes a new description to `*out` (free with
+ * `msrp_sdp_media_free`). `MSRP_RESULT_PARSE` when there is no such
+ * section or a line is malformed; the last error names the attribute
+ * (`SDP a=path: ...`). A section without `a=path` is an error unless its
+ * port is 0 (refused). Thread-safe.
+ */
+msrp_result_t msrp_sdp_media_parse(const char *text,
+                                   size_t index,
+                                   struct msrp_sdp_media_t **out_media);
+
+/**
+ * Frees a media description. NULL is a no-op. Thread-safe (for distinct
+ * descriptions).
+ */
+void msrp_sdp_media_free(struct msrp_sdp_media_t *media);
+
+/**
+ * Writes the description as SDP lines (`m=`, `c=`, `a=`), each ended by
+ * CRLF, to `*out` (free with `msrp_string_free`). Thread-safe.
+ */
+msrp_result_t msrp_sdp_media_format(const struct msrp_sdp_media_t *media, char **out_text);
+
+/**
+ * Writes one text field of the description to `*out` (free with
+ * `msrp_string_free`); `MSRP_RESULT_NOT_FOUND` when the SDP has none,
+ * `MSRP_RESULT_INVALID_ARGUMENT` for an unknown field. Thread-safe.
+ */
+msrp_result_t msrp_sdp_media_field(const struct msrp_sdp_media_t *media,
+                                   msrp_sdp_field_t field,
+                                   char **out_text);
+
+/**
+ * Writes the value of the first attribute named `name` (any case) that this
+ * library does not interpret itself (`x-file-offset`, ...) to `*out` (free
+ * with `msrp_string_free`; an attribute without a value gives ""), or
+ * `MSRP_RESULT_NOT_FOUND`. Thread-safe.
+ */
+msrp_result_t msrp_sdp_media_attribute(const struct msrp_sdp_media_t *media,
+                                       const char *name,
+                                       char **out_text);
+
+/**
+ * The `m=` port (0: the stream is refused). 0 for NULL. Thread-safe.
+ */
+uint16_t msrp_sdp_media_port(const struct msrp_sdp_media_t *media);
+
+/**
+ * The `a=setup` value as written (`MSRP_SDP_SETUP_NONE` when absent or
+ * for NULL). Thread-safe.
+ */
+msrp_sdp_setup_t msrp_sdp_media_setup(const struct msrp_sdp_media_t *media);
+
+/**
+ * The direction (`MSRP_SDP_DIRECTION_SENDRECV` when absent or for NULL).
+ * Thread-safe.
+ */
+msrp_sdp_direction_t msrp_sdp_media_direction(const struct msrp_sdp_media_t *media);
+
+/**
+ * Whether the `m=` protocol is TLS (`TCP/TLS/MSRP` or `TCP/WSS/MSRP`).
+ * False for NULL. Thread-safe.
+ */
+bool msrp_sdp_media_is_secure(const struct msrp_sdp_media_t *media);
+
+/**
+ * Whether the description has `a=msrp-cema` (RFC 6714). False for NULL.
+ * Thread-safe.
+ */
+bool msrp_sdp_media_has_cema(const struct msrp_sdp_media_t *media);
+
+/**
+ * Writes `a=max-size` to `*out`; `MSRP_RESULT_NOT_FOUND` when absent.
+ * Thread-safe.
+ */
+msrp_result_t msrp_sdp_media_max_size(const struct msrp_sdp_media_t *media, uint64_t *out_size);
+
+/**
+ * Whether two descriptions of the same session describe the same file
+ * transfer (RFC 5547 §8.1): both carry the same `a=file-transfer-id`. A
+ * re-offer sent to refresh a session timer repeats it; a new id is a new
+ * transfer. False when either has no id or is NULL. Thread-safe.
+ */
+bool msrp_sdp_media_same_transfer(const struct msrp_sdp_media_t *previous,
+                                  const struct msrp_sdp_media_t *reoffer);
+
+/**
+ * Makes options with the defaults: default `a=setup`, no fingerprint,
+ * `a=accept-types:*`, sendrecv (sendonly with a file), no file, no
+ * `a=msrp-cema`. Writes them to `*out` (free with `msrp_sdp_options_free`).
+ * Thread-safe.
+ */
+msrp_result_t msrp_sdp_options_new(struct msrp_sdp_options_t **out_options);
+
+/**
+ * Frees options (what builders copied from them is not affected). NULL is
+ * a no-op. Not while another thread uses them.
+ */
+void msrp_sdp_options_free(struct msrp_sdp_options_t *options);
+
+/**
+ * Sets this end's `a=setup` (`MSRP_SDP_SETUP_NONE`: the default). An offer
+ * refuses `passive` (RFC 6135 §4.2.2), an answer `actpass`; an answer that
+ * contradicts the offer fails when built. Not thread-safe for the same
+ * options.
+ */
+msrp_result_t msrp_sdp_options_set_setup(struct msrp_sdp_options_t *options,
+                                         msrp_sdp_setup_t setup);
+
+/**
+ * Sets this end's certificate fingerprint, written as `a=fingerprint` when
+ * the path is `msrps` (e.g. the text `msrp_tls_self_signed` gives, with or
+ * without a leading `sha-256 `). NULL removes it. `MSRP_RESULT_PARSE` for
+ * malformed text. Not thread-safe for the same options.
+ */
+msrp_result_t msrp_sdp_options_set_fingerprint(struct msrp_sdp_options_t *options,
+                                               const char *fingerprint);
+
+/**
+ * Sets `a=accept-types` (space-separated media types; NULL or "" writes
+ * `*`). Not thread-safe for the same options.
+ */
+msrp_result_t msrp_sdp_options_set_accept_types(struct msrp_sdp_options_t *options,
+                                                const char *types);
+
+/**
+ * Sets `a=accept-wrapped-types` (space-separated; NULL or "" writes none).
+ * Not thread-safe for the same options.
+ */
+msrp_result_t msrp_sdp_options_set_accept_wrapped_types(struct msrp_sdp_options_t *options,
+                                                        const char *types);
+
+/**
+ * Sets `a=max-size` (0: none). Not thread-safe for the same options.
+ */
+msrp_result_t msrp_sdp_options_set_max_size(struct msrp_sdp_options_t *options, uint64_t max_size);
+
+/**
+ * Whether to write `a=msrp-cema` (RFC 6714; in an answer only when the
+ * offer has it). The library matches sessions by session id by default,
+ * which is what CEMA asks of an endpoint. Not thread-safe for the same
+ * options.
+ */
+msrp_result_t msrp_sdp_options_set_cema(struct msrp_sdp_options_t *options, bool cema);
+
+/**
+ * Sets the direction this end wants (an answer limits it by the offer's).
+ * Not thread-safe for the same options.
+ */
+msrp_result_t msrp_sdp_options_set_direction(struct msrp_sdp_options_t *options,
+                                             msrp_sdp_direction_t direction);
+
+/**
+ * Describes a file to send (RFC 5547 §8.2.1): reads the file at `path` for
+ * its size and SHA-1, and writes `a=file-selector` with its base name,
+ * `content_type` (NULL: `application/octet-stream`), size and hash,
+ * `a=file-transfer-id` (`transfer_id`, NULL: a new random one) and
+ * `a=file-disposition:attachment`; the offer becomes `a=sendonly`. NULL
+ * `path` removes the file. Blocking (reads the whole file);
+ * `MSRP_RESULT_IO` when it cannot be read. Not thread-safe for the same
+ * options.
+ */
+msrp_result_t msrp_sdp_options_set_file(struct msrp_sdp_options_t *options,
+                                        const char *path,
+                                        const char *content_type,
+                                        const char *transfer_id);
+
+/**
+ * Builds the offer's media description (RFC 4975 §8, RFC 6135 §4.2.2) and
+ * writes its lines, each ended by CRLF, to `*out` (free with
+ * `msrp_string_free`), for the SIP stack to put in its SDP body.
+ *
+ * `local_path` is what `msrp_connector_prepare` gave. `options` NULL uses
+ * the defaults: `a=setup:actpass` (prepare an acceptor, which listens, so
+ * that either role works), `a=accept-types:*`. The `m=` port is the local
+ * URI's; an active end without one writes 9 (RFC 4145). With an `msrps`
+ * path the options' fingerprint is written. `MSRP_RESULT_INVALID_ARGUMENT`
+ * (the last error names the attribute) for `passive`, an empty path, or a
+ * passive or actpass end without a port. Thread-safe.
+ */
+msrp_result_t msrp_sdp_offer_build(const char *local_path,
+                                   const struct msrp_sdp_options_t *options,
+                                   char **out_text);
+
+/**
+ * Which `a=setup` the answer to `offer` will carry with `options` (NULL:
+ * defaults): `MSRP_SDP_SETUP_ACTIVE` (prepare a direct connector) or
+ * `MSRP_SDP_SETUP_PASSIVE` (prepare an acceptor). Writes it to `*out`.
+ * `MSRP_RESULT_PROTOCOL` when the options contradict the offer (both
+ * ends would connect, or both wait). Thread-safe.
+ */
+msrp_result_t msrp_sdp_answer_setup(const struct msrp_sdp_media_t *offer,
+                                    const struct msrp_sdp_options_t *options,
+                                    msrp_sdp_setup_t *out_setup);
+
+/**
+ * Builds the answer to `offer` (RFC 3264 §6, RFC 6135 §4.2, RFC 5547
+ * §8.3) and writes its lines, each ended by CRLF, to `*out` (free with
+ * `msrp_string_free`).
+ *
+ * `local_path` is what `msrp_connector_prepare` gave (see
+ * `msrp_sdp_answer_setup` for which connector to prepare). `a=setup`:
+ * `active` to `actpass` (unless the options say `passive`), `passive` to
+ * `active` or to an offer without `a=setup`, `active` to `passive`. The
+ * direction answers the offer's; a file offer is answered `recvonly` with
+ * the same `file-selector` and `file-transfer-id`. The `m=` protocol is
+ * the local path's first hop's. `MSRP_RESULT_PROTOCOL` when the options
+ * contradict the offer's `a=setup`, or when the offer refused the stream.
+ * Thread-safe.
+ */
+msrp_result_t msrp_sdp_answer_build(const struct msrp_sdp_media_t *offer,
+                                    const char *local_path,
+                                    const struct msrp_sdp_options_t *options,
+                                    char **out_text);
+
+/**
+ * Writes the answer that refuses `offer`'s MSRP stream — its `m=` line
+ * with port 0 (RFC 3264 §6) — to `*out` (free with `msrp_string_free`).
+ * Thread-safe.
+ */
+msrp_result_t msrp_sdp_answer_refuse(const struct msrp_sdp_media_t *offer, char **out_text);
+
+/**
+ * Decides what the final pair means for this endpoint: `local` is the
+ * description this end sent (parse the text the builder gave), `remote`
+ * the peer's, `local_is_offer` which of the two was the offer. Writes the
+ * result to `*out` (free with `msrp_sdp_negotiation_free`).
+ *
+ * `MSRP_RESULT_REJECTED` when either refused the stream (port 0);
+ * `MSRP_RESULT_PROTOCOL` when the `a=setup` pair is contradictory.
+ * Thread-safe.
+ */
+msrp_result_t msrp_sdp_negotiate(const struct msrp_sdp_media_t *local,
+                                 const struct msrp_sdp_media_t *remote,
+                                 bool local_is_offer,
+                                 struct msrp_sdp_negotiation_t **out_negotiation);
+
+/**
+ * Frees a negotiation. NULL is a no-op. Not while another thread reads it.
+ */
+void msrp_sdp_negotiation_free(struct msrp_sdp_negotiation_t *negotiation);
+
+/**
+ * Whether this endpoint connects (and sends the first SEND). False for
+ * NULL. Thread-safe.
+ */
+bool msrp_sdp_negotiation_is_active(const struct msrp_sdp_negotiation_t *negotiation);
+
+/**
+ * What this endpoint may do (its direction limited by the peer's).
+ * `MSRP_SDP_DIRECTION_INACTIVE` for NULL. Thread-safe.
+ */
+msrp_sdp_direction_t msrp_sdp_negotiation_direction(const struct msrp_sdp_negotiation_t *negotiation);
+
+/**
+ * Writes one text field of the negotiation to `*out` (free with
+ * `msrp_string_free`): `MSRP_SDP_FIELD_PATH`, `_ACCEPT_TYPES`,
+ * `_ACCEPT_WRAPPED_TYPES` and `_FINGERPRINT` are the peer's; the
+ * `MSRP_SDP_FIELD_FILE_*` fields describe the file transferred (from the
+ * description that has one). `MSRP_RESULT_NOT_FOUND` when absent.
+ * Thread-safe.
+ */
+msrp_result_t msrp_sdp_negotiation_field(const struct msrp_sdp_negotiation_t *negotiation,
+                                         msrp_sdp_field_t field,
+                                         char **out_text);
+
+/**
+ * Completes `connector` in the role the negotiation decided, with the
+ * peer's path and, over TLS, the fingerprint from its SDP, and writes the
+ * bound transport to `*out` (free with `msrp_transport_free`, or give it to
+ * `msrp_session_new`). The integrator never decides the direction by hand.
+ *
+ * The connector must be prepared, and its local path be the one in the
+ * local description. A direct acceptor (what an actpass offer needs) that
+ * the answer makes active stops listening and connects from the same local
+ * URI; a direct connector made passive is `MSRP_RESULT_INVALID_STATE`
+ * (it does not listen). A relay connector or acceptor takes either role
+ * on its registration: both ends connect to their relays and only the
+ * active one sends the first SEND (RFC 6135 §4.5); through a relay the
+ * peer's fingerprint is not used (the relay's certificate is checked in
+ * prepare). A direct peer
+ * whose fingerprint uses a hash other than SHA-256 is `MSRP_RESULT_TLS`
+ * (the handshake checks SHA-256; trust anchors in the config are the
+ * alternative). Otherwise the errors of
+ * `msrp_connector_complete`. `timeout_ms` 0 uses the config's bind
+ * timeout. The connector stays the caller's (free it after the session
+ * ends, as with `msrp_connector_complete`); the negotiation is only read.
+ * Thread-safety as for `msrp_connector_complete`: one prepare or complete
+ * at a time per connector (`MSRP_RESULT_INVALID_STATE` otherwise), and
+ * `msrp_connector_cleanup`/`_free` from another thread cancel it.
+ * Blocking: `MSRP_RESULT_WOULD_DEADLOCK` inside callbacks.
+ */
+msrp_result_t msrp_sdp_connector_complete(struct msrp_connector_t *connector,
+                                          const struct msrp_sdp_negotiation_t *negotiation,
+                                          uint32_t timeout_ms,
+                                          struct msrp_transport_t **out_transport);
 
 /**
  * Makes a server with no listener yet. `cfg` NULL uses the defaults; it is

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use msrp::content::fuzz_checks::{check_cpim, check_imdn};
 use msrp::protocol::fuzz_checks::{check_parse_chunk, check_parse_digest, check_parse_uri};
+use msrp::sdp::fuzz_checks::check_parse_sdp;
 use msrp::session::fuzz_checks::check_session;
 
 fn replay(target: &str, check: fn(&[u8])) {
@@ -46,6 +47,11 @@ fn parse_digest_regressions() {
 }
 
 #[test]
+fn parse_sdp_regressions() {
+    replay("parse_sdp", check_parse_sdp);
+}
+
+#[test]
 fn session_regressions() {
     replay("session", |data| {
         check_session(data);
@@ -71,6 +77,7 @@ fn seed_corpus_passes_the_checks() {
         ("parse_digest", check_parse_digest),
         ("content_cpim", check_cpim),
         ("content_imdn", check_imdn),
+        ("parse_sdp", check_parse_sdp),
         ("session", |data| {
             check_session(data);
         }),

@@ -188,4 +188,9 @@ impl AcceptorDirect {
     pub fn local_uri(&self) -> Option<&Uri> {
         self.local_uri.as_ref()
     }
+
+    /// The endpoint configuration it was made with.
+    pub fn config(&self) -> &EndpointConfig {
+        self.server.config()
+    }
 }

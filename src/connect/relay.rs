@@ -406,6 +406,12 @@ impl ConnectorRelay {
         }
     }
 
+    /// The same registration, as the passive side: when SDP (RFC 6135
+    /// §4.5) makes the peer the one that sends the first SEND.
+    pub fn into_acceptor(self) -> AcceptorRelay {
+        AcceptorRelay { inner: self.inner }
+    }
+
     /// Authenticates to the relay and returns the full local path for SDP.
     /// The local URI is only advertised (a random one when `None`).
     pub async fn prepare(&mut self, local_uri: Option<Uri>) -> Result<Vec<Uri>, ConnectError> {
@@ -457,6 +463,12 @@ impl AcceptorRelay {
         AcceptorRelay {
             inner: RelayEndpoint::new(config, relay),
         }
+    }
+
+    /// The same registration, as the active side: when SDP (RFC 6135
+    /// §4.5) makes this end the one that sends the first SEND.
+    pub fn into_connector(self) -> ConnectorRelay {
+        ConnectorRelay { inner: self.inner }
     }
 
     /// Authenticates to the relay and returns the path to put in SDP.

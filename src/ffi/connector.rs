@@ -131,8 +131,70 @@ impl ConnectorHandle {
         }
     }
 
+    /// Makes the connector take the role an SDP offer/answer decided
+    /// (`msrp_sdp_connector_complete`): a prepared direct acceptor that must
+    /// connect becomes a direct connector with the same local URI (it stops
+    /// listening); a relay connector or acceptor takes either role on the
+    /// registration it has; a direct connector that must wait cannot listen
+    /// and is an error.
+    /// Returns whether the connection is direct (the peer's certificate is
+    /// seen, so its SDP fingerprint applies).
+    pub(crate) async fn take_role(&self, active: bool) -> Result<bool> {
+        let Ok(mut kind) = self.kind.try_lock() else {
+            return fail(
+                MSRP_RESULT_INVALID_STATE,
+                "a prepare or complete is running on this connector",
+            );
+        };
+        match (&mut *kind, active) {
+            (Kind::Acceptor(a), true) => {
+                let Some(local) = a.local_uri().cloned() else {
+                    return fail(MSRP_RESULT_INVALID_STATE, "the acceptor is not prepared");
+                };
+                let mut c = ConnectorDirect::new(a.config().clone());
+                // The listener closes first: with a bound source port the
+                // connector reserves the port it listened on, once the
+                // listening task has let go of it (it is aborted, and drops
+                // the socket on the runtime).
+                a.cleanup();
+                let mut attempts = 0;
+                loop {
+                    match c.prepare(Some(local.clone())) {
+                        Err(ConnectError::AddressInUse(_)) if attempts < 100 => {
+                            attempts += 1;
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                        other => {
+                            other?;
+                            break;
+                        }
+                    }
+                }
+                *kind = Kind::Connector(c);
+                Ok(true)
+            }
+            (Kind::Connector(_), false) => fail(
+                MSRP_RESULT_INVALID_STATE,
+                "the SDP makes this end passive, but a direct connector does not listen (prepare an acceptor for a=setup actpass or passive)",
+            ),
+            (Kind::Connector(_) | Kind::Acceptor(_), _) => Ok(true),
+            // Through a relay both ends connect to it; only the active one
+            // sends the first SEND (RFC 6135 §4.5).
+            (Kind::ConnectorRelay(_), false) | (Kind::AcceptorRelay(_), true) => {
+                let placeholder = Kind::Connector(ConnectorDirect::new(Default::default()));
+                *kind = match std::mem::replace(&mut *kind, placeholder) {
+                    Kind::ConnectorRelay(c) => Kind::AcceptorRelay(c.into_acceptor()),
+                    Kind::AcceptorRelay(a) => Kind::ConnectorRelay(a.into_connector()),
+                    other => other,
+                };
+                Ok(false)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Registers a complete and returns the future that runs it.
-    fn start_complete(
+    pub(crate) fn start_complete(
         &self,
         path: Vec<Uri>,
         fingerprint: Option<Fingerprint>,

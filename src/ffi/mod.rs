@@ -32,6 +32,7 @@ pub mod iscomposing;
 pub mod logger;
 pub mod relay;
 pub mod runtime;
+pub mod sdp;
 pub mod server;
 pub mod session;
 pub mod tls;
