@@ -3,8 +3,9 @@
 //! - `raw_tcp`: one loopback connection, 128 KiB writes, the reader discards;
 //! - `raw_tcp_file`: the same, the writer sending the file read in 1 MiB
 //!   blocks (what a file costs without the protocol);
-//! - `msrp_tcp` / `msrp_tls`: a file sent through a [`Session`]
-//!   (ConnectorDirect/AcceptorDirect), the receiver consuming `MessageData`
+//! - `msrp_tcp` / `msrp_tls` / `msrp_ws`: a file sent through a [`Session`]
+//!   (ConnectorDirect/AcceptorDirect) over TCP, TLS or WebSocket (RFC 7977,
+//!   one WebSocket message per chunk), the receiver consuming `MessageData`
 //!   events until `MessageComplete`; timed from binding to the last octet;
 //! - `pipelined`: K `send_message` calls of 16 octets, timed until all K
 //!   `Sent` events arrived and the receiver got K `Message` events.
@@ -25,10 +26,11 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
 use msrp::connect::{AcceptorDirect, ConnectorDirect, EndpointConfig};
+use msrp::protocol::Uri;
 use msrp::session::{
     FileSource, OutgoingFile, OutgoingMessage, Session, SessionConfig, SessionEvent,
 };
-use msrp::transport::{TlsIdentity, Transport};
+use msrp::transport::{TlsIdentity, Transport, WsListen, WsSettings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::runtime::Runtime;
 
@@ -121,17 +123,37 @@ async fn raw_transfer(n: usize, block: &mut [u8], mut fill: impl FnMut(&mut [u8]
     d
 }
 
-async fn pair(tls: bool) -> (Transport, Transport) {
+/// What a benchmarked session runs over.
+#[derive(Clone, Copy)]
+enum Over {
+    Tcp,
+    Tls,
+    Ws,
+}
+
+async fn pair(over: Over) -> (Transport, Transport) {
+    let tls = matches!(over, Over::Tls);
     let id = tls.then(|| TlsIdentity::self_signed(&["127.0.0.1"]).unwrap().identity);
     let fp = id.as_ref().map(|i| i.fingerprint());
+    let ws = matches!(over, Over::Ws);
     let acfg = EndpointConfig {
         identity: id,
+        websocket: WsSettings {
+            listen: if ws {
+                WsListen::WsOnly
+            } else {
+                WsListen::TcpOnly
+            },
+            ..Default::default()
+        },
         ..Default::default()
     };
     let mut acceptor = AcceptorDirect::new(acfg);
     let a_path = acceptor.prepare(None).await.unwrap();
     let mut connector = ConnectorDirect::new(EndpointConfig::default());
-    let c_path = connector.prepare(None).unwrap();
+    // A WebSocket client's own URI, as a browser's (RFC 7977 §5.2).
+    let local = ws.then(|| Uri::parse("msrp://bench.invalid:9/b3nchcl13nt;ws").unwrap());
+    let c_path = connector.prepare(local).unwrap();
     let a = tokio::spawn(async move { acceptor.complete(&c_path, None, T).await.unwrap() });
     let c = connector.complete(&a_path, fp, T).await.unwrap();
     (c, a.await.unwrap())
@@ -140,9 +162,9 @@ async fn pair(tls: bool) -> (Transport, Transport) {
 /// A file of `n` octets through a session; from binding to the last octet
 /// received. (With TLS, the self-signed identity is made before the clock
 /// starts: it is set-up, not transfer.)
-async fn msrp_file(path: &Path, n: usize, tls: bool) -> Duration {
+async fn msrp_file(path: &Path, n: usize, over: Over) -> Duration {
     let start = Instant::now();
-    let (c, a) = pair(tls).await;
+    let (c, a) = pair(over).await;
     let (cs, mut crx) = Session::new(c, SessionConfig::default());
     // The sender's events (Progress every MiB) must be drained, or its
     // reader stops at a full event queue.
@@ -186,7 +208,7 @@ async fn msrp_file(path: &Path, n: usize, tls: bool) -> Duration {
 /// `k` messages of 16 octets, sent without waiting; until all are `Sent`
 /// and the receiver has all of them.
 async fn pipelined(k: usize) -> Duration {
-    let (c, a) = pair(false).await;
+    let (c, a) = pair(Over::Tcp).await;
     let (cs, mut crx) = Session::new(c, SessionConfig::default());
     let (as_, mut arx) = Session::new(a, SessionConfig::default());
     let receiver = tokio::spawn(async move {
@@ -283,11 +305,18 @@ fn bench(c: &mut Criterion, rt: &Runtime, path: &Path, n: usize, k: usize) {
     });
     g.bench_function(format!("msrp_tcp/{id}"), |b| {
         b.iter_custom(timed("msrp_tcp", &|| {
-            rt.block_on(msrp_file(path, n, false))
+            rt.block_on(msrp_file(path, n, Over::Tcp))
         }))
     });
     g.bench_function(format!("msrp_tls/{id}"), |b| {
-        b.iter_custom(timed("msrp_tls", &|| rt.block_on(msrp_file(path, n, true))))
+        b.iter_custom(timed("msrp_tls", &|| {
+            rt.block_on(msrp_file(path, n, Over::Tls))
+        }))
+    });
+    g.bench_function(format!("msrp_ws/{id}"), |b| {
+        b.iter_custom(timed("msrp_ws", &|| {
+            rt.block_on(msrp_file(path, n, Over::Ws))
+        }))
     });
     g.finish();
 
@@ -339,7 +368,7 @@ fn main() {
             f / raw
         );
     }
-    for name in ["msrp_tcp", "msrp_tls"] {
+    for name in ["msrp_tcp", "msrp_tls", "msrp_ws"] {
         if let Some(m) = mbps(name) {
             print!("  {name}  {m:9.1} MB/s  ratio msrp/raw = {:.3}", m / raw);
             match raw_file {
@@ -359,7 +388,7 @@ fn main() {
         if let Some(f) = cpu_ns("raw_tcp_file") {
             println!("  raw TCP sending the file {f:9.3} ns");
         }
-        for name in ["msrp_tcp", "msrp_tls"] {
+        for name in ["msrp_tcp", "msrp_tls", "msrp_ws"] {
             if let Some(m) = cpu_ns(name) {
                 println!("  {name}  {m:9.3} ns  ratio raw/msrp = {:.3}", raw_cpu / m);
             }

@@ -5,6 +5,7 @@
 #   scripts/fuzz.sh [TARGET|all] SECONDS
 #
 # TARGET is one of the binaries of fuzz/Cargo.toml (parse_chunk, parse_uri, parse_sdp,
+# content_cpim, content_imdn,
 # parse_digest, session); "all" (the default) runs every one. FUZZ_JOBS=N runs
 # N targets at the same time (default 1; one core each). Run it under
 # `nice -n 19` on a shared machine.

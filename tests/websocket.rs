@@ -240,12 +240,13 @@ async fn raw_client_framing_and_liberal_reading() {
     drop(w);
 }
 
-/// A whole session over ws and then wss: a 5 MB file with chat beside it,
-/// SHA-256 equal at both ends, and the peer's normal close is a close by
-/// the peer.
+/// A whole session over ws and then wss: a 40 MB file with chat beside it
+/// (enough for the sender to fill the socket and wait for room: a writer
+/// whose wake-up was taken by the reading task stalled there), SHA-256
+/// equal at both ends, and the peer's normal close is a close by the peer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_file_and_chat_over_ws_and_wss() {
-    let size = 5_000_000;
+    let size = 40_000_000;
     let data: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("file.bin");

@@ -351,11 +351,12 @@ impl AsyncRead for WsStream {
             if this.eof {
                 return Poll::Ready(Ok(()));
             }
-            // Chunks waiting to go out go out while reading too (the
-            // reader may be all that is polled).
-            if this.poll_send_ready(cx)?.is_ready() && this.ready.is_empty() {
-                let _ = Pin::new(&mut this.ws).poll_flush(cx);
-            }
+            // Only the read side is driven here. The writer's own flush
+            // sends what it queued: a read that sent queued chunks too would
+            // register the reading task's waker for the socket's write
+            // readiness in place of the writer's (the two halves of a split
+            // stream run in different tasks), and a writer waiting for
+            // room would never be woken.
             match Pin::new(&mut this.ws).poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => this.eof = true,
