@@ -330,7 +330,7 @@ struct incoming { /* a large message arriving in pieces */
     uint64_t next;   /* bytes hashed so far, contiguous from 0 */
     bool in_order;   /* every piece came in order from offset 0 */
     uint64_t bytes;  /* bytes received */
-    uint64_t first_offset; /* > 0: resumed at this position (seed resume) */
+    uint64_t first_offset; /* > 0: resumed at this position (python-msrplib's position-based resume) */
     FILE *out;
     char *out_path;
     bool unstorable; /* a write failed: the message is never RECEIVED */

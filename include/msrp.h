@@ -429,7 +429,7 @@ typedef void (*msrp_log_chunk_piece_cb)(void *user_data,
                                         const char *transaction_id);
 
 /**
- * A logger: the seed's logger methods as function pointers. Any pointer may
+ * A logger: python-msrplib's logger methods as function pointers. Any pointer may
  * be NULL (that event is not wanted). The chunk hooks are called only when
  * at least one of them is set.
  *
@@ -450,7 +450,7 @@ typedef struct msrp_logger_t {
      */
     msrp_log_level_t max_level;
     /**
-     * Text messages: the seed's debug, info, warn, error and fatal.
+     * Text messages: python-msrplib's debug, info, warn, error and fatal.
      */
     msrp_log_cb log;
     msrp_log_chunk_start_cb received_new_chunk;
@@ -506,7 +506,7 @@ typedef uint32_t msrp_sdp_setup_t;
 typedef uint32_t msrp_sdp_direction_t;
 
 /**
- * Every incoming request chunk (the seed's `on_incoming_cb`), a reference
+ * Every incoming request chunk (python-msrplib's `on_incoming_cb`), a reference
  * the callee may keep with `msrp_chunk_clone`.
  */
 typedef void (*msrp_on_chunk_cb)(void *user_data, const struct msrp_chunk_t *chunk);
@@ -877,7 +877,7 @@ typedef struct msrp_outgoing_file_t {
      */
     const char *content_type;
     /**
-     * The seed's resume: continue the message `message_id` at this 0-based
+     * python-msrplib's resume: continue the message `message_id` at this 0-based
      * byte offset (its Byte-Range starts at position + 1).
      */
     uint64_t position;
@@ -1773,7 +1773,7 @@ msrp_result_t msrp_endpoint_config_add_websocket_origin(struct msrp_endpoint_con
                                                         const char *origin);
 
 /**
- * Makes an active-side connector (the seed's ConnectorDirect): `complete`
+ * Makes an active-side connector (python-msrplib's ConnectorDirect): `complete`
  * connects to the first hop of the peer's path (TLS for `msrps`) and binds
  * the session. `cfg` NULL uses the defaults; it is copied. Writes the
  * connector to `*out` (free with `msrp_connector_free`).
@@ -1782,7 +1782,7 @@ msrp_result_t msrp_connector_direct_new(const struct msrp_endpoint_config_t *cfg
                                         struct msrp_connector_t **out_connector);
 
 /**
- * Makes a passive-side connector (the seed's AcceptorDirect): `prepare`
+ * Makes a passive-side connector (python-msrplib's AcceptorDirect): `prepare`
  * listens, `complete` waits for the peer's connection and binding chunk.
  * Accepting `msrps` needs a certificate in `cfg`. `cfg` NULL uses the
  * defaults; it is copied. Writes the acceptor to `*out` (free with
@@ -1792,7 +1792,7 @@ msrp_result_t msrp_acceptor_direct_new(const struct msrp_endpoint_config_t *cfg,
                                        struct msrp_connector_t **out_connector);
 
 /**
- * Makes an active-side connector through an MSRP relay (the seed's
+ * Makes an active-side connector through an MSRP relay (python-msrplib's
  * ConnectorRelay): `prepare` connects to the relay (TLS for msrps, verified
  * with `cfg`'s trust anchors or the settings' fingerprint), authenticates
  * (AUTH with digest) and returns the path for SDP — the relay's Use-Path
@@ -1806,7 +1806,7 @@ msrp_result_t msrp_connector_relay_new(const struct msrp_endpoint_config_t *cfg,
                                        struct msrp_connector_t **out_connector);
 
 /**
- * Makes a passive-side connector through an MSRP relay (the seed's
+ * Makes a passive-side connector through an MSRP relay (python-msrplib's
  * AcceptorRelay): `prepare` authenticates to the relay as for
  * `msrp_connector_relay_new`; `complete` waits for the peer's first chunk
  * arriving through the relay on that connection. No local socket listens.
@@ -2908,7 +2908,7 @@ msrp_result_t msrp_session_new(struct msrp_transport_t *transport,
                                struct msrp_session_t **out_session);
 
 /**
- * Sends a request chunk as it is (the seed's `send_chunk`; build it with
+ * Sends a request chunk as it is (python-msrplib's `send_chunk`; build it with
  * `msrp_transport_make_chunk` before `msrp_session_new`, or with
  * `msrp_chunk_new_request` and headers). `chunk` is consumed, even when the
  * call fails.
@@ -2927,7 +2927,7 @@ msrp_result_t msrp_session_send_chunk(const struct msrp_session_t *session,
                                       void *user_data);
 
 /**
- * Sends a request chunk and waits for its transaction's outcome (the seed's
+ * Sends a request chunk and waits for its transaction's outcome (python-msrplib's
  * `deliver_chunk`). `chunk` is borrowed.
  *
  * On a 2xx response: `MSRP_RESULT_OK` and the response in `*response` (free
@@ -3055,7 +3055,7 @@ msrp_result_t msrp_tls_fingerprint_of_cert_file(const char *cert_file, char **ou
 msrp_result_t msrp_tls_fingerprint_parse(const char *text, char **out_text);
 
 /**
- * Builds a chunk for this connection (the seed's `make_chunk`): a request
+ * Builds a chunk for this connection (python-msrplib's `make_chunk`): a request
  * (SEND unless told) or a response, with To-Path and From-Path from the
  * connection's state, Byte-Range from start/end/length and a Message-ID.
  * `params` NULL gives a bodiless SEND. On success writes a new chunk to
@@ -3083,7 +3083,7 @@ msrp_result_t msrp_transport_write_response(struct msrp_transport_t *transport,
                                             const char *comment);
 
 /**
- * Reads the next chunk (the seed's `read_chunk(size)`) and writes it to
+ * Reads the next chunk (python-msrplib's `read_chunk(size)`) and writes it to
  * `*out` (free with `msrp_chunk_free`).
  *
  * `size_hint` `MSRP_READ_WHOLE_CHUNK` (any negative value) returns whole
@@ -3104,7 +3104,7 @@ msrp_result_t msrp_transport_read_chunk(struct msrp_transport_t *transport,
 
 /**
  * Checks an incoming request's To-Path and From-Path against this session
- * (the seed's `check_incoming_SEND_chunk`). `MSRP_RESULT_OK` when they match;
+ * (python-msrplib's `check_incoming_SEND_chunk`). `MSRP_RESULT_OK` when they match;
  * otherwise `MSRP_RESULT_REJECTED` with the status to answer written to
  * `*code` and, when `comment` is not NULL, its comment to `*comment` (free
  * with `msrp_string_free`). Non-blocking.

@@ -1,4 +1,4 @@
-//! Logging: the seed's logger object (chunk start/data/end sent and received,
+//! Logging: python-msrplib's logger object (chunk start/data/end sent and received,
 //! debug..fatal), and the default logger that writes to stderr at the level
 //! named by the `MSRP_LOG` environment variable (error, warn, info, debug,
 //! trace; default warn).

@@ -1,4 +1,4 @@
-/* api_transport: a bound pair of transports used directly (the seed's
+/* api_transport: a bound pair of transports used directly (python-msrplib's
  * MSRPTransport): make_chunk, write_chunk, read_chunk whole and in virtual
  * segments, check_incoming_send_chunk, write_response, timeouts; and a
  * msrp_logger_t whose hooks see the wire and whose user_data is freed once. */

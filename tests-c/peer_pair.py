@@ -362,7 +362,7 @@ def case_resume(cmd, tmp):
     a, c = run_pair(cmd, ["--count", "1", "--out-dir", out],
                     ["--send-file", head, "--message-id", mid])
     check(a.rc == 0 and c.rc == 0, "first part failed", a, c)
-    # Second session: the seed's resume continues at byte `start`.
+    # Second session: python-msrplib's resume continues at byte `start`.
     a, c = run_pair(cmd, ["--count", "1", "--out-dir", out],
                     ["--send-file", src, "--start", str(start), "--message-id", mid])
     check(a.rc == 0 and c.rc == 0, "resume failed", a, c)

@@ -331,7 +331,7 @@ async fn resume_from_middle_and_rfc5547_range() {
         },
     );
     as_.expect_resume("resumedmsg1", 100_000).unwrap();
-    // The seed's resume: same message id, from byte 100,000.
+    // python-msrplib's resume: same message id, from byte 100,000.
     let mut f = OutgoingFile::new(FileSource::Path(path.clone()), "application/octet-stream");
     f.position = 100_000;
     f.message_id = Some("resumedmsg1".into());

@@ -1,4 +1,4 @@
-//! The connect layer (the seed's `msrplib.connect`): establishing and binding
+//! The connect layer (python-msrplib's `msrplib.connect`): establishing and binding
 //! connections. [`ConnectorDirect`] (active side), [`AcceptorDirect`] (passive
 //! side with its own listener), [`Server`] (one listening socket shared by many
 //! sessions, routing by session id) and, for relays, the relay module.
@@ -337,7 +337,7 @@ pub(crate) async fn open_stream(
     Ok(Stream::Ws(Box::new(ws)))
 }
 
-/// The active side's binding (RFC 4975 §5.4, the seed's ConnectorDirect):
+/// The active side's binding (RFC 4975 §5.4, python-msrplib's ConnectorDirect):
 /// sends a bodiless SEND and waits for its response. Requests that arrive
 /// before the response are kept for the session.
 pub(crate) async fn bind_outgoing(

@@ -1,5 +1,5 @@
-//! Connections through an MSRP relay (RFC 4976): [`RelaySettings`] (the
-//! seed's `MSRPRelaySettings`), AUTH with digest authentication (§5, §9.1),
+//! Connections through an MSRP relay (RFC 4976): [`RelaySettings`] (python-msrplib's
+//! `MSRPRelaySettings`), AUTH with digest authentication (§5, §9.1),
 //! and [`ConnectorRelay`] / [`AcceptorRelay`] (prepare authenticates and
 //! returns the path for SDP; complete binds through the relay).
 //!

@@ -1,4 +1,4 @@
-//! [`Server`] (the seed's `MSRPServer`): listening sockets shared by many
+//! [`Server`] (python-msrplib's `MSRPServer`): listening sockets shared by many
 //! sessions. `prepare(local URI)` registers an expected session id,
 //! `complete(local URI, remote path)` waits for the connection whose binding
 //! chunk matches, `cleanup(local URI)` forgets it. Unknown session ids get 481

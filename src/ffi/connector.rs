@@ -1,4 +1,4 @@
-//! `msrp_connector_t`: establishing one session's connection — the seed's
+//! `msrp_connector_t`: establishing one session's connection — python-msrplib's
 //! ConnectorDirect (active side) and AcceptorDirect (passive side):
 //! prepare → (SDP exchange) → complete → transport, or cleanup.
 
@@ -307,7 +307,7 @@ pub(crate) fn spawn_completion(
     Ok(ran_rx)
 }
 
-/// Makes an active-side connector (the seed's ConnectorDirect): `complete`
+/// Makes an active-side connector (python-msrplib's ConnectorDirect): `complete`
 /// connects to the first hop of the peer's path (TLS for `msrps`) and binds
 /// the session. `cfg` NULL uses the defaults; it is copied. Writes the
 /// connector to `*out` (free with `msrp_connector_free`).
@@ -324,7 +324,7 @@ pub extern "C" fn msrp_connector_direct_new(
     }
 }
 
-/// Makes a passive-side connector (the seed's AcceptorDirect): `prepare`
+/// Makes a passive-side connector (python-msrplib's AcceptorDirect): `prepare`
 /// listens, `complete` waits for the peer's connection and binding chunk.
 /// Accepting `msrps` needs a certificate in `cfg`. `cfg` NULL uses the
 /// defaults; it is copied. Writes the acceptor to `*out` (free with
@@ -342,7 +342,7 @@ pub extern "C" fn msrp_acceptor_direct_new(
     }
 }
 
-/// Makes an active-side connector through an MSRP relay (the seed's
+/// Makes an active-side connector through an MSRP relay (python-msrplib's
 /// ConnectorRelay): `prepare` connects to the relay (TLS for msrps, verified
 /// with `cfg`'s trust anchors or the settings' fingerprint), authenticates
 /// (AUTH with digest) and returns the path for SDP — the relay's Use-Path
@@ -365,7 +365,7 @@ pub extern "C" fn msrp_connector_relay_new(
     }
 }
 
-/// Makes a passive-side connector through an MSRP relay (the seed's
+/// Makes a passive-side connector through an MSRP relay (python-msrplib's
 /// AcceptorRelay): `prepare` authenticates to the relay as for
 /// `msrp_connector_relay_new`; `complete` waits for the peer's first chunk
 /// arriving through the relay on that connection. No local socket listens.

@@ -1,6 +1,6 @@
-//! `msrp_logger_t`: the seed's logger object for C — hooks for chunk start,
+//! `msrp_logger_t`: python-msrplib's logger object for C — hooks for chunk start,
 //! data and end, sent and received, and one `log` hook for the text levels
-//! (the seed's debug/info/warn/error/fatal).
+//! (python-msrplib's debug/info/warn/error/fatal).
 
 use std::ffi::{c_char, c_void};
 use std::sync::Arc;
@@ -64,7 +64,7 @@ pub type msrp_log_chunk_piece_cb = Option<
 /// Releases a `user_data` pointer.
 pub type msrp_user_data_free_cb = Option<extern "C" fn(user_data: *mut c_void)>;
 
-/// A logger: the seed's logger methods as function pointers. Any pointer may
+/// A logger: python-msrplib's logger methods as function pointers. Any pointer may
 /// be NULL (that event is not wanted). The chunk hooks are called only when
 /// at least one of them is set.
 ///
@@ -82,7 +82,7 @@ pub struct msrp_logger_t {
     pub user_data_free: msrp_user_data_free_cb,
     /// The most verbose level wanted (`MSRP_LOG_LEVEL_*`).
     pub max_level: msrp_log_level_t,
-    /// Text messages: the seed's debug, info, warn, error and fatal.
+    /// Text messages: python-msrplib's debug, info, warn, error and fatal.
     pub log: msrp_log_cb,
     pub received_new_chunk: msrp_log_chunk_start_cb,
     pub received_chunk_data: msrp_log_chunk_piece_cb,

@@ -1,4 +1,4 @@
-//! `msrp_server_t`: listening sockets shared by many sessions (the seed's
+//! `msrp_server_t`: listening sockets shared by many sessions (python-msrplib's
 //! MSRPServer), routing incoming connections by session id.
 
 use std::ffi::{c_char, c_void};

@@ -1,4 +1,4 @@
-//! `msrp_session_t`: an MSRP session over a bound transport (the seed's
+//! `msrp_session_t`: an MSRP session over a bound transport (python-msrplib's
 //! `MSRPSession`): messages and files out, reassembled messages in, reports,
 //! progress, shutdown — with events delivered to C callbacks.
 
@@ -129,7 +129,7 @@ pub const MSRP_CLOSE_PEER: msrp_close_reason_t = 1;
 /// An error ended it (connection reset, malformed input, ...).
 pub const MSRP_CLOSE_ERROR: msrp_close_reason_t = 2;
 
-/// Every incoming request chunk (the seed's `on_incoming_cb`), a reference
+/// Every incoming request chunk (python-msrplib's `on_incoming_cb`), a reference
 /// the callee may keep with `msrp_chunk_clone`.
 pub type msrp_on_chunk_cb =
     Option<extern "C" fn(user_data: *mut c_void, chunk: *const msrp_chunk_t)>;
@@ -709,7 +709,7 @@ fn session_ref<'a>(s: *const msrp_session_t) -> Result<&'a SessionHandle> {
     try_ref(s)
 }
 
-/// Sends a request chunk as it is (the seed's `send_chunk`; build it with
+/// Sends a request chunk as it is (python-msrplib's `send_chunk`; build it with
 /// `msrp_transport_make_chunk` before `msrp_session_new`, or with
 /// `msrp_chunk_new_request` and headers). `chunk` is consumed, even when the
 /// call fails.
@@ -746,7 +746,7 @@ pub extern "C" fn msrp_session_send_chunk(
     }
 }
 
-/// Sends a request chunk and waits for its transaction's outcome (the seed's
+/// Sends a request chunk and waits for its transaction's outcome (python-msrplib's
 /// `deliver_chunk`). `chunk` is borrowed.
 ///
 /// On a 2xx response: `MSRP_RESULT_OK` and the response in `*response` (free
@@ -852,7 +852,7 @@ pub struct msrp_outgoing_file_t {
     pub size: u64,
     /// NULL: `application/octet-stream`.
     pub content_type: *const c_char,
-    /// The seed's resume: continue the message `message_id` at this 0-based
+    /// python-msrplib's resume: continue the message `message_id` at this 0-based
     /// byte offset (its Byte-Range starts at position + 1).
     pub position: u64,
     /// RFC 5547 §8: when `range_end` > 0, send only bytes

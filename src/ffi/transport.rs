@@ -1,4 +1,4 @@
-//! `msrp_transport_t`: one bound MSRP connection, used directly (the seed's
+//! `msrp_transport_t`: one bound MSRP connection, used directly (python-msrplib's
 //! `MSRPTransport`) or handed to `msrp_session_new`.
 
 use std::ffi::c_char;
@@ -125,7 +125,7 @@ pub struct msrp_chunk_params_t {
     pub length: u64,
 }
 
-/// Builds a chunk for this connection (the seed's `make_chunk`): a request
+/// Builds a chunk for this connection (python-msrplib's `make_chunk`): a request
 /// (SEND unless told) or a response, with To-Path and From-Path from the
 /// connection's state, Byte-Range from start/end/length and a Message-ID.
 /// `params` NULL gives a bodiless SEND. On success writes a new chunk to
@@ -236,7 +236,7 @@ pub extern "C" fn msrp_transport_write_response(
 /// `size_hint` value for `msrp_transport_read_chunk`: whole chunks only.
 pub const MSRP_READ_WHOLE_CHUNK: i64 = -1;
 
-/// Reads the next chunk (the seed's `read_chunk(size)`) and writes it to
+/// Reads the next chunk (python-msrplib's `read_chunk(size)`) and writes it to
 /// `*out` (free with `msrp_chunk_free`).
 ///
 /// `size_hint` `MSRP_READ_WHOLE_CHUNK` (any negative value) returns whole
@@ -277,7 +277,7 @@ pub extern "C" fn msrp_transport_read_chunk(
 }
 
 /// Checks an incoming request's To-Path and From-Path against this session
-/// (the seed's `check_incoming_SEND_chunk`). `MSRP_RESULT_OK` when they match;
+/// (python-msrplib's `check_incoming_SEND_chunk`). `MSRP_RESULT_OK` when they match;
 /// otherwise `MSRP_RESULT_REJECTED` with the status to answer written to
 /// `*code` and, when `comment` is not NULL, its comment to `*comment` (free
 /// with `msrp_string_free`). Non-blocking.

@@ -1,4 +1,4 @@
-//! The chunk model (the seed's `MSRPData`): a request or a response with its
+//! The chunk model (python-msrplib's `MSRPData`): a request or a response with its
 //! transaction id, headers in order, payload and continuation flag, and its
 //! encoding (RFC 4975 §7, §9).
 
@@ -127,7 +127,7 @@ pub struct Chunk {
     pub data: Bytes,
     pub continuation: Continuation,
     /// For a chunk produced by [`super::parser::Parser`] in segment mode, the
-    /// 1-based segment number of a "virtual chunk" (the seed's `segment`);
+    /// 1-based segment number of a "virtual chunk" (python-msrplib's `segment`);
     /// 0 for a whole chunk.
     pub segment: u32,
 }
@@ -453,7 +453,7 @@ impl Chunk {
         }
     }
 
-    /// The start line and headers (the seed's `encode_start`).
+    /// The start line and headers (python-msrplib's `encode_start`).
     pub fn encode_start(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(256);
         self.encode_start_into(&mut out);
@@ -461,7 +461,7 @@ impl Chunk {
     }
 
     /// The end-line for this chunk with the given flag, preceded by the CRLF
-    /// that closes a body when there is one (the seed's `encode_end`).
+    /// that closes a body when there is one (python-msrplib's `encode_end`).
     pub fn encode_end(&self, continuation: Continuation) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.transaction_id.len() + 12);
         self.encode_end_into(continuation, &mut out);

@@ -7,8 +7,8 @@
 //! Two levels:
 //! - [`Parser::next_event`] yields [`Event::Head`], [`Event::Data`] pieces and
 //!   [`Event::End`]: for streaming consumers (files, relays).
-//! - [`ChunkReader::read_chunk`] assembles whole chunks, or with a size hint the
-//!   seed's "virtual chunks" (segments with an adjusted Byte-Range and `+`).
+//! - [`ChunkReader::read_chunk`] assembles whole chunks, or with a size hint python-msrplib's
+//!    "virtual chunks" (segments with an adjusted Byte-Range and `+`).
 
 use bytes::{Buf, Bytes, BytesMut};
 use memchr::memmem::Finder;
@@ -983,8 +983,8 @@ fn truncate(s: &str) -> &str {
     &s[..end]
 }
 
-/// Assembles parser events into chunks: whole chunks, or with a size hint the
-/// seed's "virtual chunks" — segments of one chunk, each with a Byte-Range that
+/// Assembles parser events into chunks: whole chunks, or with a size hint python-msrplib's
+///  "virtual chunks" — segments of one chunk, each with a Byte-Range that
 /// matches the octets it carries, continuation `+` except the last, and a
 /// `segment` number starting at 1.
 #[derive(Debug, Default)]

@@ -170,7 +170,7 @@ impl IncomingState {
         }
     }
 
-    /// A message resumed by the sender at octet `already + 1` (the seed's
+    /// A message resumed by the sender at octet `already + 1` (python-msrplib's
     /// position-based resume): octets `1..=already` are counted as held by
     /// the application, and the rest is streamed out at its offsets.
     pub fn resumed(first: &Chunk, already: u64) -> IncomingState {

@@ -1,4 +1,4 @@
-//! The session layer (the seed's `MSRPSession` and `OutgoingFile`): sending
+//! The session layer (python-msrplib's `MSRPSession` and `OutgoingFile`): sending
 //! chunks with response tracking and timeouts, whole messages split into
 //! chunks, files read from disk as the socket drains, interleaving of
 //! outgoing messages chunk by chunk (RFC 4975 §5.1), reassembly of incoming
@@ -180,14 +180,14 @@ pub enum FileSource {
     File(std::fs::File),
 }
 
-/// A file to send (the seed's `OutgoingFile`).
+/// A file to send (python-msrplib's `OutgoingFile`).
 #[derive(Debug)]
 pub struct OutgoingFile {
     pub source: FileSource,
     /// The whole file's size; read from the file when `None`.
     pub size: Option<u64>,
     pub content_type: String,
-    /// The seed's resume: continue the message `message_id` at this 0-based
+    /// python-msrplib's resume: continue the message `message_id` at this 0-based
     /// offset (Byte-Range starts at `position + 1`, total is the file size).
     pub position: u64,
     /// RFC 5547 §8 resume: send only the octets `[start, end)` of the file as
@@ -648,7 +648,7 @@ impl Session {
             .map_err(|_| SessionError::Closed)
     }
 
-    /// Sends a request chunk as it is (the seed's `send_chunk`). With
+    /// Sends a request chunk as it is (python-msrplib's `send_chunk`). With
     /// `notify_response`, its response (received, or generated after the
     /// response timeout: 408 for Failure-Report yes, 200 for partial/no)
     /// arrives as [`SessionEvent::ChunkResponse`].
@@ -667,8 +667,8 @@ impl Session {
         self.command(writer::Command::Raw(Box::new((chunk, kind))))
     }
 
-    /// Sends a request chunk and waits for its transaction's result (the
-    /// seed's `deliver_chunk`): the 2xx response, `None` at once for
+    /// Sends a request chunk and waits for its transaction's result (python-msrplib's
+    /// `deliver_chunk`): the 2xx response, `None` at once for
     /// Failure-Report `no`, or [`SessionError::Transaction`] with the code.
     pub async fn deliver_chunk(&self, chunk: Chunk) -> Result<Option<Chunk>, SessionError> {
         if !chunk.is_request() {
@@ -817,7 +817,7 @@ impl Session {
     }
 
     /// Tells the session that the peer will resume the incoming message
-    /// `message_id` (the seed's position-based resume: same Message-ID, the
+    /// `message_id` (python-msrplib's position-based resume: same Message-ID, the
     /// sender continues at octet `already + 1`) and that the application
     /// already holds its first `already` octets. The rest then arrives as
     /// [`SessionEvent::MessageData`] at its offsets and the message
@@ -1053,7 +1053,7 @@ impl Inner {
         }
     }
 
-    /// Expires transactions whose deadline passed, generating the seed's
+    /// Expires transactions whose deadline passed, generating python-msrplib's
     /// local response: 408 for Failure-Report yes, 200 for partial or no.
     /// Such a 408 is a local event only; it is never sent (RFC 4975 §10.4).
     fn expire(&self, now: Instant) -> Vec<SessionEvent> {

@@ -1,5 +1,5 @@
 //! Outgoing messages and files as sources of chunks: numbering (Byte-Range),
-//! continuation flags, both kinds of file resume (the seed's position-based
+//! continuation flags, both kinds of file resume (python-msrplib's position-based
 //! one and RFC 5547 §8's file range), and reading from disk only as chunks
 //! are produced.
 

@@ -1,4 +1,4 @@
-//! One bound MSRP connection (the seed's `MSRPTransport`): framed reading
+//! One bound MSRP connection (python-msrplib's `MSRPTransport`): framed reading
 //! through the streaming parser, writing through the encoder, `make_chunk`,
 //! `write_response` (RFC 4975 §7.2), and `check_incoming_send_chunk`.
 //!
@@ -147,7 +147,7 @@ pub struct TransportInfo {
     local_text: String,
 }
 
-/// Parameters for the seed's `make_chunk`.
+/// Parameters for python-msrplib's `make_chunk`.
 #[derive(Debug, Clone, Default)]
 pub struct ChunkParams {
     /// Random when `None`.
@@ -260,7 +260,7 @@ impl TransportInfo {
             .expect("a remote path has at least one URI")
     }
 
-    /// The seed's `make_chunk`: a request (SEND unless told) or a response
+    /// python-msrplib's `make_chunk`: a request (SEND unless told) or a response
     /// with To-Path/From-Path from this connection's state, Byte-Range from
     /// start/end/length, and a Message-ID generated when absent.
     pub fn make_chunk(&self, p: ChunkParams) -> Chunk {
@@ -317,7 +317,7 @@ impl TransportInfo {
         Some(make_response_to(request, &self.local_uri, code, comment))
     }
 
-    /// Checks an incoming request's paths against this session (the seed's
+    /// Checks an incoming request's paths against this session (python-msrplib's
     /// `check_incoming_SEND_chunk`): `Ok` or the error to answer.
     pub fn check_incoming_send_chunk(&self, chunk: &Chunk) -> Result<(), MsrpError> {
         let to = chunk
@@ -643,7 +643,7 @@ impl TransportReader {
         !self.chunks.is_idle()
     }
 
-    /// Reads the next chunk (the seed's `read_chunk(size)`): a whole chunk,
+    /// Reads the next chunk (python-msrplib's `read_chunk(size)`): a whole chunk,
     /// or with `size` a "virtual" segment once at least `size` payload octets
     /// have arrived (`Some(0)`: whatever has arrived).
     pub async fn read_chunk(&mut self, size: Option<usize>) -> Result<Chunk, TransportError> {

@@ -1,4 +1,4 @@
-//! The transport layer: one MSRP connection over TCP, TLS or WebSocket (the seed's
+//! The transport layer: one MSRP connection over TCP, TLS or WebSocket (python-msrplib's
 //! `msrplib.transport`): the stream, framed reading and writing of chunks,
 //! `make_chunk`, responses, and the binding checks.
 
