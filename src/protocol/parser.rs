@@ -7,8 +7,9 @@
 //! Two levels:
 //! - [`Parser::next_event`] yields [`Event::Head`], [`Event::Data`] pieces and
 //!   [`Event::End`]: for streaming consumers (files, relays).
-//! - [`ChunkReader::read_chunk`] assembles whole chunks, or with a size hint python-msrplib's
-//!    "virtual chunks" (segments with an adjusted Byte-Range and `+`).
+//! - [`ChunkReader::read_chunk`] assembles whole chunks, or with a size hint
+//!   python-msrplib's "virtual chunks" (segments with an adjusted Byte-Range
+//!   and `+`).
 
 use bytes::{Buf, Bytes, BytesMut};
 use memchr::memmem::Finder;
