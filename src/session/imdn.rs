@@ -100,7 +100,7 @@ pub(super) fn on_event(inner: &Arc<Inner>, event: SessionEvent) -> SessionEvent 
                     message_id: inner.imdn_sent.find(&n.message_id),
                     notification_message_id: m.message_id.clone(),
                     from: cpim.from_uri().map(str::to_string),
-                    notification: n,
+                    notification: Box::new(n),
                 };
             }
         }

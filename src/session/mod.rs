@@ -324,7 +324,9 @@ pub enum SessionEvent {
         notification_message_id: String,
         /// The address of the CPIM From of the notification.
         from: Option<String>,
-        notification: crate::content::Imdn,
+        /// The notification (boxed: it is rare, and every event is as large
+        /// as its largest kind).
+        notification: Box<crate::content::Imdn>,
     },
     /// The session ended. No event follows.
     Closed {
