@@ -6,8 +6,8 @@
 use std::ffi::c_char;
 
 use super::handle::{
-    box_from_ptr, box_into_ptr, opt_str_arg, out, out_opt, slice_arg, str_arg, string_into_ptr,
-    try_mut, try_ref, Castable, OwnershipBox,
+    box_from_ptr, box_into_ptr, found, opt_str_arg, out, out_opt, slice_arg, str_arg,
+    string_into_ptr, try_mut, try_ref, Castable, OwnershipBox,
 };
 use super::result::{
     fail, msrp_result_t, Error, Result, MSRP_RESULT_BUFFER_TOO_SMALL, MSRP_RESULT_INVALID_ARGUMENT,
@@ -86,17 +86,6 @@ pub(crate) fn write_bytes(wire: &[u8], buf: *mut u8, len: usize, needed: *mut us
     // SAFETY: the caller promises `len` writable bytes at `buf`.
     unsafe { std::ptr::copy_nonoverlapping(wire.as_ptr(), buf, wire.len()) };
     Ok(())
-}
-
-fn found(value: Option<&str>, what: &str, out_text: *mut *mut c_char) -> Result<()> {
-    let out_text = out(out_text, "out")?;
-    match value {
-        Some(v) => {
-            out_text.write(string_into_ptr(v)?);
-            Ok(())
-        }
-        None => fail(MSRP_RESULT_NOT_FOUND, format!("no {what}")),
-    }
 }
 
 /// Parses `len` bytes at `data` as a whole `message/cpim` payload and

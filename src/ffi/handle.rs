@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::result::{
     fail, Error, Result, MSRP_RESULT_INVALID_ARGUMENT, MSRP_RESULT_INVALID_UTF8,
-    MSRP_RESULT_NULL_POINTER,
+    MSRP_RESULT_NOT_FOUND, MSRP_RESULT_NULL_POINTER,
 };
 
 /// Handles owned as a `Box`: one owner, freed once.
@@ -194,6 +194,20 @@ pub(crate) fn array_arg<'a, T>(ptr: *const T, len: usize, name: &str) -> Result<
     }
     // SAFETY: non-NULL; the caller promises `len` initialised items.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// Writes `value` to `*out_text` as a string C frees with
+/// `msrp_string_free`, or fails with `MSRP_RESULT_NOT_FOUND` naming `what`
+/// when there is none (the accessors of optional fields).
+pub(crate) fn found(value: Option<&str>, what: &str, out_text: *mut *mut c_char) -> Result<()> {
+    let out_text = out(out_text, "out")?;
+    match value {
+        Some(v) => {
+            out_text.write(string_into_ptr(v)?);
+            Ok(())
+        }
+        None => fail(MSRP_RESULT_NOT_FOUND, format!("no {what}")),
+    }
 }
 
 /// A string for C that C must free with `msrp_string_free`.

@@ -6,12 +6,11 @@ use std::ffi::c_char;
 
 use super::cpim::{cpim_error, msrp_cpim_builder_t, msrp_cpim_t, write_bytes};
 use super::handle::{
-    box_from_ptr, box_into_ptr, opt_str_arg, out, slice_arg, str_arg, string_into_ptr, try_ref,
-    Castable, OwnershipBox,
+    box_from_ptr, box_into_ptr, found, opt_str_arg, out, slice_arg, str_arg, string_into_ptr,
+    try_ref, Castable, OwnershipBox,
 };
 use super::result::{
-    fail, msrp_result_t, Error, Result, MSRP_RESULT_INVALID_ARGUMENT, MSRP_RESULT_NOT_FOUND,
-    MSRP_RESULT_PARSE,
+    fail, msrp_result_t, Error, Result, MSRP_RESULT_INVALID_ARGUMENT, MSRP_RESULT_PARSE,
 };
 use super::session::msrp_session_t;
 use crate::content::cpim::{CpimBuilder, IMDN_NAMESPACE};
@@ -109,17 +108,6 @@ fn status_arg(s: msrp_imdn_status_t) -> Result<ImdnStatus> {
             )
         }
     })
-}
-
-fn found(value: Option<&str>, what: &str, out_text: *mut *mut c_char) -> Result<()> {
-    let out_text = out(out_text, "out")?;
-    match value {
-        Some(v) => {
-            out_text.write(string_into_ptr(v)?);
-            Ok(())
-        }
-        None => fail(MSRP_RESULT_NOT_FOUND, format!("no {what}")),
-    }
 }
 
 /// Parses `len` bytes at `data` as a `message/imdn+xml` document (the body

@@ -5,10 +5,9 @@ use std::ffi::c_char;
 
 use super::cpim::write_bytes;
 use super::handle::{
-    box_from_ptr, box_into_ptr, opt_str_arg, out, slice_arg, string_into_ptr, try_ref, Castable,
-    OwnershipBox,
+    box_from_ptr, box_into_ptr, found, opt_str_arg, out, slice_arg, try_ref, Castable, OwnershipBox,
 };
-use super::result::{fail, msrp_result_t, Error, Result, MSRP_RESULT_NOT_FOUND, MSRP_RESULT_PARSE};
+use super::result::{msrp_result_t, Error, MSRP_RESULT_PARSE};
 use crate::content::{ComposingState, IsComposing};
 
 /// A parsed isComposing document.
@@ -23,17 +22,6 @@ pub struct msrp_iscomposing_t {
 impl Castable for msrp_iscomposing_t {
     type Ownership = OwnershipBox;
     type RustType = IsComposing;
-}
-
-fn found(value: Option<&str>, what: &str, out_text: *mut *mut c_char) -> Result<()> {
-    let out_text = out(out_text, "out")?;
-    match value {
-        Some(v) => {
-            out_text.write(string_into_ptr(v)?);
-            Ok(())
-        }
-        None => fail(MSRP_RESULT_NOT_FOUND, format!("no {what}")),
-    }
 }
 
 /// Parses `len` bytes at `data` as an isComposing document and writes a new

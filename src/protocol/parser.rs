@@ -588,10 +588,7 @@ impl Parser {
                                 over.extend_from_slice(&buf[..emit]);
                                 buf.advance(emit);
                                 if over.len() as u64 > SKIP_AFTER_DECLARED {
-                                    return Err(body.fatal_error(
-                                        ParseErrorKind::ByteRangeExceeded,
-                                        format!("no end-line within {SKIP_AFTER_DECLARED} octets after a chunk's declared length: framing lost"),
-                                    ));
+                                    return Err(body.framing_lost(SKIP_AFTER_DECLARED));
                                 }
                                 continue;
                             }
@@ -738,12 +735,18 @@ impl BodyState {
                 limits.max_undeclared_chunk.max(SKIP_AFTER_DECLARED),
             ),
         };
-        (past > limit).then(|| {
-            self.fatal_error(
-                ParseErrorKind::ByteRangeExceeded,
-                format!("no end-line within {limit} octets after a chunk's declared length: framing lost"),
-            )
-        })
+        (past > limit).then(|| self.framing_lost(limit))
+    }
+
+    /// The fatal error of a chunk whose end-line did not come within
+    /// `limit` octets past where it had to be.
+    fn framing_lost(&self, limit: u64) -> ParseError {
+        self.fatal_error(
+            ParseErrorKind::ByteRangeExceeded,
+            format!(
+                "no end-line within {limit} octets after a chunk's declared length: framing lost"
+            ),
+        )
     }
 
     /// A non-fatal error in this chunk's payload (the head was handed out).
