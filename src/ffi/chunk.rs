@@ -388,23 +388,7 @@ pub extern "C" fn msrp_chunk_header_at(
         let Some(h) = c.headers.get(index) else {
             return fail(MSRP_RESULT_NOT_FOUND, format!("header index {index} is out of range ({} headers)", c.headers.len()));
         };
-        let n = string_into_ptr(h.name())?;
-        let v = match string_into_ptr(h.encode_value()) {
-            Ok(v) => v,
-            Err(e) => {
-                super::handle::msrp_string_free(n);
-                return Err(e);
-            }
-        };
-        match out_opt(name) {
-            Some(o) => o.write(n),
-            None => super::handle::msrp_string_free(n),
-        }
-        match out_opt(value) {
-            Some(o) => o.write(v),
-            None => super::handle::msrp_string_free(v),
-        }
-        Ok(())
+        super::handle::name_value_out(name, value, h.name(), h.encode_value())
     }
 }
 

@@ -6,8 +6,8 @@
 use std::ffi::c_char;
 
 use super::handle::{
-    box_from_ptr, box_into_ptr, found, opt_str_arg, out, out_opt, slice_arg, str_arg,
-    string_into_ptr, try_mut, try_ref, Castable, OwnershipBox,
+    box_from_ptr, box_into_ptr, found, opt_str_arg, out, out_opt, slice_arg, str_arg, try_mut,
+    try_ref, Castable, OwnershipBox,
 };
 use super::result::{
     fail, msrp_result_t, Error, Result, MSRP_RESULT_BUFFER_TOO_SMALL, MSRP_RESULT_INVALID_ARGUMENT,
@@ -212,23 +212,7 @@ pub extern "C" fn msrp_cpim_header_at(
         let Some(h) = m.headers().get(index) else {
             return fail(MSRP_RESULT_NOT_FOUND, format!("header index {index} is out of range"));
         };
-        let n = string_into_ptr(h.full_name)?;
-        let v = match string_into_ptr(h.value) {
-            Ok(v) => v,
-            Err(e) => {
-                super::handle::msrp_string_free(n);
-                return Err(e);
-            }
-        };
-        match out_opt(name) {
-            Some(o) => o.write(n),
-            None => super::handle::msrp_string_free(n),
-        }
-        match out_opt(value) {
-            Some(o) => o.write(v),
-            None => super::handle::msrp_string_free(v),
-        }
-        Ok(())
+        super::handle::name_value_out(name, value, h.full_name, h.value)
     }
 }
 

@@ -210,6 +210,34 @@ pub(crate) fn found(value: Option<&str>, what: &str, out_text: *mut *mut c_char)
     }
 }
 
+/// Writes a header's `name` and `value` to the optional out-parameters
+/// (each a string C frees with `msrp_string_free`; NULL skips it). Neither
+/// is written when either cannot be returned as a C string.
+pub(crate) fn name_value_out(
+    name_out: *mut *mut c_char,
+    value_out: *mut *mut c_char,
+    name: &str,
+    value: impl Into<Vec<u8>>,
+) -> Result<()> {
+    let n = string_into_ptr(name)?;
+    let v = match string_into_ptr(value) {
+        Ok(v) => v,
+        Err(e) => {
+            msrp_string_free(n);
+            return Err(e);
+        }
+    };
+    match out_opt(name_out) {
+        Some(o) => o.write(n),
+        None => msrp_string_free(n),
+    }
+    match out_opt(value_out) {
+        Some(o) => o.write(v),
+        None => msrp_string_free(v),
+    }
+    Ok(())
+}
+
 /// A string for C that C must free with `msrp_string_free`.
 pub(crate) fn string_into_ptr(text: impl Into<Vec<u8>>) -> Result<*mut c_char> {
     CString::new(text).map(CString::into_raw).map_err(|_| {
